@@ -1,0 +1,38 @@
+package org.cryptforward;
+
+import java.io.PrintStream;
+import java.time.Clock;
+import org.cryptforward.cli.Cli;
+
+/**
+ * The process entry point. Whatever happens, the process ends with an exit code an MTA
+ * understands: {@code Cli} maps every failure; a {@code Throwable} that escapes even that is a
+ * 75; SIGTERM, SIGINT and SIGHUP become a 75 (a plain JVM would exit 143, which Postfix bounces).
+ */
+public final class Main {
+    private Main() {}
+
+    public static void main(String[] args) {
+        PrintStream err = System.err;
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
+            // Only signals get here: a normal end halts below and runs no hooks.
+            err.println("4.3.0 cryptforward: terminated by a signal");
+            err.flush();
+            Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);
+        }, "signal"));
+        int code;
+        try {
+            code = Cli.run(System.in, System.out, err, System.getenv(), Clock.systemDefaultZone(), true, args);
+        } catch (Throwable t) {
+            code = ExitCodes.TEMPFAIL;
+            try {
+                err.println("4.3.0 cryptforward: internal error (" + t.getClass().getName() + ")");
+            } catch (Throwable ignored) {
+                // nothing left to report with
+            }
+        }
+        System.out.flush();
+        err.flush();
+        Runtime.getRuntime().halt(code);
+    }
+}

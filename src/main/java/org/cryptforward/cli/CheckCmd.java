@@ -1,0 +1,49 @@
+package org.cryptforward.cli;
+
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.Callable;
+import org.cryptforward.ExitCodes;
+import org.cryptforward.config.ConfigLoader;
+import org.cryptforward.pipeline.Checker;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code check}: is everything in place for deliveries to succeed? */
+@Command(
+        name = "check",
+        description = {
+            "Check the configuration and everything it points to: keys present and usable (warns when one expires within 30 days),"
+                    + " mailbox and state directory writable, password file private. Every problem is listed.",
+            "Exit status 0 when all holds, 78 (EX_CONFIG) otherwise."
+        })
+final class CheckCmd implements Callable<Integer> {
+    static final int EX_CONFIG = 78;
+
+    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
+    Path config;
+
+    @Option(names = "--relay", description = "Also connect to the relay: STARTTLS/TLS and AUTH, then quit without sending.")
+    boolean relay;
+
+    private final Context context;
+
+    CheckCmd(Context context) {
+        this.context = context;
+    }
+
+    @Override
+    public Integer call() {
+        List<Checker.Finding> findings = new Checker(context.clock()).check(ConfigLoader.locate(config, context.env()), relay);
+        boolean failed = false;
+        for (Checker.Finding f : findings) {
+            context.out().println(f);
+            failed |= f.level() == Checker.Level.ERROR;
+        }
+        long errors = findings.stream().filter(f -> f.level() == Checker.Level.ERROR).count();
+        long warnings = findings.stream().filter(f -> f.level() == Checker.Level.WARNING).count();
+        context.out().println(errors == 0 ? "all good" + (warnings > 0 ? " (" + warnings + " warning" + (warnings > 1 ? "s" : "") + ")" : "")
+                : errors + " problem" + (errors > 1 ? "s" : "") + " found");
+        return failed ? EX_CONFIG : ExitCodes.OK;
+    }
+}

@@ -1,0 +1,82 @@
+package org.cryptforward.cli;
+
+import java.nio.file.Path;
+import java.security.SecureRandom;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import org.cryptforward.Deadline;
+import org.cryptforward.ExitCodes;
+import org.cryptforward.Failure;
+import org.cryptforward.config.Config;
+import org.cryptforward.config.ConfigException;
+import org.cryptforward.config.ConfigLoader;
+import org.cryptforward.config.ConfigProblem;
+import org.cryptforward.log.FileMailLog;
+import org.cryptforward.log.MailLog;
+import org.cryptforward.log.SyslogMailLog;
+import org.cryptforward.pipeline.Delivery;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code deliver}: the pipe target of an MTA. */
+@Command(
+        name = "deliver",
+        description = {
+            "Read one message from standard input, keep it locally, and forward it encrypted.",
+            "This is what /etc/aliases or a .forward file runs. On failure it prints one line starting"
+                    + " with an RFC 3463 status code and exits 75 (the MTA retries) or 69 (the MTA bounces)."
+        })
+final class DeliverCmd implements Callable<Integer> {
+    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
+    Path config;
+
+    @Option(names = "--recipient", paramLabel = "ADDRESS", description = "Envelope recipient (default: from the MTA's environment or the headers).")
+    String recipient;
+
+    @Option(names = "--sender", paramLabel = "ADDRESS", description = "Envelope sender (default: $SENDER, Return-Path, the From_ line; else <>).")
+    String sender;
+
+    @Option(names = "--dry-run", description = "Do everything but write and relay: print the log line and the encrypted message(s).")
+    boolean dryRun;
+
+    private final Context context;
+
+    DeliverCmd(Context context) {
+        this.context = context;
+    }
+
+    @Override
+    public Integer call() throws Failure, java.io.IOException {
+        Config cfg = loadConfig(ConfigLoader.locate(config, context.env()));
+        Deadline deadline = new Deadline(context.clock(), cfg.deadline());
+        if (context.ownsProcess() && !dryRun) {
+            Watchdog.arm(cfg.deadline(), context.err());
+        }
+        MailLog log = cfg.logFile().<MailLog>map(f -> new FileMailLog(f, context.clock())).orElseGet(() -> new SyslogMailLog(context.clock()));
+        Delivery delivery = new Delivery(cfg, context.clock(), new SecureRandom(), context.env(), log, deadline, context.out());
+        Delivery.Outcome outcome = delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
+        context.out().flush();
+        return outcome.exitCode() == ExitCodes.OK ? ExitCodes.OK : outcome.exitCode();
+    }
+
+    /** Loads the configuration; any problem is a temporary failure naming file and line. */
+    static Config loadConfig(Path file) throws Failure {
+        try {
+            return ConfigLoader.load(file);
+        } catch (ConfigException e) {
+            StringBuilder sb = new StringBuilder("configuration error: ");
+            int shown = 0;
+            for (ConfigProblem p : e.problems()) {
+                if (shown++ == 3) {
+                    sb.append("; and ").append(e.problems().size() - 3).append(" more (run cryptforward check)");
+                    break;
+                }
+                if (shown > 1) {
+                    sb.append("; ");
+                }
+                sb.append(p);
+            }
+            throw Failure.temporary("4.3.5", sb.toString());
+        }
+    }
+}

@@ -1,0 +1,230 @@
+package org.cryptforward.cli;
+
+import java.io.IOException;
+import java.nio.file.AccessDeniedException;
+import java.nio.file.Files;
+import java.nio.file.NoSuchFileException;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.Callable;
+import org.cryptforward.ExitCodes;
+import org.cryptforward.Failure;
+import org.cryptforward.config.Config;
+import org.cryptforward.keys.KeyDescription;
+import org.cryptforward.keys.KeyImporter;
+import org.cryptforward.keys.Keyring;
+import org.cryptforward.keys.KeyringException;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+import picocli.CommandLine.Parameters;
+
+/** {@code key}: the keyring of public keys that forwards are encrypted to. */
+@Command(
+        name = "key",
+        description = "Manage the public keys forwards are encrypted to (the keyring named in the configuration).",
+        subcommands = {KeyCmd.Import.class, KeyCmd.ListCmd.class, KeyCmd.Show.class, KeyCmd.Remove.class, KeyCmd.Export.class})
+final class KeyCmd implements Runnable {
+    @Option(names = "--config", paramLabel = "FILE", scope = picocli.CommandLine.ScopeType.INHERIT,
+            description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
+    Path config;
+
+    private final Context context;
+
+    KeyCmd(Context context) {
+        this.context = context;
+    }
+
+    @Override
+    public void run() {
+        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "a key command is required: import, list, show, remove or export");
+    }
+
+    Keyring keyring() throws Failure {
+        Config cfg = loadConfig(config, context);
+        return new Keyring(cfg.keyring());
+    }
+
+    static Config loadConfig(Path config, Context context) throws Failure {
+        try {
+            return DeliverCmd.loadConfig(org.cryptforward.config.ConfigLoader.locate(config, context.env()));
+        } catch (Failure f) {
+            throw Failure.temporary("4.3.5", f.getMessage());
+        }
+    }
+
+    static Failure keyringFailure(KeyringException e) {
+        return Failure.temporary("4.3.0", e.getMessage());
+    }
+
+    @Command(name = "import", description = {
+        "Import public keys from FILEs or standard input (armored or binary; several keys per file, as gpg --export --armor writes).",
+        "A secret key is refused and nothing is stored. Re-importing a key merges new signatures (a renewed expiry, a revocation)."
+    })
+    static final class Import implements Callable<Integer> {
+        @picocli.CommandLine.ParentCommand
+        KeyCmd parent;
+
+        @Parameters(paramLabel = "FILE", arity = "0..*", description = "Key files; none or '-' reads standard input.")
+        List<String> files = new ArrayList<>();
+
+        @Override
+        public Integer call() throws Failure {
+            Context ctx = parent.context;
+            List<KeyImporter.Input> inputs = new ArrayList<>();
+            if (files.isEmpty()) {
+                files.add("-");
+            }
+            for (String f : files) {
+                try {
+                    inputs.add(f.equals("-")
+                            ? new KeyImporter.Input("standard input", ctx.in().readAllBytes())
+                            : new KeyImporter.Input(f, Files.readAllBytes(Path.of(f))));
+                } catch (NoSuchFileException e) {
+                    throw Failure.dataError(f + ": no such file");
+                } catch (AccessDeniedException e) {
+                    throw Failure.dataError(f + ": permission denied");
+                } catch (IOException e) {
+                    throw Failure.dataError(f + ": cannot be read: " + e.getMessage());
+                }
+            }
+            Keyring keyring = parent.keyring();
+            try {
+                List<KeyImporter.Imported> done = new KeyImporter(keyring, Date.from(ctx.clock().instant())).importAll(inputs);
+                for (KeyImporter.Imported im : done) {
+                    ctx.out().println((im.updated() ? "updated " : "imported ") + im.description().fingerprint() + " into " + im.file());
+                    im.description().lines(false).forEach(ctx.out()::println);
+                }
+                return ExitCodes.OK;
+            } catch (KeyImporter.KeyImportException e) {
+                throw Failure.dataError(e.getMessage());
+            } catch (KeyringException e) {
+                throw keyringFailure(e);
+            }
+        }
+    }
+
+    @Command(name = "list", description = "List the keys: fingerprint, whether forwards can be encrypted to it (and why not), expiry, user IDs.")
+    static final class ListCmd implements Callable<Integer> {
+        @picocli.CommandLine.ParentCommand
+        KeyCmd parent;
+
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Override
+        public Integer call() throws Failure {
+            Context ctx = parent.context;
+            Date now = Date.from(ctx.clock().instant());
+            List<KeyDescription> keys = new ArrayList<>();
+            try {
+                for (Keyring.Entry e : parent.keyring().list()) {
+                    keys.add(KeyDescription.of(e.certificate(), now));
+                }
+            } catch (KeyringException e) {
+                throw keyringFailure(e);
+            }
+            if (json) {
+                List<Map<String, Object>> out = new ArrayList<>();
+                keys.forEach(k -> out.add(k.toMap()));
+                ctx.out().println(Json.write(out));
+                return ExitCodes.OK;
+            }
+            if (keys.isEmpty()) {
+                ctx.out().println("no keys; import one with: gpg --export --armor you@example.org | cryptforward key import");
+                return ExitCodes.OK;
+            }
+            for (KeyDescription k : keys) {
+                String usable = k.status().usable() ? "usable" : "NOT USABLE: " + k.status().reason().orElse("");
+                String expires = k.status().expires().map(d -> "expires " + KeyDescription.day(d)).orElse("no expiry");
+                ctx.out().println(k.fingerprint() + "  " + usable + "  " + expires);
+                for (String u : k.userIds()) {
+                    ctx.out().println("    " + u);
+                }
+            }
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "show", description = "Show one key in detail. ID: a fingerprint, a unique suffix of 16+ hex digits, or an e-mail address.")
+    static final class Show implements Callable<Integer> {
+        @picocli.CommandLine.ParentCommand
+        KeyCmd parent;
+
+        @Parameters(paramLabel = "ID")
+        String id;
+
+        @Option(names = "--json", description = "Print JSON.")
+        boolean json;
+
+        @Override
+        public Integer call() throws Failure {
+            Context ctx = parent.context;
+            try {
+                Keyring.Entry e = parent.keyring().find(id);
+                KeyDescription d = KeyDescription.of(e.certificate(), Date.from(ctx.clock().instant()));
+                if (json) {
+                    ctx.out().println(Json.write(d.toMap()));
+                } else {
+                    ctx.out().println(e.file());
+                    d.lines(true).forEach(ctx.out()::println);
+                }
+                return ExitCodes.OK;
+            } catch (KeyringException e) {
+                throw Failure.usage(e.getMessage());
+            }
+        }
+    }
+
+    @Command(name = "remove", description = "Remove one key from the keyring.")
+    static final class Remove implements Callable<Integer> {
+        @picocli.CommandLine.ParentCommand
+        KeyCmd parent;
+
+        @Parameters(paramLabel = "ID")
+        String id;
+
+        @Override
+        public Integer call() throws Failure {
+            Keyring keyring = parent.keyring();
+            Keyring.Entry e;
+            try {
+                e = keyring.find(id);
+            } catch (KeyringException ex) {
+                throw Failure.usage(ex.getMessage());
+            }
+            try {
+                keyring.remove(e);
+            } catch (KeyringException ex) {
+                throw keyringFailure(ex);
+            }
+            parent.context.out().println("removed " + e.fingerprint());
+            return ExitCodes.OK;
+        }
+    }
+
+    @Command(name = "export", description = "Print one key, ASCII-armored, as gpg --import reads it.")
+    static final class Export implements Callable<Integer> {
+        @picocli.CommandLine.ParentCommand
+        KeyCmd parent;
+
+        @Parameters(paramLabel = "ID")
+        String id;
+
+        @Override
+        public Integer call() throws Failure {
+            try {
+                Keyring.Entry e = parent.keyring().find(id);
+                parent.context.out().write(Keyring.armor(e.certificate()));
+                parent.context.out().flush();
+                return ExitCodes.OK;
+            } catch (KeyringException e) {
+                throw Failure.usage(e.getMessage());
+            } catch (IOException e) {
+                throw Failure.temporary("4.3.0", "cannot export: " + e.getMessage());
+            }
+        }
+    }
+}

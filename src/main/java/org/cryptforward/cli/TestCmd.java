@@ -1,0 +1,69 @@
+package org.cryptforward.cli;
+
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.concurrent.Callable;
+import org.cryptforward.ExitCodes;
+import org.cryptforward.Failure;
+import org.cryptforward.config.Config;
+import org.cryptforward.pipeline.Preview;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+/** {@code test}: try the rules on a saved message. */
+@Command(
+        name = "test",
+        description = "Read a message from standard input and show what deliver would do with it: which rule matches and why,"
+                + " which keys (and whether each is usable), where the local copy would go, the outer header. Writes and sends nothing.")
+final class TestCmd implements Callable<Integer> {
+    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
+    Path config;
+
+    @Option(names = "--recipient", paramLabel = "ADDRESS", description = "Envelope recipient to assume.")
+    String recipient;
+
+    @Option(names = "--sender", paramLabel = "ADDRESS", description = "Envelope sender to assume.")
+    String sender;
+
+    @Option(names = "--json", description = "Print JSON.")
+    boolean json;
+
+    private final Context context;
+
+    TestCmd(Context context) {
+        this.context = context;
+    }
+
+    @Override
+    public Integer call() throws Failure {
+        Config cfg = KeyCmd.loadConfig(config, context);
+        Map<String, Object> result;
+        try {
+            result = new Preview(cfg, context.clock(), context.env())
+                    .explain(context.in(), Optional.ofNullable(recipient), Optional.ofNullable(sender));
+        } catch (IOException e) {
+            throw Failure.temporary("4.3.0", "cannot read the message: " + e.getMessage());
+        }
+        if (json) {
+            context.out().println(Json.write(result));
+            return ExitCodes.OK;
+        }
+        for (Map.Entry<String, Object> e : result.entrySet()) {
+            Object v = e.getValue();
+            String key = e.getKey().replace('_', ' ');
+            if (v instanceof List<?> l) {
+                context.out().println(key + ":" + (l.isEmpty() ? " (none)" : ""));
+                l.forEach(x -> context.out().println("    " + x));
+            } else if (v instanceof Map<?, ?> m) {
+                context.out().println(key + ":");
+                m.forEach((k, x) -> context.out().println("    " + k + ": " + x));
+            } else {
+                context.out().println(key + ": " + (v == null ? "(none)" : v));
+            }
+        }
+        return ExitCodes.OK;
+    }
+}

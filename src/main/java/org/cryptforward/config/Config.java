@@ -1,0 +1,42 @@
+package org.cryptforward.config;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.List;
+import java.util.Optional;
+
+/**
+ * The validated configuration: every path absolute, every pattern compiled, every value in range.
+ *
+ * @param file the file it was read from
+ * @param keyring the directory of public keys
+ * @param stateDir the directory of the retry journal and temporary files
+ * @param deadline how long {@code deliver} may run before it gives up with 75
+ * @param logFile where the per-message log line goes; empty = syslog
+ * @param hostname the name used in Message-IDs, the loop marker and EHLO
+ * @param stateRetention how long the journal remembers a message
+ */
+public record Config(
+        Path file,
+        Path keyring,
+        Path stateDir,
+        Duration deadline,
+        Optional<Path> logFile,
+        String hostname,
+        Duration stateRetention,
+        LocalConfig local,
+        RelayConfig relay,
+        List<Rule> rules) {
+
+    public Config {
+        rules = List.copyOf(rules);
+    }
+
+    /** Where temporary (encrypted, unlinked) spool files go. */
+    public Path tempDir() {
+        return stateDir.resolve("tmp");
+    }
+
+    /** The loop marker header field name written on every forward. */
+    public static final String LOOP_HEADER = "X-Cryptforward-Loop";
+}

@@ -1,0 +1,133 @@
+package org.cryptforward.crypto;
+
+import java.io.FilterOutputStream;
+import java.io.IOException;
+import java.io.OutputStream;
+import java.security.Provider;
+import java.security.SecureRandom;
+import java.security.Security;
+import java.util.Date;
+import java.util.List;
+import java.util.Map;
+import org.bouncycastle.bcpg.AEADAlgorithmTags;
+import org.bouncycastle.bcpg.ArmoredOutputStream;
+import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
+import org.bouncycastle.openpgp.PGPEncryptedDataGenerator;
+import org.bouncycastle.openpgp.PGPException;
+import org.bouncycastle.openpgp.PGPLiteralData;
+import org.bouncycastle.openpgp.PGPLiteralDataGenerator;
+import org.bouncycastle.openpgp.PGPPublicKey;
+import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenerator;
+import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
+
+/**
+ * OpenPGP encryption of a byte stream to a set of public keys, ASCII-armored. Bytes in, bytes
+ * out: it knows nothing of MIME.
+ *
+ * <p>The data is AES-256 in an integrity-protected packet. For v4 keys that is SEIPD version 1
+ * (MDC), which GnuPG, Sequoia and RNP of every current release read; SEIPD version 2 (AEAD, OCB) is
+ * used only when every recipient key is a v6 key, as RFC 9580 asks. Keys that merely advertise
+ * AEAD support still get version 1, because the GnuPG 2.2, Sequoia 0.27 and RNP 0.16 that Debian 12
+ * ships cannot read version 2. No compression: mail bodies are mostly base64 or already
+ * compressed, and compression leaks length information. The armor carries the CRC-24 line that
+ * GnuPG 2.2 needs, and no Version header.
+ *
+ * <p>The bulk cipher runs on the JDK's SunJCE provider (AES-NI), the public-key operations on
+ * Bouncy Castle's lightweight API; no JCA provider is registered.
+ */
+public final class Encryptor {
+    private static final int BUFFER = 1 << 16;
+
+    private final SecureRandom random;
+
+    public Encryptor(SecureRandom random) {
+        this.random = random;
+    }
+
+    /**
+     * Opens a stream; what is written to it is encrypted for {@code keys} and written as armor to
+     * {@code out}. Closing the returned stream finishes the OpenPGP message and the armor but
+     * leaves {@code out} open.
+     *
+     * @param armorHeaders extra armor headers (e.g. {@code Charset}); may be empty
+     */
+    public OutputStream open(OutputStream out, List<PGPPublicKey> keys, Map<String, String> armorHeaders)
+            throws IOException, PGPException {
+        if (keys.isEmpty()) {
+            throw new IllegalArgumentException("no recipient keys");
+        }
+        ArmoredOutputStream.Builder ab = ArmoredOutputStream.builder().clearHeaders().enableCRC(true);
+        armorHeaders.forEach((k, v) -> {
+            if (k.equals(ArmoredOutputStream.CHARSET_HDR)) {
+                ab.setCharset(v);
+            } else {
+                ab.addComment(k + ": " + v);
+            }
+        });
+        ArmoredOutputStream armor = ab.build(new Shield(out));
+
+        boolean allV6 = keys.stream().allMatch(k -> k.getVersion() == 6);
+        JcePGPDataEncryptorBuilder data = new JcePGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256)
+                .setProvider(sunJce())
+                .setSecureRandom(random);
+        if (allV6) {
+            data.setWithAEAD(AEADAlgorithmTags.OCB, 6);
+            data.setUseV6AEAD();
+        } else {
+            data.setWithIntegrityPacket(true);
+        }
+        PGPEncryptedDataGenerator generator = new PGPEncryptedDataGenerator(data, false);
+        for (PGPPublicKey k : keys) {
+            generator.addMethod(new BcPublicKeyKeyEncryptionMethodGenerator(k).setSecureRandom(random));
+        }
+        OutputStream encrypted = generator.open(armor, new byte[BUFFER]);
+        PGPLiteralDataGenerator literal = new PGPLiteralDataGenerator();
+        OutputStream plain = literal.open(encrypted, PGPLiteralData.BINARY, "", new Date(0), new byte[BUFFER]);
+        return new FilterOutputStream(plain) {
+            private boolean closed;
+
+            @Override
+            public void write(byte[] b, int off, int len) throws IOException {
+                out.write(b, off, len);
+            }
+
+            @Override
+            public void close() throws IOException {
+                if (closed) {
+                    return;
+                }
+                closed = true;
+                plain.close();
+                literal.close();
+                encrypted.close();
+                generator.close();
+                armor.close();
+            }
+        };
+    }
+
+    private static Provider sunJce() {
+        Provider p = Security.getProvider("SunJCE");
+        if (p == null) {
+            throw new IllegalStateException("the JDK's SunJCE provider is missing");
+        }
+        return p;
+    }
+
+    /** Keeps the armor's close() from closing the stream the rest of the MIME goes to. */
+    private static final class Shield extends FilterOutputStream {
+        Shield(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.flush();
+        }
+    }
+}

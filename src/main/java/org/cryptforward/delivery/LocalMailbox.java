@@ -1,0 +1,21 @@
+package org.cryptforward.delivery;
+
+import java.io.InputStream;
+import java.nio.file.Path;
+import org.cryptforward.Failure;
+
+/** The local plaintext copy: the one place the plaintext of a message is written. */
+public interface LocalMailbox {
+    /**
+     * Stores the message durably: when this returns, the copy is complete and fsynced; when it
+     * throws, nothing of it is left (an mbox is truncated back to its former length).
+     *
+     * @param message the message without envelope line
+     * @param envelopeSender for an mbox {@code From } line; {@code ""} is the null sender
+     * @return where the copy is (the Maildir file, or the mbox)
+     */
+    Path store(InputStream message, String envelopeSender) throws Failure;
+
+    /** The configured mailbox path. */
+    Path path();
+}

@@ -1,0 +1,172 @@
+package org.cryptforward.keys;
+
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.HexFormat;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import org.bouncycastle.bcpg.PublicKeyAlgorithmTags;
+import org.bouncycastle.bcpg.sig.KeyFlags;
+import org.bouncycastle.openpgp.PGPPublicKey;
+import org.bouncycastle.openpgp.api.OpenPGPCertificate;
+import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentKey;
+import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPUserId;
+
+/** What {@code key import}, {@code key list} and {@code key show} print about a certificate. */
+public record KeyDescription(
+        String fingerprint, int version, List<String> userIds, String primaryAlgorithm, List<Component> components,
+        KeyStatus status) {
+
+    /** One (sub)key. */
+    public record Component(String keyId, String algorithm, String usage, String created, String expires, String state) {}
+
+    public static KeyDescription of(OpenPGPCertificate cert, Date now) {
+        List<String> uids = new ArrayList<>();
+        for (OpenPGPUserId u : cert.getAllUserIds()) {
+            uids.add(u.getUserId());
+        }
+        List<Component> comps = new ArrayList<>();
+        for (OpenPGPComponentKey k : cert.getKeys()) {
+            PGPPublicKey pk = k.getPGPPublicKey();
+            String state;
+            if (k.getRevocation(now) != null) {
+                state = "revoked";
+            } else if (k.getKeyExpirationDateAt(now) != null && !k.getKeyExpirationDateAt(now).after(now)) {
+                state = "expired";
+            } else if (!k.isBoundAt(now)) {
+                state = "not bound (invalid or missing signature)";
+            } else {
+                state = "valid";
+            }
+            Date exp = k.isBoundAt(now) ? k.getKeyExpirationDateAt(now) : null;
+            comps.add(new Component(
+                    HexFormat.of().withUpperCase().formatHex(pk.getFingerprint()),
+                    algorithm(pk),
+                    usage(k, now),
+                    KeyUsability.day(k.getCreationTime()),
+                    exp == null ? "never" : KeyUsability.day(exp),
+                    state));
+        }
+        return new KeyDescription(
+                KeyIds.fingerprint(cert), cert.getPrimaryKey().getVersion(), uids, algorithm(cert.getPrimaryKey().getPGPPublicKey()),
+                comps, KeyUsability.evaluate(cert, now));
+    }
+
+    static String usage(OpenPGPComponentKey k, Date now) {
+        int flags = 0;
+        try {
+            KeyFlags kf = k.isBoundAt(now) ? k.getKeyFlags(now) : k.getKeyFlags();
+            flags = kf == null ? 0 : kf.getFlags();
+        } catch (RuntimeException e) {
+            flags = 0;
+        }
+        List<String> u = new ArrayList<>();
+        if ((flags & KeyFlags.CERTIFY_OTHER) != 0) {
+            u.add("certify");
+        }
+        if ((flags & KeyFlags.SIGN_DATA) != 0) {
+            u.add("sign");
+        }
+        if ((flags & (KeyFlags.ENCRYPT_COMMS | KeyFlags.ENCRYPT_STORAGE)) != 0) {
+            u.add("encrypt");
+        }
+        if ((flags & KeyFlags.AUTHENTICATION) != 0) {
+            u.add("authenticate");
+        }
+        return u.isEmpty() ? "none" : String.join(",", u);
+    }
+
+    public static String algorithm(PGPPublicKey k) {
+        int bits = k.getBitStrength();
+        return switch (k.getAlgorithm()) {
+            case PublicKeyAlgorithmTags.RSA_GENERAL, PublicKeyAlgorithmTags.RSA_ENCRYPT, PublicKeyAlgorithmTags.RSA_SIGN -> "RSA " + bits;
+            case PublicKeyAlgorithmTags.DSA -> "DSA " + bits;
+            case PublicKeyAlgorithmTags.ELGAMAL_ENCRYPT, PublicKeyAlgorithmTags.ELGAMAL_GENERAL -> "ElGamal " + bits;
+            case PublicKeyAlgorithmTags.ECDH -> "ECDH " + curve(k);
+            case PublicKeyAlgorithmTags.ECDSA -> "ECDSA " + curve(k);
+            case PublicKeyAlgorithmTags.EDDSA_LEGACY -> "EdDSA " + curve(k);
+            case PublicKeyAlgorithmTags.Ed25519 -> "Ed25519";
+            case PublicKeyAlgorithmTags.Ed448 -> "Ed448";
+            case PublicKeyAlgorithmTags.X25519 -> "X25519";
+            case PublicKeyAlgorithmTags.X448 -> "X448";
+            default -> "algorithm " + k.getAlgorithm();
+        };
+    }
+
+    private static String curve(PGPPublicKey k) {
+        String oid = "";
+        try {
+            if (k.getPublicKeyPacket().getKey() instanceof org.bouncycastle.bcpg.ECPublicBCPGKey ec) {
+                oid = ec.getCurveOID().getId();
+            }
+        } catch (RuntimeException e) {
+            return "";
+        }
+        return switch (oid) {
+            case "1.3.6.1.4.1.3029.1.5.1" -> "Curve25519";
+            case "1.3.6.1.4.1.11591.15.1" -> "Ed25519";
+            case "1.2.840.10045.3.1.7" -> "NIST P-256";
+            case "1.3.132.0.34" -> "NIST P-384";
+            case "1.3.132.0.35" -> "NIST P-521";
+            case "1.3.36.3.3.2.8.1.1.7" -> "brainpoolP256r1";
+            case "1.3.36.3.3.2.8.1.1.11" -> "brainpoolP384r1";
+            case "1.3.36.3.3.2.8.1.1.13" -> "brainpoolP512r1";
+            default -> oid;
+        };
+    }
+
+    /** A date as {@code yyyy-MM-dd} (UTC). */
+    public static String day(Date d) {
+        return KeyUsability.day(d);
+    }
+
+    /** The lines {@code key import} and {@code key show} print. */
+    public List<String> lines(boolean detailed) {
+        List<String> out = new ArrayList<>();
+        out.add("  fingerprint: " + fingerprint + (version == 6 ? " (v6)" : ""));
+        for (String u : userIds) {
+            out.add("  user ID:     " + u);
+        }
+        if (detailed) {
+            for (Component c : components) {
+                out.add("  key:         " + c.keyId() + " " + c.algorithm() + " [" + c.usage() + "] created " + c.created() + ", expires "
+                        + c.expires() + ", " + c.state());
+            }
+        } else {
+            List<String> algs = new ArrayList<>();
+            for (Component c : components) {
+                algs.add(c.algorithm() + " [" + c.usage() + "]");
+            }
+            out.add("  algorithms:  " + String.join(", ", algs));
+        }
+        out.add("  expires:     " + status.expires().map(KeyUsability::day).orElse("never"));
+        out.add("  encryption:  " + (status.usable() ? "yes" : "NO: " + status.reason().orElse("no encryption key")));
+        return out;
+    }
+
+    /** A JSON-ready view. */
+    public Map<String, Object> toMap() {
+        Map<String, Object> m = new LinkedHashMap<>();
+        m.put("fingerprint", fingerprint);
+        m.put("version", version);
+        m.put("user_ids", userIds);
+        m.put("algorithm", primaryAlgorithm);
+        m.put("usable", status.usable());
+        m.put("reason", status.reason().orElse(null));
+        m.put("expires", status.expires().map(KeyUsability::day).orElse(null));
+        List<Map<String, Object>> keys = new ArrayList<>();
+        for (Component c : components) {
+            Map<String, Object> k = new LinkedHashMap<>();
+            k.put("fingerprint", c.keyId());
+            k.put("algorithm", c.algorithm());
+            k.put("usage", c.usage());
+            k.put("created", c.created());
+            k.put("expires", c.expires());
+            k.put("state", c.state());
+            keys.add(k);
+        }
+        m.put("keys", keys);
+        return m;
+    }
+}

@@ -1,0 +1,138 @@
+package org.cryptforward.keys;
+
+import java.text.SimpleDateFormat;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.List;
+import java.util.Locale;
+import java.util.Optional;
+import java.util.TimeZone;
+import org.bouncycastle.bcpg.PublicKeyAlgorithmTags;
+import org.bouncycastle.bcpg.sig.KeyFlags;
+import org.bouncycastle.openpgp.PGPPublicKey;
+import org.bouncycastle.openpgp.api.OpenPGPCertificate;
+import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentKey;
+
+/**
+ * Decides which keys of a certificate may be encrypted to at a given time.
+ *
+ * <p>A key is used when its binding (or, for the primary key, self-) signature is valid at that
+ * time, it carries the encrypt-communications or encrypt-storage flag, it is neither expired nor
+ * revoked, its certificate is neither expired nor revoked, and its algorithm is one we accept:
+ * RSA of 2048 bits or more, ECDH (Curve25519, NIST and Brainpool curves), X25519, X448, or
+ * ElGamal of 2048 bits or more. Bouncy Castle's certificate model does the signature work.
+ */
+public final class KeyUsability {
+    static final int MIN_RSA_BITS = 2048;
+
+    private KeyUsability() {}
+
+    public static KeyStatus evaluate(OpenPGPCertificate cert, Date now) {
+        Optional<Date> expires = Optional.ofNullable(cert.getExpirationTime(now));
+        if (cert.getRevocation(now) != null) {
+            return new KeyStatus(List.of(), Optional.of("the key is revoked"), expires);
+        }
+        if (cert.getPrimaryKey().getRevocation(now) != null) {
+            return new KeyStatus(List.of(), Optional.of("the primary key is revoked"), expires);
+        }
+        if (expires.isPresent() && !expires.get().after(now)) {
+            return new KeyStatus(List.of(), Optional.of("the key expired on " + day(expires.get())), expires);
+        }
+        if (!cert.getPrimaryKey().isBoundAt(now)) {
+            return new KeyStatus(List.of(), Optional.of("the key has no valid self-signature"), expires);
+        }
+
+        List<PGPPublicKey> usable = new ArrayList<>();
+        List<String> rejected = new ArrayList<>();
+        Date latestSubkeyExpiry = null;
+        boolean subkeyNeverExpires = false;
+        for (OpenPGPComponentKey k : cert.getEncryptionKeys(now)) {
+            String weakness = weakness(k.getPGPPublicKey());
+            if (weakness != null) {
+                rejected.add(weakness);
+                continue;
+            }
+            usable.add(k.getPGPPublicKey());
+            Date e = k.getKeyExpirationDateAt(now);
+            if (e == null) {
+                subkeyNeverExpires = true;
+            } else if (latestSubkeyExpiry == null || e.after(latestSubkeyExpiry)) {
+                latestSubkeyExpiry = e;
+            }
+        }
+        if (!usable.isEmpty()) {
+            Optional<Date> until = expires;
+            if (!subkeyNeverExpires && latestSubkeyExpiry != null && (until.isEmpty() || latestSubkeyExpiry.before(until.get()))) {
+                until = Optional.of(latestSubkeyExpiry);
+            }
+            return new KeyStatus(usable, Optional.empty(), until);
+        }
+        if (!rejected.isEmpty()) {
+            return new KeyStatus(List.of(), Optional.of(rejected.get(0)), expires);
+        }
+        return new KeyStatus(List.of(), Optional.of(whyNoEncryptionKey(cert, now)), expires);
+    }
+
+    /** Explains why a certificate that is itself valid has no encryption key. */
+    private static String whyNoEncryptionKey(OpenPGPCertificate cert, Date now) {
+        boolean anyEncryptionFlag = false;
+        String reason = null;
+        for (OpenPGPComponentKey k : cert.getKeys()) {
+            if (!k.hasKeyFlags(k.getCreationTime(), KeyFlags.ENCRYPT_COMMS) && !k.hasKeyFlags(k.getCreationTime(), KeyFlags.ENCRYPT_STORAGE)
+                    && !hasEncryptionFlagEver(k)) {
+                continue;
+            }
+            anyEncryptionFlag = true;
+            if (k.getRevocation(now) != null) {
+                reason = "its encryption subkey " + k.getKeyIdentifier() + " is revoked";
+            } else if (k.getKeyExpirationDateAt(now) != null && !k.getKeyExpirationDateAt(now).after(now)) {
+                reason = "its encryption subkey " + k.getKeyIdentifier() + " expired on " + day(k.getKeyExpirationDateAt(now));
+            } else if (k.getCreationTime().after(now)) {
+                reason = "its encryption subkey " + k.getKeyIdentifier() + " is created in the future";
+            } else if (!k.isBoundAt(now)) {
+                reason = "its encryption subkey " + k.getKeyIdentifier() + " has no valid binding signature";
+            }
+        }
+        if (!anyEncryptionFlag) {
+            return "it has no encryption subkey (sign-only key)";
+        }
+        return reason != null ? reason : "it has no usable encryption subkey";
+    }
+
+    private static boolean hasEncryptionFlagEver(OpenPGPComponentKey k) {
+        try {
+            KeyFlags flags = k.getKeyFlags();
+            return flags != null && (flags.getFlags() & (KeyFlags.ENCRYPT_COMMS | KeyFlags.ENCRYPT_STORAGE)) != 0;
+        } catch (RuntimeException e) {
+            return false;
+        }
+    }
+
+    /** Why this key's algorithm is not accepted, or null when it is. */
+    static String weakness(PGPPublicKey key) {
+        int alg = key.getAlgorithm();
+        switch (alg) {
+            case PublicKeyAlgorithmTags.RSA_GENERAL, PublicKeyAlgorithmTags.RSA_ENCRYPT, PublicKeyAlgorithmTags.ELGAMAL_ENCRYPT,
+                    PublicKeyAlgorithmTags.ELGAMAL_GENERAL -> {
+                int bits = key.getBitStrength();
+                if (bits < MIN_RSA_BITS) {
+                    return "its encryption key is " + (alg >= 16 ? "ElGamal" : "RSA") + " of " + bits + " bits, too weak (at least "
+                            + MIN_RSA_BITS + ")";
+                }
+                return null;
+            }
+            case PublicKeyAlgorithmTags.ECDH, PublicKeyAlgorithmTags.X25519, PublicKeyAlgorithmTags.X448 -> {
+                return null;
+            }
+            default -> {
+                return "its encryption key uses an unsupported algorithm (" + alg + ")";
+            }
+        }
+    }
+
+    static String day(Date d) {
+        SimpleDateFormat f = new SimpleDateFormat("yyyy-MM-dd", Locale.ROOT);
+        f.setTimeZone(TimeZone.getTimeZone("UTC"));
+        return f.format(d);
+    }
+}

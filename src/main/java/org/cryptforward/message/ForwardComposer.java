@@ -1,0 +1,187 @@
+package org.cryptforward.message;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.OutputStream;
+import java.nio.charset.StandardCharsets;
+import java.security.SecureRandom;
+import java.time.Clock;
+import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
+import java.util.HexFormat;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Optional;
+import org.bouncycastle.openpgp.PGPException;
+import org.bouncycastle.openpgp.PGPPublicKey;
+import org.cryptforward.config.Config;
+import org.cryptforward.crypto.Encryptor;
+
+/**
+ * Writes the messages cryptforward sends: the PGP/MIME forward (RFC 3156) and the content-free
+ * notice sent when no key can be used.
+ *
+ * <p>Outside a forward: the original From and Subject, byte for byte (see {@link OuterFields});
+ * To = the forward address; a fresh Date and Message-ID; In-Reply-To and References kept so
+ * threads hold together; the loop marker. Nothing else of the original: its whole header section
+ * travels inside the encryption.
+ */
+public final class ForwardComposer {
+    static final DateTimeFormatter RFC5322 = DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.ENGLISH);
+    static final String PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 4880, RFC 3156).\n";
+    static final int FIELD_LIMIT = 64 * 1024;
+
+    private final String hostname;
+    private final Clock clock;
+    private final SecureRandom random;
+    private final Encryptor encryptor;
+
+    public ForwardComposer(String hostname, Clock clock, SecureRandom random) {
+        this.hostname = hostname;
+        this.clock = clock;
+        this.random = random;
+        this.encryptor = new Encryptor(random);
+    }
+
+    /**
+     * The PGP/MIME forward of the message to {@code to}, encrypted for {@code keys}.
+     *
+     * @param fallbackFrom the From address to show when the original has none
+     */
+    public OutboundMessage pgpMime(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom) {
+        String messageId = newMessageId();
+        String boundary = "=_cf" + hex(12);
+        return new OutboundMessage() {
+            @Override
+            public void writeTo(OutputStream out) throws IOException {
+                writeOuterHeader(out, header, to, messageId, fallbackFrom);
+                out.write(ascii("MIME-Version: 1.0\n"
+                        + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n"
+                        + " boundary=\"" + boundary + "\"\n"
+                        + "\n"
+                        + PREAMBLE
+                        + "\n--" + boundary + "\n"
+                        + "Content-Type: application/pgp-encrypted\n"
+                        + "Content-Description: PGP/MIME version identification\n"
+                        + "\n"
+                        + "Version: 1\n"
+                        + "\n--" + boundary + "\n"
+                        + "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
+                        + "Content-Description: OpenPGP encrypted message\n"
+                        + "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
+                        + "\n"));
+                try (InputStream payload = ProtectedPayload.open(header);
+                        OutputStream enc = encryptor.open(out, keys, Map.of())) {
+                    payload.transferTo(enc);
+                } catch (PGPException e) {
+                    throw new IOException("encryption failed: " + e.getMessage(), e);
+                }
+                out.write(ascii("\n--" + boundary + "--\n"));
+            }
+
+            @Override
+            public String messageId() {
+                return messageId;
+            }
+        };
+    }
+
+    /**
+     * The content-free notice: which message, from whom, when, where the local copy is and why it
+     * could not be encrypted. No Subject of the original, no body, no other header.
+     */
+    public OutboundMessage notice(
+            String to, String originalMessageId, String envelopeSender, String receivedAt, String localCopy, String reason) {
+        String messageId = newMessageId();
+        String body = "cryptforward on " + hostname + " kept a message for you locally but did not forward it,\n"
+                + "because it could not be encrypted:\n"
+                + "\n"
+                + "    " + reason + "\n"
+                + "\n"
+                + "Message-ID:       " + printable(originalMessageId) + "\n"
+                + "Envelope sender:  <" + printable(envelopeSender) + ">\n"
+                + "Received:         " + receivedAt + "\n"
+                + "Local copy:       " + printable(localCopy) + "\n"
+                + "\n"
+                + "Nothing of the message's content is in this notice. Import a usable key with\n"
+                + "`cryptforward key import` and check with `cryptforward check`.\n";
+        return new OutboundMessage() {
+            @Override
+            public void writeTo(OutputStream out) throws IOException {
+                out.write(ascii("From: cryptforward <MAILER-DAEMON@" + hostname + ">\n"
+                        + "To: " + to + "\n"
+                        + "Subject: cryptforward: a message could not be encrypted\n"
+                        + "Date: " + date() + "\n"
+                        + "Message-ID: " + messageId + "\n"
+                        + Config.LOOP_HEADER + ": " + hostname + "\n"
+                        + "Auto-Submitted: auto-generated\n"
+                        + "MIME-Version: 1.0\n"
+                        + "Content-Type: text/plain; charset=us-ascii\n"
+                        + "Content-Transfer-Encoding: 7bit\n"
+                        + "\n"
+                        + body));
+            }
+
+            @Override
+            public String messageId() {
+                return messageId;
+            }
+        };
+    }
+
+    private void writeOuterHeader(OutputStream out, HeaderSection header, String to, String messageId, String fallbackFrom)
+            throws IOException {
+        Optional<HeaderSection.Field> from = header.first("From");
+        if (from.isPresent()) {
+            out.write(OuterFields.copy(header.raw(from.get(), FIELD_LIMIT)));
+        } else {
+            out.write(OuterFields.line("From", fallbackFrom.isEmpty() ? "MAILER-DAEMON@" + hostname : "<" + fallbackFrom + ">"));
+        }
+        Optional<HeaderSection.Field> subject = header.first("Subject");
+        if (subject.isPresent()) {
+            out.write(OuterFields.copy(header.raw(subject.get(), FIELD_LIMIT)));
+        }
+        out.write(OuterFields.line("To", to));
+        out.write(OuterFields.line("Date", date()));
+        out.write(OuterFields.line("Message-ID", messageId));
+        for (String name : List.of("In-Reply-To", "References")) {
+            Optional<HeaderSection.Field> f = header.first(name);
+            if (f.isPresent()) {
+                out.write(OuterFields.copy(header.raw(f.get(), FIELD_LIMIT)));
+            }
+        }
+        out.write(OuterFields.line(Config.LOOP_HEADER, hostname));
+    }
+
+    String date() {
+        return RFC5322.format(ZonedDateTime.now(clock));
+    }
+
+    String newMessageId() {
+        return "<" + Long.toString(clock.millis(), 36) + "." + hex(8) + "@" + hostname + ">";
+    }
+
+    private String hex(int bytes) {
+        byte[] b = new byte[bytes];
+        random.nextBytes(b);
+        return HexFormat.of().formatHex(b);
+    }
+
+    private static byte[] ascii(String s) {
+        return s.getBytes(StandardCharsets.US_ASCII);
+    }
+
+    /** Text safe for a notice body: printable ASCII only, bounded. */
+    static String printable(String s) {
+        if (s == null) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < s.length() && sb.length() < 300; i++) {
+            char c = s.charAt(i);
+            sb.append(c >= 32 && c < 127 ? c : '?');
+        }
+        return sb.toString();
+    }
+}

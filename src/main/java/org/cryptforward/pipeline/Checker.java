@@ -1,0 +1,244 @@
+package org.cryptforward.pipeline;
+
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermission;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.LinkedHashSet;
+import java.util.List;
+import java.util.Set;
+import org.cryptforward.Deadline;
+import org.cryptforward.Failure;
+import org.cryptforward.config.Config;
+import org.cryptforward.config.ConfigException;
+import org.cryptforward.config.ConfigLoader;
+import org.cryptforward.config.ConfigProblem;
+import org.cryptforward.config.RelayConfig;
+import org.cryptforward.config.Rule;
+import org.cryptforward.keys.KeyIds;
+import org.cryptforward.keys.KeyStatus;
+import org.cryptforward.keys.KeyUsability;
+import org.cryptforward.keys.Keyring;
+import org.cryptforward.keys.KeyringException;
+import org.cryptforward.relay.SmtpRelay;
+
+/**
+ * {@code check}: everything the configuration points to, checked, and every problem listed.
+ * Errors are what would make deliveries defer or fail; warnings are what will soon (a key that
+ * expires within 30 days) or what looks unwise.
+ */
+public final class Checker {
+    static final Duration EXPIRY_WARNING = Duration.ofDays(30);
+
+    /** One finding. */
+    public record Finding(Level level, String text) {
+        @Override
+        public String toString() {
+            return level.name().toLowerCase(java.util.Locale.ROOT) + ": " + text;
+        }
+    }
+
+    public enum Level {
+        OK,
+        WARNING,
+        ERROR
+    }
+
+    private final Clock clock;
+    private final List<Finding> findings = new ArrayList<>();
+
+    public Checker(Clock clock) {
+        this.clock = clock;
+    }
+
+    public List<Finding> check(Path configFile, boolean relay) {
+        Config config;
+        try {
+            config = ConfigLoader.load(configFile);
+            ok("configuration " + configFile + " is valid (" + config.rules().size() + " rule" + (config.rules().size() == 1 ? "" : "s") + ")");
+        } catch (ConfigException e) {
+            for (ConfigProblem p : e.problems()) {
+                error(p.toString());
+            }
+            return findings;
+        }
+        if (config.rules().isEmpty()) {
+            warning("no [[rule]]: every message is only kept locally");
+        }
+        if (config.deadline().toSeconds() >= 1000) {
+            warning("deadline_seconds = " + config.deadline().toSeconds()
+                    + " is not below Postfix's command_time_limit (1000 s): Postfix would kill and bounce a slow delivery");
+        }
+        checkKeys(config);
+        checkMailbox(config);
+        checkStateDir(config);
+        checkRelayFiles(config.relay());
+        checkLog(config);
+        if (relay) {
+            checkRelay(config);
+        }
+        return findings;
+    }
+
+    private void checkKeys(Config config) {
+        Keyring keyring = new Keyring(config.keyring());
+        if (!Files.isDirectory(config.keyring())) {
+            error("keyring " + config.keyring() + " does not exist; import a key with: cryptforward key import");
+            return;
+        }
+        Date now = Date.from(clock.instant());
+        Set<String> ids = new LinkedHashSet<>();
+        config.rules().forEach(r -> ids.addAll(r.keys()));
+        for (String id : ids) {
+            try {
+                Keyring.Entry e = keyring.find(id);
+                KeyStatus s = KeyUsability.evaluate(e.certificate(), now);
+                String fpr = KeyIds.fingerprint(e.certificate());
+                if (!s.usable()) {
+                    error("key " + id + " (" + fpr + ") cannot be used: " + s.reason().orElse("no encryption key"));
+                } else if (s.expires().isPresent() && s.expires().get().toInstant().isBefore(clock.instant().plus(EXPIRY_WARNING))) {
+                    warning("key " + id + " (" + fpr + ") expires on " + org.cryptforward.keys.KeyDescription.day(s.expires().get())
+                            + ": renew it and import it again");
+                } else {
+                    ok("key " + id + " (" + fpr + ") is usable" + s.expires().map(d -> ", expires " + org.cryptforward.keys.KeyDescription.day(d)).orElse(""));
+                }
+            } catch (KeyringException e) {
+                error("key " + id + ": " + e.getMessage());
+            }
+        }
+        for (Rule r : config.rules()) {
+            if (!r.localCopy()) {
+                warning("rule " + r.name() + " keeps no local copy: when its key cannot be used, mail waits in the MTA's queue");
+            }
+        }
+    }
+
+    private void checkMailbox(Config config) {
+        // checked even when every rule says local_copy = false: mail that no rule matches is kept there
+        Path mailbox = config.local().mailbox();
+        if (config.local().maildir()) {
+            if (Files.isSymbolicLink(mailbox)) {
+                error("Maildir " + mailbox + " is a symbolic link; cryptforward refuses to follow it");
+            } else if (Files.isDirectory(mailbox, LinkOption.NOFOLLOW_LINKS)) {
+                for (String sub : new String[] {"tmp", "new", "cur"}) {
+                    Path p = mailbox.resolve(sub);
+                    if (Files.exists(p, LinkOption.NOFOLLOW_LINKS) && !Files.isWritable(p)) {
+                        error("Maildir folder " + p + " is not writable by this user");
+                        return;
+                    }
+                }
+                if (!Files.isWritable(mailbox)) {
+                    error("Maildir " + mailbox + " is not writable by this user");
+                } else {
+                    ok("Maildir " + mailbox + " is writable");
+                }
+            } else {
+                creatable("Maildir " + mailbox, mailbox);
+            }
+        } else {
+            if (Files.isSymbolicLink(mailbox)) {
+                error("mbox " + mailbox + " is a symbolic link; cryptforward refuses to follow it");
+            } else if (Files.exists(mailbox)) {
+                if (!Files.isRegularFile(mailbox)) {
+                    error("mbox " + mailbox + " is not a regular file");
+                } else if (!Files.isWritable(mailbox)) {
+                    error("mbox " + mailbox + " is not writable by this user");
+                } else {
+                    ok("mbox " + mailbox + " is writable");
+                }
+            } else {
+                creatable("mbox " + mailbox, mailbox);
+            }
+        }
+    }
+
+    private void creatable(String what, Path p) {
+        Path parent = p.toAbsolutePath().getParent();
+        while (parent != null && !Files.exists(parent)) {
+            parent = parent.getParent();
+        }
+        if (parent != null && Files.isWritable(parent)) {
+            ok(what + " does not exist yet; it will be created");
+        } else {
+            error(what + " does not exist and cannot be created (" + parent + " is not writable by this user)");
+        }
+    }
+
+    private void checkStateDir(Config config) {
+        Path state = config.stateDir();
+        if (!Files.isDirectory(state)) {
+            error("state_dir " + state + " does not exist");
+        } else if (!Files.isWritable(state)) {
+            error("state_dir " + state + " is not writable by this user");
+        } else {
+            ok("state_dir " + state + " is writable");
+        }
+    }
+
+    private void checkRelayFiles(RelayConfig relay) {
+        if (relay.passwordFile().isPresent()) {
+            Path p = relay.passwordFile().get();
+            try {
+                Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
+                if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
+                    error("password file " + p + " is readable by group or others; chmod 600 it");
+                } else if (!Files.isReadable(p)) {
+                    error("password file " + p + " is not readable by this user");
+                } else {
+                    ok("password file " + p + " is private");
+                }
+            } catch (IOException e) {
+                error("password file " + p + " cannot be read: " + reason(e));
+            }
+        }
+        if (relay.caFile().isPresent() && !Files.isReadable(relay.caFile().get())) {
+            error("ca_file " + relay.caFile().get() + " is not readable");
+        }
+        if (relay.security() == RelayConfig.Security.NONE && relay.allowPlaintext()) {
+            warning("relay " + relay.address() + " is reached without TLS (allow_plaintext = true)");
+        }
+    }
+
+    private void checkLog(Config config) {
+        if (config.logFile().isPresent()) {
+            Path f = config.logFile().get();
+            if (Files.exists(f) ? !Files.isWritable(f) : !Files.isWritable(f.toAbsolutePath().getParent())) {
+                error("log_file " + f + " is not writable by this user");
+            }
+        } else if (!Files.exists(Path.of("/dev/log"))) {
+            warning("no syslog socket /dev/log: log lines will be lost (set log_file, or start a syslog daemon)");
+        }
+    }
+
+    private void checkRelay(Config config) {
+        SmtpRelay relay = new SmtpRelay(config.relay(), config.hostname(), new Deadline(clock, config.relay().timeout().multipliedBy(2)));
+        try (SmtpRelay.Connection c = relay.connect()) {
+            ok("relay " + relay.address() + " accepted the connection"
+                    + (config.relay().security() != RelayConfig.Security.NONE ? " with TLS" : "")
+                    + (config.relay().username().isPresent() ? " and the login" : ""));
+        } catch (Failure f) {
+            error(f.getMessage());
+        }
+    }
+
+    private static String reason(IOException e) {
+        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+    }
+
+    private void ok(String s) {
+        findings.add(new Finding(Level.OK, s));
+    }
+
+    private void warning(String s) {
+        findings.add(new Finding(Level.WARNING, s));
+    }
+
+    private void error(String s) {
+        findings.add(new Finding(Level.ERROR, s));
+    }
+}

@@ -1,0 +1,56 @@
+package org.cryptforward.pipeline;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Date;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import org.bouncycastle.openpgp.PGPPublicKey;
+import org.cryptforward.config.Rule;
+import org.cryptforward.keys.KeyIds;
+import org.cryptforward.keys.KeyStatus;
+import org.cryptforward.keys.KeyUsability;
+import org.cryptforward.keys.Keyring;
+import org.cryptforward.keys.KeyringException;
+
+/**
+ * The keys a rule's forwards are encrypted to: each named key looked up and judged. A forward
+ * needs every one of them; if any cannot be used, {@link #problem()} says which and why, and no
+ * key is handed out (so nothing is encrypted to a subset by accident).
+ *
+ * @param statuses per key ID: the fingerprint found and the verdict, in rule order
+ */
+public record RuleKeys(List<PGPPublicKey> encryptionKeys, List<String> fingerprints, Map<String, String> statuses, Optional<String> problem) {
+
+    public static RuleKeys resolve(Path keyringDir, Rule rule, Date now) {
+        Keyring keyring = new Keyring(keyringDir);
+        List<PGPPublicKey> all = new ArrayList<>();
+        List<String> fprs = new ArrayList<>();
+        Map<String, String> statuses = new LinkedHashMap<>();
+        List<String> problems = new ArrayList<>();
+        for (String id : rule.keys()) {
+            try {
+                Keyring.Entry e = keyring.find(id);
+                String fpr = KeyIds.fingerprint(e.certificate());
+                KeyStatus status = KeyUsability.evaluate(e.certificate(), now);
+                fprs.add(fpr);
+                if (status.usable()) {
+                    all.addAll(status.encryptionKeys());
+                    statuses.put(id, fpr + ": usable, " + status.encryptionKeys().size() + " encryption key"
+                            + (status.encryptionKeys().size() == 1 ? "" : "s"));
+                } else {
+                    String why = status.reason().orElse("no encryption key");
+                    statuses.put(id, fpr + ": NOT usable: " + why);
+                    problems.add("key " + fpr + " (" + id + ") cannot be used: " + why);
+                }
+            } catch (KeyringException e) {
+                statuses.put(id, "NOT usable: " + e.getMessage());
+                problems.add("key " + id + ": " + e.getMessage());
+            }
+        }
+        Optional<String> problem = problems.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", problems));
+        return new RuleKeys(problem.isPresent() ? List.of() : all, fprs, statuses, problem);
+    }
+}
