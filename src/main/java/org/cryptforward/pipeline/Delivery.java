@@ -192,13 +192,17 @@ public final class Delivery {
                     record = "sent " + to;
                 }
                 try {
-                    if (connection == null || !connection.isConnected()) {
+                    if (connection == null) {
                         connection = relay.connect();
                     }
                     connection.send(out, envelopeFrom, to);
                     entry.record(record);
                     sent.add(to + (keys.problem().isPresent() ? " (notice)" : "") + " as " + out.messageId());
                 } catch (Failure f) {
+                    if (connection != null) {
+                        connection.close(); // the session's state is unknown after a failure: start afresh
+                        connection = null;
+                    }
                     if (f.isTemporary()) {
                         temporary = temporary == null ? f : temporary;
                     } else {

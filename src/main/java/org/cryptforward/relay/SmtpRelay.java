@@ -42,12 +42,14 @@ import org.eclipse.angus.mail.smtp.SMTPTransport;
  *
  * <p>Classification, from Postfix's rule that what is not known to be permanent is temporary:
  * a 5xx reply to MAIL, RCPT or DATA is permanent (69), except the 5xx replies that mean the relay
- * wants authentication or TLS (530, 534, 535, 538), which are configuration problems; anything
+ * wants authentication or TLS (530, 534, 535, 538) or that the session is out of step (503),
+ * which are not about the message; anything
  * else (no connection, a reset, a timeout, a 4xx, TLS or AUTH failure) is temporary (75).
  */
 public final class SmtpRelay {
     private static final Pattern ENHANCED = Pattern.compile("^\\d{3}[ -]([245]\\.\\d{1,3}\\.\\d{1,3})\\b");
-    private static final Set<Integer> CONFIGURATION_REPLIES = Set.of(530, 534, 535, 538);
+    /** 5xx replies that are about the session, not the message: authentication, TLS, command order. */
+    private static final Set<Integer> CONFIGURATION_REPLIES = Set.of(503, 530, 534, 535, 538);
 
     private final RelayConfig config;
     private final String heloName;
@@ -100,9 +102,6 @@ public final class SmtpRelay {
          * @param envelopeFrom the MAIL FROM address; {@code ""} for the null sender
          */
         public void send(OutboundMessage message, String envelopeFrom, String recipient) throws Failure {
-            if (!transport.isConnected()) {
-                throw Failure.temporary("4.4.2", "lost the connection to relay " + address());
-            }
             StreamingMessage m = new StreamingMessage(session, message);
             m.setEnvelopeFrom(envelopeFrom.isEmpty() ? "<>" : envelopeFrom);
             try {
@@ -115,10 +114,6 @@ public final class SmtpRelay {
             } catch (RuntimeException e) {
                 throw Failure.temporary("4.4.0", "sending to relay " + address() + " failed: " + describe(e), e);
             }
-        }
-
-        public boolean isConnected() {
-            return transport.isConnected();
         }
 
         @Override
