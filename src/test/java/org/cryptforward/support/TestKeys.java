@@ -43,7 +43,7 @@ public enum TestKeys {
 
     public byte[] publicKey() {
         if (this == DEMO) {
-            return read(Path.of("examples/demo-key.asc"));
+            return read(Path.of("examples/demo/keyring/" + fingerprint + ".asc"));
         }
         return resource("/keys/" + name().toLowerCase() + ".pub.asc");
     }
