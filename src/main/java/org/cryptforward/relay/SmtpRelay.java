@@ -210,6 +210,9 @@ public final class SmtpRelay {
         if (m.contains("STARTTLS")) {
             return Failure.temporary("4.7.0", "relay " + address() + " does not offer STARTTLS; nothing sent in the clear");
         }
+        if (closedByRelay(e)) {
+            return Failure.temporary("4.4.2", "relay " + address() + " closed the connection");
+        }
         if (m.contains("greeting")) {
             return Failure.temporary("4.4.2", "relay " + address() + " refused the session" + reply(lastReply(m)));
         }
@@ -247,6 +250,9 @@ public final class SmtpRelay {
         if (root instanceof SocketTimeoutException) {
             return Failure.temporary("4.4.2", "relay " + address() + " timed out while sending");
         }
+        if (closedByRelay(e)) {
+            return Failure.temporary("4.4.2", "relay " + address() + " closed the connection while sending");
+        }
         if (root instanceof IOException) {
             return Failure.temporary("4.4.2", "connection to relay " + address() + " lost while sending: " + describe(root));
         }
@@ -267,6 +273,16 @@ public final class SmtpRelay {
             r = next(r);
         }
         return r;
+    }
+
+    /** Angus reports a connection the server closed as "[EOF]". */
+    private static boolean closedByRelay(Throwable e) {
+        for (Throwable t = e; t != null; t = next(t)) {
+            if (t.getMessage() != null && t.getMessage().contains("[EOF]")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static boolean mentionsIdentity(Throwable e) {

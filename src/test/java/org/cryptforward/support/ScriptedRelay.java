@@ -1,0 +1,228 @@
+package org.cryptforward.support;
+
+import java.io.BufferedReader;
+import java.io.ByteArrayOutputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.io.InputStreamReader;
+import java.io.OutputStream;
+import java.net.InetAddress;
+import java.net.ServerSocket;
+import java.net.Socket;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.EnumMap;
+import java.util.List;
+import java.util.Map;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * An SMTP server on 127.0.0.1 that answers as scripted: a chosen reply at a chosen step
+ * (greeting, EHLO, MAIL, RCPT, DATA, end of data), or silence (to test timeouts), or a dropped
+ * connection. It records every message it accepted with 250 and every session's commands.
+ */
+public final class ScriptedRelay implements AutoCloseable {
+    /** Where in the SMTP dialogue a scripted reply applies. */
+    public enum Step {
+        GREETING,
+        EHLO,
+        MAIL,
+        RCPT,
+        DATA,
+        END_OF_DATA
+    }
+
+    /** What to do at a step instead of the normal reply. */
+    public record Action(String reply, boolean hangs, boolean drops) {
+        public static Action reply(String line) {
+            return new Action(line, false, false);
+        }
+
+        public static Action silence() {
+            return new Action(null, true, false);
+        }
+
+        public static Action disconnect() {
+            return new Action(null, false, true);
+        }
+    }
+
+    private final ServerSocket server;
+    private final Map<Step, Action> script = Collections.synchronizedMap(new EnumMap<>(Step.class));
+    private final List<byte[]> accepted = Collections.synchronizedList(new ArrayList<>());
+    private final List<String> commands = Collections.synchronizedList(new ArrayList<>());
+    private final AtomicInteger sessions = new AtomicInteger();
+    private final Thread acceptor;
+    private volatile boolean closed;
+
+    public ScriptedRelay() {
+        try {
+            server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+        } catch (IOException e) {
+            throw new IllegalStateException(e);
+        }
+        acceptor = new Thread(this::acceptLoop, "scripted-relay");
+        acceptor.setDaemon(true);
+        acceptor.start();
+    }
+
+    public int port() {
+        return server.getLocalPort();
+    }
+
+    /** Sets (or with null, clears) the scripted action at a step. */
+    public ScriptedRelay at(Step step, Action action) {
+        if (action == null) {
+            script.remove(step);
+        } else {
+            script.put(step, action);
+        }
+        return this;
+    }
+
+    public ScriptedRelay clear() {
+        script.clear();
+        return this;
+    }
+
+    /** The messages accepted with 250 at the end of DATA, as received (dot-unstuffed, CRLF). */
+    public List<byte[]> accepted() {
+        synchronized (accepted) {
+            return new ArrayList<>(accepted);
+        }
+    }
+
+    public List<String> commands() {
+        synchronized (commands) {
+            return new ArrayList<>(commands);
+        }
+    }
+
+    public int sessions() {
+        return sessions.get();
+    }
+
+    private void acceptLoop() {
+        while (!closed) {
+            try {
+                Socket s = server.accept();
+                sessions.incrementAndGet();
+                Thread t = new Thread(() -> session(s), "scripted-relay-session");
+                t.setDaemon(true);
+                t.start();
+            } catch (IOException e) {
+                return;
+            }
+        }
+    }
+
+    private void session(Socket s) {
+        try (s) {
+            s.setSoTimeout(60_000);
+            InputStream rawIn = s.getInputStream();
+            OutputStream out = s.getOutputStream();
+            if (!respond(out, Step.GREETING, "220 scripted.test ESMTP")) {
+                return;
+            }
+            BufferedReader in = new BufferedReader(new InputStreamReader(rawIn, StandardCharsets.ISO_8859_1));
+            String line;
+            while ((line = in.readLine()) != null) {
+                commands.add(line);
+                String upper = line.toUpperCase();
+                if (upper.startsWith("EHLO") || upper.startsWith("HELO")) {
+                    if (!respond(out, Step.EHLO, "250-scripted.test\r\n250-8BITMIME\r\n250 SIZE 100000000")) {
+                        return;
+                    }
+                } else if (upper.startsWith("MAIL")) {
+                    if (!respond(out, Step.MAIL, "250 2.1.0 ok")) {
+                        return;
+                    }
+                } else if (upper.startsWith("RCPT")) {
+                    if (!respond(out, Step.RCPT, "250 2.1.5 ok")) {
+                        return;
+                    }
+                } else if (upper.startsWith("DATA")) {
+                    Action a = script.get(Step.DATA);
+                    if (!respond(out, Step.DATA, "354 go ahead")) {
+                        return;
+                    }
+                    if (a != null && a.reply() != null && !a.reply().startsWith("3")) {
+                        continue;
+                    }
+                    ByteArrayOutputStream msg = new ByteArrayOutputStream();
+                    String dl;
+                    boolean complete = false;
+                    while ((dl = in.readLine()) != null) {
+                        if (dl.equals(".")) {
+                            complete = true;
+                            break;
+                        }
+                        if (dl.startsWith("..")) {
+                            dl = dl.substring(1);
+                        }
+                        msg.write(dl.getBytes(StandardCharsets.ISO_8859_1));
+                        msg.write('\r');
+                        msg.write('\n');
+                    }
+                    if (!complete) {
+                        return;
+                    }
+                    Action end = script.get(Step.END_OF_DATA);
+                    if (!respond(out, Step.END_OF_DATA, "250 2.0.0 queued")) {
+                        return;
+                    }
+                    if (end == null || end.reply().startsWith("2")) {
+                        accepted.add(msg.toByteArray());
+                    }
+                } else if (upper.startsWith("QUIT")) {
+                    write(out, "221 bye");
+                    return;
+                } else if (upper.startsWith("RSET") || upper.startsWith("NOOP")) {
+                    write(out, "250 ok");
+                } else {
+                    write(out, "502 5.5.2 not implemented");
+                }
+            }
+        } catch (IOException e) {
+            // the client went away
+        }
+    }
+
+    /** Sends the scripted or the default reply; false when the session must end. */
+    private boolean respond(OutputStream out, Step step, String dflt) throws IOException {
+        Action a = script.get(step);
+        if (a == null) {
+            write(out, dflt);
+            return true;
+        }
+        if (a.hangs()) {
+            try {
+                Thread.sleep(120_000);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+            return false;
+        }
+        if (a.drops()) {
+            return false;
+        }
+        write(out, a.reply());
+        return !a.reply().startsWith("421");
+    }
+
+    private static void write(OutputStream out, String reply) throws IOException {
+        out.write((reply.replace("\r\n", "\n").replace("\n", "\r\n") + "\r\n").getBytes(StandardCharsets.US_ASCII));
+        out.flush();
+    }
+
+    @Override
+    public void close() {
+        closed = true;
+        try {
+            server.close();
+        } catch (IOException ignored) {
+            // closing
+        }
+    }
+}
