@@ -16,6 +16,8 @@ import java.util.EnumMap;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicInteger;
+import javax.net.ssl.SSLContext;
+import javax.net.ssl.SSLSocket;
 
 /**
  * An SMTP server on 127.0.0.1 that answers as scripted: a chosen reply at a chosen step
@@ -54,17 +56,39 @@ public final class ScriptedRelay implements AutoCloseable {
     private final List<String> commands = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger sessions = new AtomicInteger();
     private final Thread acceptor;
+    private final SSLContext tls;
+    private volatile String user;
+    private volatile String password;
     private volatile boolean closed;
 
+    /** A plain SMTP server. */
     public ScriptedRelay() {
+        this(null, false);
+    }
+
+    /**
+     * With a TLS context: {@code implicitTls} serves TLS from the first byte (port 465 style),
+     * otherwise STARTTLS is offered.
+     */
+    public ScriptedRelay(SSLContext tls, boolean implicitTls) {
+        this.tls = tls;
         try {
-            server = new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
+            server = implicitTls
+                    ? tls.getServerSocketFactory().createServerSocket(0, 50, InetAddress.getLoopbackAddress())
+                    : new ServerSocket(0, 50, InetAddress.getLoopbackAddress());
         } catch (IOException e) {
             throw new IllegalStateException(e);
         }
         acceptor = new Thread(this::acceptLoop, "scripted-relay");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    /** Requires AUTH PLAIN or LOGIN with these credentials before MAIL. */
+    public ScriptedRelay requireAuth(String user, String password) {
+        this.user = user;
+        this.password = password;
+        return this;
     }
 
     public int port() {
@@ -117,24 +141,54 @@ public final class ScriptedRelay implements AutoCloseable {
         }
     }
 
-    private void session(Socket s) {
-        try (s) {
+    private void session(Socket socket) {
+        Socket s = socket;
+        try {
             s.setSoTimeout(60_000);
-            InputStream rawIn = s.getInputStream();
+            if (s instanceof SSLSocket ssl) {
+                ssl.startHandshake();
+            }
             OutputStream out = s.getOutputStream();
             if (!respond(out, Step.GREETING, "220 scripted.test ESMTP")) {
                 return;
             }
-            BufferedReader in = new BufferedReader(new InputStreamReader(rawIn, StandardCharsets.ISO_8859_1));
+            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+            boolean secure = s instanceof SSLSocket;
+            boolean authenticated = user == null;
             String line;
             while ((line = in.readLine()) != null) {
-                commands.add(line);
+                commands.add(line.toUpperCase().startsWith("AUTH") ? "AUTH ..." : line);
                 String upper = line.toUpperCase();
                 if (upper.startsWith("EHLO") || upper.startsWith("HELO")) {
-                    if (!respond(out, Step.EHLO, "250-scripted.test\r\n250-8BITMIME\r\n250 SIZE 100000000")) {
+                    String ext = "250-scripted.test\r\n250-8BITMIME\r\n"
+                            + (tls != null && !secure ? "250-STARTTLS\r\n" : "")
+                            + (user != null ? "250-AUTH PLAIN LOGIN\r\n" : "")
+                            + "250 SIZE 100000000";
+                    if (!respond(out, Step.EHLO, ext)) {
                         return;
                     }
+                } else if (upper.startsWith("STARTTLS") && tls != null && !secure) {
+                    write(out, "220 2.0.0 ready to start TLS");
+                    SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(s, s.getInetAddress().getHostAddress(), s.getPort(), true);
+                    ssl.setUseClientMode(false);
+                    ssl.startHandshake();
+                    s = ssl;
+                    secure = true;
+                    out = s.getOutputStream();
+                    in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+                } else if (upper.startsWith("AUTH")) {
+                    String creds = authenticate(line, in, out);
+                    if (creds != null && creds.equals(user + "\0" + password)) {
+                        authenticated = true;
+                        write(out, "235 2.7.0 authenticated");
+                    } else {
+                        write(out, "535 5.7.8 authentication credentials invalid");
+                    }
                 } else if (upper.startsWith("MAIL")) {
+                    if (!authenticated) {
+                        write(out, "530 5.7.0 authentication required");
+                        continue;
+                    }
                     if (!respond(out, Step.MAIL, "250 2.1.0 ok")) {
                         return;
                     }
@@ -185,8 +239,41 @@ public final class ScriptedRelay implements AutoCloseable {
                 }
             }
         } catch (IOException e) {
-            // the client went away
+            // the client went away, or the handshake failed
+        } finally {
+            try {
+                s.close();
+            } catch (IOException ignored) {
+                // closing
+            }
         }
+    }
+
+    /** Reads AUTH PLAIN or LOGIN credentials; returns "user\0password" or null. */
+    private static String authenticate(String line, BufferedReader in, OutputStream out) throws IOException {
+        String[] parts = line.split(" ");
+        java.util.Base64.Decoder b64 = java.util.Base64.getDecoder();
+        try {
+            if (parts.length >= 2 && parts[1].equalsIgnoreCase("PLAIN")) {
+                String resp = parts.length >= 3 ? parts[2] : null;
+                if (resp == null) {
+                    write(out, "334 ");
+                    resp = in.readLine();
+                }
+                String[] f = new String(b64.decode(resp), StandardCharsets.UTF_8).split("\0", -1);
+                return f.length == 3 ? f[1] + "\0" + f[2] : null;
+            }
+            if (parts.length >= 2 && parts[1].equalsIgnoreCase("LOGIN")) {
+                write(out, "334 VXNlcm5hbWU6");
+                String u = new String(b64.decode(in.readLine()), StandardCharsets.UTF_8);
+                write(out, "334 UGFzc3dvcmQ6");
+                String p = new String(b64.decode(in.readLine()), StandardCharsets.UTF_8);
+                return u + "\0" + p;
+            }
+        } catch (IllegalArgumentException e) {
+            return null;
+        }
+        return null;
     }
 
     /** Sends the scripted or the default reply; false when the session must end. */
