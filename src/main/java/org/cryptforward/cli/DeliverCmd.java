@@ -52,7 +52,7 @@ final class DeliverCmd implements Callable<Integer> {
         if (context.ownsProcess() && !dryRun) {
             Watchdog.arm(cfg.deadline(), context.err());
         }
-        MailLog log = cfg.logFile().<MailLog>map(f -> new FileMailLog(f, context.clock())).orElseGet(() -> new SyslogMailLog(context.clock()));
+        MailLog log = cfg.logFile().<MailLog>map(f -> new FileMailLog(f, context.clock())).orElseGet(() -> new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock()));
         Delivery delivery = new Delivery(cfg, context.clock(), new SecureRandom(), context.env(), log, deadline, context.out());
         Delivery.Outcome outcome = delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
         context.out().flush();

@@ -13,6 +13,7 @@ import java.util.Optional;
  * @param stateDir the directory of the retry journal and temporary files
  * @param deadline how long {@code deliver} may run before it gives up with 75
  * @param logFile where the per-message log line goes; empty = syslog
+ * @param syslogSocket the syslog daemon's socket (default {@code /dev/log})
  * @param hostname the name used in Message-IDs, the loop marker and EHLO
  * @param stateRetention how long the journal remembers a message
  */
@@ -22,6 +23,7 @@ public record Config(
         Path stateDir,
         Duration deadline,
         Optional<Path> logFile,
+        Path syslogSocket,
         String hostname,
         Duration stateRetention,
         LocalConfig local,

@@ -42,7 +42,8 @@ public final class ConfigLoader {
     public static final String ENV_VARIABLE = "CRYPTFORWARD_CONFIG";
 
     static final Set<String> TOP_KEYS =
-            Set.of("keyring", "state_dir", "deadline_seconds", "log_file", "hostname", "state_retention_days", "local", "relay", "rule");
+            Set.of("keyring", "state_dir", "deadline_seconds", "log_file", "syslog_socket", "hostname", "state_retention_days", "local",
+                    "relay", "rule");
     static final Set<String> LOCAL_KEYS = Set.of("mailbox", "lock_timeout_seconds");
     static final Set<String> RELAY_KEYS = Set.of(
             "host", "port", "security", "allow_plaintext", "username", "password_file", "ca_file", "timeout_seconds", "envelope_from");
@@ -113,6 +114,7 @@ public final class ConfigLoader {
         Path stateDir = path(toml, "state_dir", "").orElse(Path.of("/var/lib/cryptforward/state"));
         Duration deadline = seconds(toml, "deadline_seconds", "", 600, 10, 86_400);
         Optional<Path> logFile = path(toml, "log_file", "");
+        Path syslogSocket = path(toml, "syslog_socket", "").orElse(Path.of("/dev/log"));
         String hostname = string(toml, "hostname", "").orElse(null);
         if (hostname != null && !HOSTNAME.matcher(hostname).matches()) {
             problem(line(toml, "hostname"), "hostname", "not a valid host name: " + quote(hostname));
@@ -128,7 +130,7 @@ public final class ConfigLoader {
         if (!problems.isEmpty()) {
             return null;
         }
-        return new Config(file, keyring, stateDir, deadline, logFile, hostname, retention, local, relay, rules);
+        return new Config(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, retention, local, relay, rules);
     }
 
     private LocalConfig local(TomlTable t) {

@@ -29,10 +29,6 @@ public final class SyslogMailLog implements MailLog {
         this.clock = clock;
     }
 
-    public SyslogMailLog(Clock clock) {
-        this(new File("/dev/log"), clock);
-    }
-
     @Override
     public void log(Level level, String line) {
         int pri = FACILITY_MAIL * 8 + level.code;

@@ -31,6 +31,8 @@ public final class ForwardComposer {
     static final DateTimeFormatter RFC5322 = DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.ENGLISH);
     static final String PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 4880, RFC 3156).\n";
     static final int FIELD_LIMIT = 64 * 1024;
+    /** The Subject shown outside when it is protected, as RFC 9788 suggests. */
+    public static final String HIDDEN_SUBJECT = "[...]";
 
     private final String hostname;
     private final Clock clock;
@@ -48,14 +50,17 @@ public final class ForwardComposer {
      * The PGP/MIME forward of the message to {@code to}, encrypted for {@code keys}.
      *
      * @param fallbackFrom the From address to show when the original has none
+     * @param protectSubject show {@code [...]} as the Subject outside; the real one stays inside
      */
-    public OutboundMessage pgpMime(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom) {
+    public OutboundMessage pgpMime(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
+            throws IOException {
         String messageId = newMessageId();
         String boundary = "=_cf" + hex(12);
+        Optional<String> hiddenSubject = protectSubject ? header.value("Subject", FIELD_LIMIT) : Optional.empty();
         return new OutboundMessage() {
             @Override
             public void writeTo(OutputStream out) throws IOException {
-                writeOuterHeader(out, header, to, messageId, fallbackFrom);
+                writeOuterHeader(out, header, to, messageId, fallbackFrom, protectSubject);
                 out.write(ascii("MIME-Version: 1.0\n"
                         + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n"
                         + " boundary=\"" + boundary + "\"\n"
@@ -71,11 +76,8 @@ public final class ForwardComposer {
                         + "Content-Description: OpenPGP encrypted message\n"
                         + "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
                         + "\n"));
-                try (InputStream payload = ProtectedPayload.open(header);
-                        OutputStream enc = encryptor.open(out, keys, Map.of())) {
-                    payload.transferTo(enc);
-                } catch (PGPException e) {
-                    throw new IOException("encryption failed: " + e.getMessage(), e);
+                try (InputStream payload = ProtectedPayload.open(header, hiddenSubject)) {
+                    encrypt(payload, out, keys, Map.of());
                 }
                 out.write(ascii("\n--" + boundary + "--\n"));
             }
@@ -85,6 +87,76 @@ public final class ForwardComposer {
                 return messageId;
             }
         };
+    }
+
+    /**
+     * The inline forward, as the classic recipe made it: a text/plain message whose body is the
+     * armored encryption of the original body — decoded from its transfer encoding, still in its
+     * charset, which the armor's {@code Charset} header names. Only for a text/plain original;
+     * the caller falls back to PGP/MIME for anything else.
+     */
+    public OutboundMessage inline(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
+            throws IOException {
+        String messageId = newMessageId();
+        String charset = header.contentType().charset().replaceAll("[^A-Za-z0-9._:+-]", "");
+        Optional<String> hiddenSubject = protectSubject ? header.value("Subject", FIELD_LIMIT) : Optional.empty();
+        return new OutboundMessage() {
+            @Override
+            public void writeTo(OutputStream out) throws IOException {
+                writeOuterHeader(out, header, to, messageId, fallbackFrom, protectSubject);
+                out.write(ascii("MIME-Version: 1.0\n"
+                        + "Content-Type: text/plain; charset=us-ascii\n"
+                        + "Content-Transfer-Encoding: 7bit\n"
+                        + "\n"));
+                try (InputStream body = InlineBody.open(header, hiddenSubject)) {
+                    encrypt(body, out, keys, Map.of(org.bouncycastle.bcpg.ArmoredOutputStream.CHARSET_HDR, charset.isEmpty() ? "us-ascii" : charset));
+                }
+            }
+
+            @Override
+            public String messageId() {
+                return messageId;
+            }
+        };
+    }
+
+    /**
+     * An already encrypted message, forwarded as it is: the outer header as for any forward, then
+     * the original's own MIME fields and body, byte for byte. Nothing is encrypted a second time.
+     */
+    public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom) {
+        String messageId = newMessageId();
+        return new OutboundMessage() {
+            @Override
+            public void writeTo(OutputStream out) throws IOException {
+                writeOuterHeader(out, header, to, messageId, fallbackFrom, false);
+                out.write(ascii("MIME-Version: 1.0\n"));
+                for (String name : List.of("Content-Type", "Content-Transfer-Encoding")) {
+                    Optional<HeaderSection.Field> f = header.first(name);
+                    if (f.isPresent()) {
+                        out.write(OuterFields.copy(header.raw(f.get(), FIELD_LIMIT)));
+                    }
+                }
+                out.write('\n');
+                try (InputStream body = header.message().open(header.bodyStart(), header.message().length())) {
+                    body.transferTo(out);
+                }
+            }
+
+            @Override
+            public String messageId() {
+                return messageId;
+            }
+        };
+    }
+
+    private void encrypt(InputStream plain, OutputStream out, List<PGPPublicKey> keys, Map<String, String> armorHeaders)
+            throws IOException {
+        try (OutputStream enc = encryptor.open(out, keys, armorHeaders)) {
+            plain.transferTo(enc);
+        } catch (PGPException e) {
+            throw new IOException("encryption failed: " + e.getMessage(), e);
+        }
     }
 
     /**
@@ -130,7 +202,8 @@ public final class ForwardComposer {
         };
     }
 
-    private void writeOuterHeader(OutputStream out, HeaderSection header, String to, String messageId, String fallbackFrom)
+    private void writeOuterHeader(
+            OutputStream out, HeaderSection header, String to, String messageId, String fallbackFrom, boolean protectSubject)
             throws IOException {
         Optional<HeaderSection.Field> from = header.first("From");
         if (from.isPresent()) {
@@ -140,7 +213,7 @@ public final class ForwardComposer {
         }
         Optional<HeaderSection.Field> subject = header.first("Subject");
         if (subject.isPresent()) {
-            out.write(OuterFields.copy(header.raw(subject.get(), FIELD_LIMIT)));
+            out.write(protectSubject ? OuterFields.line("Subject", HIDDEN_SUBJECT) : OuterFields.copy(header.raw(subject.get(), FIELD_LIMIT)));
         }
         out.write(OuterFields.line("To", to));
         out.write(OuterFields.line("Date", date()));

@@ -10,6 +10,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.apache.james.mime4j.MimeException;
+import org.apache.james.mime4j.stream.NameValuePair;
+import org.apache.james.mime4j.stream.RawBody;
+import org.apache.james.mime4j.stream.RawFieldParser;
+import org.apache.james.mime4j.util.ByteArrayBuffer;
 
 /**
  * The top-level header section of a message, located by byte offsets and never re-encoded.
@@ -190,6 +195,51 @@ public final class HeaderSection {
     public Optional<String> value(String name, int limit) throws IOException {
         Optional<Field> f = first(name);
         return f.isPresent() ? Optional.of(value(f.get(), limit)) : Optional.empty();
+    }
+
+    /** A parsed Content-Type: the lower-case type and the parameters (names lower case). */
+    public record MediaType(String type, Map<String, String> params) {
+        public String param(String name) {
+            return params.get(name.toLowerCase(Locale.ROOT));
+        }
+
+        /** The charset parameter, {@code us-ascii} when there is none (RFC 2045's default). */
+        public String charset() {
+            String c = param("charset");
+            return c == null || c.isBlank() ? "us-ascii" : c;
+        }
+    }
+
+    /**
+     * The top-level Content-Type, parsed by mime4j; {@code text/plain} (with no parameters) when
+     * the message has none or it cannot be parsed, as RFC 2045 says.
+     */
+    public MediaType contentType() throws IOException {
+        Optional<Field> ct = first("Content-Type");
+        if (ct.isPresent()) {
+            byte[] raw = raw(ct.get(), 64 * 1024);
+            try {
+                RawBody body = RawFieldParser.DEFAULT.parseRawBody(RawFieldParser.DEFAULT.parseField(new ByteArrayBuffer(raw, raw.length, false)));
+                String type = body.getValue() == null ? "" : body.getValue().strip().toLowerCase(Locale.ROOT);
+                if (type.matches("[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")) {
+                    Map<String, String> params = new HashMap<>();
+                    for (NameValuePair p : body.getParams()) {
+                        if (p.getName() != null) {
+                            params.putIfAbsent(p.getName().toLowerCase(Locale.ROOT), p.getValue() == null ? "" : p.getValue());
+                        }
+                    }
+                    return new MediaType(type, params);
+                }
+            } catch (MimeException | RuntimeException e) {
+                // an unparseable Content-Type counts as the default
+            }
+        }
+        return new MediaType("text/plain", Map.of());
+    }
+
+    /** The top-level Content-Transfer-Encoding, lower case; {@code 7bit} when absent. */
+    public String transferEncoding() throws IOException {
+        return value("Content-Transfer-Encoding", 1024).map(v -> v.toLowerCase(Locale.ROOT)).filter(v -> !v.isEmpty()).orElse("7bit");
     }
 
     /** Reads lines of the header with its own buffer, keeping track of the offset. */

@@ -210,8 +210,8 @@ public final class Checker {
             if (Files.exists(f) ? !Files.isWritable(f) : !Files.isWritable(f.toAbsolutePath().getParent())) {
                 error("log_file " + f + " is not writable by this user");
             }
-        } else if (!Files.exists(Path.of("/dev/log"))) {
-            warning("no syslog socket /dev/log: log lines will be lost (set log_file, or start a syslog daemon)");
+        } else if (!Files.exists(config.syslogSocket())) {
+            warning("no syslog socket " + config.syslogSocket() + ": log lines will be lost (set log_file, or start a syslog daemon)");
         }
     }
 

@@ -2,12 +2,12 @@ package org.cryptforward.pipeline;
 
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.ZonedDateTime;
+import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -15,6 +15,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.bouncycastle.openpgp.PGPPublicKey;
 import org.cryptforward.Deadline;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
@@ -27,9 +28,11 @@ import org.cryptforward.journal.Journal;
 import org.cryptforward.log.MailLog;
 import org.cryptforward.message.ForwardComposer;
 import org.cryptforward.message.HeaderSection;
+import org.cryptforward.message.InlineBody;
 import org.cryptforward.message.InputMessage;
 import org.cryptforward.message.OutboundMessage;
 import org.cryptforward.relay.SmtpRelay;
+import org.cryptforward.rules.EncryptedInput;
 import org.cryptforward.rules.Envelope;
 import org.cryptforward.rules.EnvelopeResolver;
 import org.cryptforward.rules.LoopDetector;
@@ -38,11 +41,13 @@ import org.cryptforward.rules.Router;
 /**
  * The one place that orders the side effects of a delivery.
  *
- * <p>read all input → find envelope and rule → lock the message's journal entry → local copy
- * (durable, recorded) → for each forward still missing: encrypt and relay (recorded on 250) →
- * one log line → the exit code. Each step is durable before the next one relies on it; nothing is
- * acknowledged before the local copy is fsynced and every forward got its 250. A retry after a
- * temporary failure does only what the journal does not show as done.
+ * <p>read all input → find envelope and rule → decide what to do (the {@link Plan}: forward
+ * encrypted, pass an already encrypted message through, send a content-free notice, keep locally
+ * only, or defer) → lock the message's journal entry → local copy (durable, recorded) → for each
+ * forward still missing: encrypt and relay (recorded on 250) → one log line → the exit code. Each
+ * step is durable before the next relies on it; nothing is acknowledged before the local copy is
+ * fsynced and every forward got its 250. A retry after a temporary failure does only what the
+ * journal does not show as done. {@code --dry-run} makes the same plan and prints it instead.
  */
 public final class Delivery {
     /** Input kept in memory before spooling (encrypted) to disk. */
@@ -87,22 +92,92 @@ public final class Delivery {
             HeaderSection header = HeaderSection.parse(message, wantedHeaders(router));
             Envelope envelope = EnvelopeResolver.resolve(
                     request.recipient().orElse(null), request.sender().orElse(null), env, header, message);
-            Optional<Router.Match> match = router.route(envelope, header);
-            Optional<Rule> rule = match.map(Router.Match::rule);
+            Optional<Rule> rule = router.route(envelope, header).map(Router.Match::rule);
             LogLine line = new LogLine(header.value("Message-ID", FIELD_LIMIT).orElse(""), envelope, message.length());
             line.rule(rule.map(Rule::name).orElse("(none)"));
-
+            Plan plan = plan(header, envelope, rule, line);
             if (request.dryRun()) {
-                return dryRun(message, header, envelope, rule, line);
+                return dryRun(plan, line);
             }
             Journal journal = new Journal(config.stateDir(), config.stateRetention(), clock);
             String key = Journal.key(envelope.recipient().orElse(""), message.digest());
             try (Journal.Entry entry = journal.open(key, deadline)) {
-                Outcome outcome = deliver(message, header, envelope, rule, entry, line);
+                Outcome outcome = deliver(message, envelope, plan, entry, line);
                 journal.prune();
                 return outcome;
             }
         }
+    }
+
+    /** Makes the forward for one address; {@code localCopy} is where the plaintext was kept (for notices). */
+    interface Forwarder {
+        OutboundMessage forwardTo(String address, String localCopy) throws IOException;
+    }
+
+    /**
+     * What this message's delivery will do, decided before any side effect.
+     *
+     * @param forwarder how each forward is made; empty when nothing is forwarded
+     * @param outcome in words, for the log line
+     * @param failure a reason to defer instead (no local copy, and nothing may be sent)
+     * @param notice whether the forwards are content-free notices instead of the message
+     */
+    record Plan(Optional<Rule> rule, boolean keepLocal, Optional<Forwarder> forwarder, String outcome, Optional<Failure> failure,
+            boolean notice) {
+        List<String> forwardTo() {
+            return rule.map(Rule::forwardTo).orElse(List.of());
+        }
+    }
+
+    private Plan plan(HeaderSection header, Envelope envelope, Optional<Rule> rule, LogLine line) throws IOException {
+        if (rule.isEmpty()) {
+            return new Plan(rule, true, Optional.empty(), "no rule matched: kept locally only", Optional.empty(), false);
+        }
+        Rule r = rule.get();
+        boolean keepLocal = r.localCopy();
+        line.relay(config.relay().address());
+        Optional<String> loop = LoopDetector.loop(header, config.hostname(), r.forwardTo());
+        if (loop.isPresent()) {
+            // never dropped: without a local copy the message stays queued until the loop is resolved
+            Optional<Failure> f = keepLocal
+                    ? Optional.empty()
+                    : Optional.of(Failure.temporary("4.4.6", "mail forwarding loop (" + loop.get() + ") and rule " + r.name()
+                            + " keeps no local copy"));
+            return new Plan(rule, keepLocal, Optional.empty(), "kept locally, not forwarded: " + loop.get(), f, false);
+        }
+        ForwardComposer composer = new ForwardComposer(config.hostname(), clock, random);
+        String from = envelope.sender();
+        Optional<String> encrypted = EncryptedInput.detect(header);
+        if (encrypted.isPresent()) {
+            line.note("already encrypted (" + encrypted.get() + "), forwarded as it is");
+            return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.passThrough(header, to, from)), "forwarded",
+                    Optional.empty(), false);
+        }
+        RuleKeys keys = RuleKeys.resolve(config.keyring(), r, java.util.Date.from(clock.instant()));
+        line.keys(keys.fingerprints());
+        if (keys.problem().isPresent()) {
+            String problem = keys.problem().get();
+            line.warning(problem);
+            if (!keepLocal) {
+                return new Plan(rule, false, Optional.empty(), problem + "; no local copy, so nothing sent",
+                        Optional.of(Failure.temporary("4.7.5", "cannot encrypt for rule " + r.name() + ": " + problem)), false);
+            }
+            String messageId = header.value("Message-ID", FIELD_LIMIT).orElse("(none)");
+            String received = DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.now(clock));
+            return new Plan(rule, true, Optional.of((to, local) -> composer.notice(to, messageId, from, received, local, problem)),
+                    "notice without content sent", Optional.empty(), true);
+        }
+        List<PGPPublicKey> encryptionKeys = keys.encryptionKeys();
+        boolean protect = r.protectSubject();
+        if (r.format() == Rule.Format.INLINE) {
+            if (InlineBody.fits(header)) {
+                return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.inline(header, to, encryptionKeys, from, protect)),
+                        "forwarded inline", Optional.empty(), false);
+            }
+            line.note("inline needs a text/plain message, this one is " + header.contentType().type() + ": sent as PGP/MIME");
+        }
+        return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.pgpMime(header, to, encryptionKeys, from, protect)),
+                "forwarded", Optional.empty(), false);
     }
 
     /** The header fields a delivery looks at: the ones always needed and those the rules name. */
@@ -126,54 +201,34 @@ public final class Delivery {
         }
     }
 
-    private Outcome deliver(
-            InputMessage message, HeaderSection header, Envelope envelope, Optional<Rule> rule, Journal.Entry entry, LogLine line)
+    private Outcome deliver(InputMessage message, Envelope envelope, Plan plan, Journal.Entry entry, LogLine line)
             throws Failure, IOException {
-        boolean keepLocal = rule.isEmpty() || rule.get().localCopy();
-        Optional<Path> localCopy = Optional.empty();
-        if (keepLocal) {
-            localCopy = Optional.of(localCopy(message, envelope, entry));
-            line.local(localCopy.get().toString());
-        } else {
-            line.local("none");
+        if (plan.failure().isPresent()) {
+            line.status("deferred", plan.outcome());
+            log.log(MailLog.Level.WARNING, line.toString());
+            throw plan.failure().get();
         }
-        if (rule.isEmpty()) {
-            line.status("sent", "no rule matched: kept locally only");
+        String localCopy = "none";
+        if (plan.keepLocal()) {
+            localCopy = localCopy(message, envelope, entry).toString();
+        }
+        line.local(localCopy);
+        if (plan.forwarder().isEmpty()) {
+            line.status("sent", plan.outcome());
             return done(line);
         }
-        Rule r = rule.get();
-        Optional<String> loop = LoopDetector.loop(header, config.hostname(), r.forwardTo());
-        if (loop.isPresent()) {
-            if (!keepLocal) {
-                // never drop it: without a local copy, the loop must be resolved by the admin
-                throw Failure.temporary("4.4.6", "mail forwarding loop (" + loop.get() + ") and the rule keeps no local copy");
-            }
-            line.status("sent", "kept locally, not forwarded: " + loop.get());
-            return done(line);
-        }
-
         List<String> pending = new ArrayList<>();
-        for (String to : r.forwardTo()) {
+        for (String to : plan.forwardTo()) {
             if (!entry.has("sent " + to) && !entry.has("notice " + to)) {
                 pending.add(to);
             }
         }
-        line.relay(config.relay().address());
         if (pending.isEmpty()) {
             line.status("sent", "already delivered by an earlier run");
             return done(line);
         }
 
-        RuleKeys keys = RuleKeys.resolve(config.keyring(), r, java.util.Date.from(clock.instant()));
-        line.keys(keys.fingerprints());
-        ForwardComposer composer = new ForwardComposer(config.hostname(), clock, random);
         String envelopeFrom = config.relay().envelopeFrom().orElse(envelope.sender());
-        if (keys.problem().isPresent() && !keepLocal) {
-            line.status("deferred", keys.problem().get() + "; no local copy, so nothing sent");
-            log.log(MailLog.Level.WARNING, line.toString());
-            throw Failure.temporary("4.7.5", "cannot encrypt for rule " + r.name() + ": " + keys.problem().get());
-        }
-
         SmtpRelay relay = new SmtpRelay(config.relay(), config.hostname(), deadline);
         List<String> sent = new ArrayList<>();
         Failure temporary = null;
@@ -181,23 +236,14 @@ public final class Delivery {
         SmtpRelay.Connection connection = null;
         try {
             for (String to : pending) {
-                OutboundMessage out;
-                String record;
-                if (keys.problem().isPresent()) {
-                    out = composer.notice(to, header.value("Message-ID", FIELD_LIMIT).orElse("(none)"), envelope.sender(),
-                            ForwardComposerDates.now(clock), localCopy.map(Path::toString).orElse(""), keys.problem().get());
-                    record = "notice " + to;
-                } else {
-                    out = composer.pgpMime(header, to, keys.encryptionKeys(), envelope.sender());
-                    record = "sent " + to;
-                }
+                OutboundMessage out = plan.forwarder().get().forwardTo(to, localCopy);
                 try {
                     if (connection == null) {
                         connection = relay.connect();
                     }
                     connection.send(out, envelopeFrom, to);
-                    entry.record(record);
-                    sent.add(to + (keys.problem().isPresent() ? " (notice)" : "") + " as " + out.messageId());
+                    entry.record((plan.notice() ? "notice " : "sent ") + to);
+                    sent.add(to + " as " + out.messageId());
                 } catch (Failure f) {
                     if (connection != null) {
                         connection.close(); // the session's state is unknown after a failure: start afresh
@@ -215,31 +261,24 @@ public final class Delivery {
                 connection.close();
             }
         }
-        if (keys.problem().isPresent()) {
-            line.warning(keys.problem().get());
-        }
+        String partly = sent.isEmpty() ? "" : "; " + plan.outcome() + " to " + String.join(", ", sent);
         if (temporary != null) {
-            line.status("deferred", temporary.statusLine() + sentSummary(sent));
+            line.status("deferred", temporary.statusLine() + partly);
             log.log(MailLog.Level.WARNING, line.toString());
             throw temporary;
         }
         if (permanent != null) {
-            line.status("bounced", permanent.statusLine() + sentSummary(sent));
+            line.status("bounced", permanent.statusLine() + partly);
             log.log(MailLog.Level.WARNING, line.toString());
             throw permanent;
         }
-        line.status("sent", (keys.problem().isPresent() ? "notice without content sent to " : "forwarded to ") + String.join(", ", sent));
+        line.status("sent", plan.outcome() + " to " + String.join(", ", sent));
         return done(line);
     }
 
     private Outcome done(LogLine line) {
-        MailLog.Level level = line.hasWarning() ? MailLog.Level.WARNING : MailLog.Level.INFO;
-        log.log(level, line.toString());
+        log.log(line.hasWarning() ? MailLog.Level.WARNING : MailLog.Level.INFO, line.toString());
         return new Outcome(ExitCodes.OK, Optional.empty(), line.toString());
-    }
-
-    private static String sentSummary(List<String> sent) {
-        return sent.isEmpty() ? "" : "; forwarded to " + String.join(", ", sent);
     }
 
     /**
@@ -291,70 +330,32 @@ public final class Delivery {
         return new Mbox(config.local().mailbox(), clock, config.local().lockTimeout(), deadline);
     }
 
-    private Outcome dryRun(InputMessage message, HeaderSection header, Envelope envelope, Optional<Rule> rule, LogLine line)
-            throws IOException, Failure {
-        boolean keepLocal = rule.isEmpty() || rule.get().localCopy();
-        line.local(keepLocal ? config.local().mailbox().toString() : "none");
-        if (rule.isEmpty()) {
-            line.status("sent", "dry run: no rule matched, would keep locally only");
-            dryRunOut.println(line);
-            return new Outcome(ExitCodes.OK, Optional.empty(), line.toString());
-        }
-        Rule r = rule.get();
-        line.relay(config.relay().address());
-        RuleKeys keys = RuleKeys.resolve(config.keyring(), r, java.util.Date.from(clock.instant()));
-        line.keys(keys.fingerprints());
-        Optional<String> loop = LoopDetector.loop(header, config.hostname(), r.forwardTo());
-        ForwardComposer composer = new ForwardComposer(config.hostname(), clock, random);
+    /** Everything but the side effects: prints the log line and each forward as it would be sent. */
+    private Outcome dryRun(Plan plan, LogLine line) throws IOException {
+        String local = plan.keepLocal() ? config.local().mailbox().toString() : "none";
+        line.local(local);
         List<OutboundMessage> outs = new ArrayList<>();
-        if (loop.isPresent()) {
-            line.status("sent", "dry run: would keep locally, not forward: " + loop.get());
-        } else if (keys.problem().isPresent()) {
-            line.warning(keys.problem().get());
-            line.status(keepLocal ? "sent" : "deferred",
-                    "dry run: " + (keepLocal ? "would send a notice without content instead" : "would defer: no local copy"));
-            for (String to : r.forwardTo()) {
-                if (keepLocal) {
-                    outs.add(composer.notice(to, header.value("Message-ID", FIELD_LIMIT).orElse("(none)"), envelope.sender(),
-                            ForwardComposerDates.now(clock), config.local().mailbox().toString(), keys.problem().get()));
-                }
-            }
+        if (plan.failure().isPresent()) {
+            line.status("deferred", "dry run: would defer: " + plan.failure().get().getMessage());
+        } else if (plan.forwarder().isEmpty()) {
+            line.status("sent", "dry run: " + plan.outcome());
         } else {
-            line.status("sent", "dry run: would forward to " + String.join(", ", r.forwardTo()));
-            for (String to : r.forwardTo()) {
-                outs.add(composer.pgpMime(header, to, keys.encryptionKeys(), envelope.sender()));
+            for (String to : plan.forwardTo()) {
+                outs.add(plan.forwarder().get().forwardTo(to, local));
             }
+            line.status("sent", "dry run: would be " + plan.outcome() + " to " + String.join(", ", plan.forwardTo()));
         }
         dryRunOut.println(line);
         for (OutboundMessage out : outs) {
             dryRunOut.println();
-            OutputStream o = new java.io.FilterOutputStream(dryRunOut) {
-                @Override
-                public void close() {
-                    flushQuietly();
-                }
-
-                private void flushQuietly() {
-                    dryRunOut.flush();
-                }
-            };
-            out.writeTo(o);
-            o.flush();
+            out.writeTo(dryRunOut);
         }
+        dryRunOut.flush();
         return new Outcome(ExitCodes.OK, Optional.empty(), line.toString());
     }
 
     static String describe(Throwable e) {
         String m = e.getMessage();
         return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
-    }
-
-    /** Time stamps in notices. */
-    static final class ForwardComposerDates {
-        private ForwardComposerDates() {}
-
-        static String now(Clock clock) {
-            return java.time.format.DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.now(clock));
-        }
     }
 }

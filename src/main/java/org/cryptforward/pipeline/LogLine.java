@@ -20,6 +20,7 @@ final class LogLine {
     private String detail = "";
     private String keys = "";
     private String warning;
+    private String note;
 
     LogLine(String messageId, Envelope envelope, long size) {
         this.messageId = messageId.isEmpty() ? "<>" : messageId;
@@ -53,6 +54,10 @@ final class LogLine {
         this.warning = text;
     }
 
+    void note(String text) {
+        this.note = text;
+    }
+
     boolean hasWarning() {
         return warning != null;
     }
@@ -72,6 +77,9 @@ final class LogLine {
         }
         sb.append(" size=").append(size);
         sb.append(" keys=").append(keys.isEmpty() ? "none" : keys);
+        if (note != null) {
+            sb.append(" note=(").append(clean(note)).append(')');
+        }
         if (warning != null) {
             sb.append(" warning=(").append(clean(warning)).append(')');
         }

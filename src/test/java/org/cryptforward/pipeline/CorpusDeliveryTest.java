@@ -2,6 +2,7 @@ package org.cryptforward.pipeline;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -48,7 +49,7 @@ class CorpusDeliveryTest {
             "This is an OpenPGP/MIME encrypted message (RFC 4880, RFC 3156).");
     private static final Set<String> OUTER_FIELDS = Set.of(
             "from", "subject", "to", "date", "message-id", "in-reply-to", "references", "mime-version", "content-type",
-            "x-cryptforward-loop", "return-path", "received");
+            "x-cryptforward-loop", "return-path", "received", "content-transfer-encoding");
 
     private static Relay relay;
     private static final AtomicInteger counter = new AtomicInteger();
@@ -64,6 +65,23 @@ class CorpusDeliveryTest {
     @AfterAll
     static void stop() {
         relay.close();
+    }
+
+    /** The corpus messages that are already encrypted (reviewed by hand), from a test resource. */
+    static final Set<String> ENCRYPTED = encryptedList();
+
+    static Set<String> encryptedList() {
+        try (var in = CorpusDeliveryTest.class.getResourceAsStream("/encrypted-corpus.txt")) {
+            Set<String> out = new java.util.HashSet<>();
+            for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                if (!line.isBlank() && !line.startsWith("#")) {
+                    out.add(line.strip());
+                }
+            }
+            return out;
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
     }
 
     static Stream<Arguments> messages() {
@@ -93,6 +111,12 @@ class CorpusDeliveryTest {
         assertEquals(1, received.length, "one forward relayed");
         MimeMessage forward = received[0];
         byte[] relayed = PgpMime.bytes(forward);
+        if (ENCRYPTED.contains(name)) {
+            assertPassedThrough(original, relayed, forward);
+            assertTrue(sb.logText().contains("already encrypted"), sb.logText());
+            return;
+        }
+        assertFalse(sb.logText().contains("already encrypted"), () -> "misdetected as encrypted: " + sb.logText());
         byte[] armor = PgpMime.encryptedPart(forward);
         TestKeys key = n % 2 == 0 ? TestKeys.ED : TestKeys.RSA;
         byte[] payload = key.decrypt(armor);
@@ -140,6 +164,18 @@ class CorpusDeliveryTest {
             String field = e.nextElement().getName().toLowerCase();
             assertTrue(OUTER_FIELDS.contains(field), "unexpected field outside: " + field);
         }
+    }
+
+    /** An already encrypted message goes out as it is: its MIME type and body unchanged, our outer header. */
+    private static void assertPassedThrough(byte[] original, byte[] relayed, MimeMessage forward) throws Exception {
+        assertOuterHeader(original, relayed, forward);
+        assertEquals(Messages.normalizeSpace(Messages.headerValue(original, "Content-Type")),
+                Messages.normalizeSpace(Messages.headerValue(relayed, "Content-Type")), "Content-Type kept");
+        byte[] originalBody = java.util.Arrays.copyOfRange(original, Messages.bodyStart(original), original.length);
+        byte[] relayedBody = java.util.Arrays.copyOfRange(relayed, Messages.bodyStart(relayed), relayed.length);
+        // GreenMail keeps the CRLF before the final dot as the end-of-data marker: compare without trailing line ends
+        assertEquals(new String(Messages.lf(originalBody), StandardCharsets.ISO_8859_1).stripTrailing(),
+                new String(Messages.lf(relayedBody), StandardCharsets.ISO_8859_1).stripTrailing(), "body forwarded as it is");
     }
 
     private static String utf8(String latin1) {
