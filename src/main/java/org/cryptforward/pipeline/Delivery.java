@@ -6,8 +6,6 @@ import java.io.PrintStream;
 import java.nio.file.Path;
 import java.security.SecureRandom;
 import java.time.Clock;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.List;
@@ -15,7 +13,6 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import org.bouncycastle.openpgp.PGPPublicKey;
 import org.cryptforward.Deadline;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
@@ -26,16 +23,12 @@ import org.cryptforward.delivery.Maildir;
 import org.cryptforward.delivery.Mbox;
 import org.cryptforward.journal.Journal;
 import org.cryptforward.log.MailLog;
-import org.cryptforward.message.ForwardComposer;
 import org.cryptforward.message.HeaderSection;
-import org.cryptforward.message.InlineBody;
 import org.cryptforward.message.InputMessage;
 import org.cryptforward.message.OutboundMessage;
 import org.cryptforward.relay.SmtpRelay;
-import org.cryptforward.rules.EncryptedInput;
 import org.cryptforward.rules.Envelope;
 import org.cryptforward.rules.EnvelopeResolver;
-import org.cryptforward.rules.LoopDetector;
 import org.cryptforward.rules.Router;
 
 /**
@@ -95,7 +88,11 @@ public final class Delivery {
             Optional<Rule> rule = router.route(envelope, header).map(Router.Match::rule);
             LogLine line = new LogLine(header.value("Message-ID", FIELD_LIMIT).orElse(""), envelope, message.length());
             line.rule(rule.map(Rule::name).orElse("(none)"));
-            Plan plan = plan(header, envelope, rule, line);
+            Plan plan = new Planner(config, clock, random).plan(header, envelope, rule);
+            line.relay(rule.isPresent() ? config.relay().address() : "none");
+            plan.keys().ifPresent(k -> line.keys(k.fingerprints()));
+            plan.note().ifPresent(line::note);
+            plan.warning().ifPresent(line::warning);
             if (request.dryRun()) {
                 return dryRun(plan, line);
             }
@@ -107,77 +104,6 @@ public final class Delivery {
                 return outcome;
             }
         }
-    }
-
-    /** Makes the forward for one address; {@code localCopy} is where the plaintext was kept (for notices). */
-    interface Forwarder {
-        OutboundMessage forwardTo(String address, String localCopy) throws IOException;
-    }
-
-    /**
-     * What this message's delivery will do, decided before any side effect.
-     *
-     * @param forwarder how each forward is made; empty when nothing is forwarded
-     * @param outcome in words, for the log line
-     * @param failure a reason to defer instead (no local copy, and nothing may be sent)
-     * @param notice whether the forwards are content-free notices instead of the message
-     */
-    record Plan(Optional<Rule> rule, boolean keepLocal, Optional<Forwarder> forwarder, String outcome, Optional<Failure> failure,
-            boolean notice) {
-        List<String> forwardTo() {
-            return rule.map(Rule::forwardTo).orElse(List.of());
-        }
-    }
-
-    private Plan plan(HeaderSection header, Envelope envelope, Optional<Rule> rule, LogLine line) throws IOException {
-        if (rule.isEmpty()) {
-            return new Plan(rule, true, Optional.empty(), "no rule matched: kept locally only", Optional.empty(), false);
-        }
-        Rule r = rule.get();
-        boolean keepLocal = r.localCopy();
-        line.relay(config.relay().address());
-        Optional<String> loop = LoopDetector.loop(header, config.hostname(), r.forwardTo());
-        if (loop.isPresent()) {
-            // never dropped: without a local copy the message stays queued until the loop is resolved
-            Optional<Failure> f = keepLocal
-                    ? Optional.empty()
-                    : Optional.of(Failure.temporary("4.4.6", "mail forwarding loop (" + loop.get() + ") and rule " + r.name()
-                            + " keeps no local copy"));
-            return new Plan(rule, keepLocal, Optional.empty(), "kept locally, not forwarded: " + loop.get(), f, false);
-        }
-        ForwardComposer composer = new ForwardComposer(config.hostname(), clock, random);
-        String from = envelope.sender();
-        Optional<String> encrypted = EncryptedInput.detect(header);
-        if (encrypted.isPresent()) {
-            line.note("already encrypted (" + encrypted.get() + "), forwarded as it is");
-            return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.passThrough(header, to, from)), "forwarded",
-                    Optional.empty(), false);
-        }
-        RuleKeys keys = RuleKeys.resolve(config.keyring(), r, java.util.Date.from(clock.instant()));
-        line.keys(keys.fingerprints());
-        if (keys.problem().isPresent()) {
-            String problem = keys.problem().get();
-            line.warning(problem);
-            if (!keepLocal) {
-                return new Plan(rule, false, Optional.empty(), problem + "; no local copy, so nothing sent",
-                        Optional.of(Failure.temporary("4.7.5", "cannot encrypt for rule " + r.name() + ": " + problem)), false);
-            }
-            String messageId = header.value("Message-ID", FIELD_LIMIT).orElse("(none)");
-            String received = DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.now(clock));
-            return new Plan(rule, true, Optional.of((to, local) -> composer.notice(to, messageId, from, received, local, problem)),
-                    "notice without content sent", Optional.empty(), true);
-        }
-        List<PGPPublicKey> encryptionKeys = keys.encryptionKeys();
-        boolean protect = r.protectSubject();
-        if (r.format() == Rule.Format.INLINE) {
-            if (InlineBody.fits(header)) {
-                return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.inline(header, to, encryptionKeys, from, protect)),
-                        "forwarded inline", Optional.empty(), false);
-            }
-            line.note("inline needs a text/plain message, this one is " + header.contentType().type() + ": sent as PGP/MIME");
-        }
-        return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.pgpMime(header, to, encryptionKeys, from, protect)),
-                "forwarded", Optional.empty(), false);
     }
 
     /** The header fields a delivery looks at: the ones always needed and those the rules name. */

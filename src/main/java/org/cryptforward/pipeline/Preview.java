@@ -4,9 +4,9 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.ArrayList;
-import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -18,7 +18,6 @@ import org.cryptforward.message.InputMessage;
 import org.cryptforward.message.OuterFields;
 import org.cryptforward.rules.Envelope;
 import org.cryptforward.rules.EnvelopeResolver;
-import org.cryptforward.rules.LoopDetector;
 import org.cryptforward.rules.Router;
 
 /**
@@ -62,22 +61,30 @@ public final class Preview {
             out.put("rule", rule.name());
             out.put("why", match.get().reasons());
             out.put("local_copy", rule.localCopy() ? config.local().mailbox().toString() : null);
-            out.put("format", rule.format().word());
+            out.put("format", rule.format().word() + (rule.protectSubject() ? ", Subject protected" : ""));
             out.put("forward", rule.forwardTo());
-            RuleKeys keys = RuleKeys.resolve(config.keyring(), rule, Date.from(clock.instant()));
-            out.put("keys", keys.statuses());
-            Optional<String> loop = LoopDetector.loop(header, config.hostname(), rule.forwardTo());
-            if (loop.isPresent()) {
-                out.put("action", "keep locally, do not forward: " + loop.get());
-            } else if (keys.problem().isPresent()) {
-                out.put("action", rule.localCopy()
-                        ? "keep locally and send a notice without content: " + keys.problem().get()
-                        : "defer (exit 75): " + keys.problem().get());
+            Plan plan = new Planner(config, clock, new SecureRandom()).plan(header, envelope, Optional.of(rule));
+            plan.keys().ifPresent(k -> out.put("keys", k.statuses()));
+            String local = rule.localCopy() ? "keep locally and " : "keep no local copy; ";
+            if (plan.failure().isPresent()) {
+                out.put("action", "defer (exit 75): " + plan.failure().get().getMessage());
+            } else if (plan.forwarder().isEmpty()) {
+                out.put("action", plan.outcome());
+            } else if (plan.notice()) {
+                out.put("action", local + "send a notice without content to " + String.join(", ", rule.forwardTo()));
             } else {
-                out.put("action", "keep " + (rule.localCopy() ? "locally and " : "no local copy; ") + "forward encrypted to "
-                        + String.join(", ", rule.forwardTo()));
+                String verb = switch (plan.outcome()) {
+                    case "forwarded inline" -> "forward encrypted inline";
+                    case "forwarded as it is" -> "forward as it is (already encrypted)";
+                    default -> "forward encrypted as PGP/MIME";
+                };
+                out.put("action", local + verb + " to " + String.join(", ", rule.forwardTo()));
             }
-            out.put("outer_header", outerHeader(header, rule, envelope));
+            plan.note().ifPresent(n -> out.put("note", n));
+            plan.warning().ifPresent(w -> out.put("warning", w));
+            if (plan.forwarder().isPresent()) {
+                out.put("outer_header", outerHeader(header, rule, envelope));
+            }
             out.put("relay", config.relay().address() + " (" + config.relay().security().word() + ")");
         }
         return out;
@@ -89,18 +96,14 @@ public final class Preview {
         lines.add(from.isPresent() ? text(OuterFields.copy(header.raw(from.get(), Delivery.FIELD_LIMIT)))
                 : "From: " + (envelope.sender().isEmpty() ? "MAILER-DAEMON@" + config.hostname() : "<" + envelope.sender() + ">"));
         Optional<HeaderSection.Field> subject = header.first("Subject");
-        subject.ifPresent(f -> {
-            try {
-                lines.add(text(OuterFields.copy(header.raw(f, Delivery.FIELD_LIMIT))));
-            } catch (IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        if (subject.isPresent()) {
+            lines.add(rule.protectSubject() ? "Subject: " + org.cryptforward.message.ForwardComposer.HIDDEN_SUBJECT
+                    : text(OuterFields.copy(header.raw(subject.get(), Delivery.FIELD_LIMIT))));
+        }
         lines.add("To: " + String.join(", ", rule.forwardTo()) + " (one message each)");
         lines.add("Date: (time of sending)");
         lines.add("Message-ID: (new)");
         lines.add(Config.LOOP_HEADER + ": " + config.hostname());
-        lines.add("Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"");
         return lines;
     }
 

@@ -77,7 +77,7 @@ class OperatorFeaturesTest {
         assertTrue(cron.out().contains("header Subject matched /^Cron </"), cron.out());
         assertTrue(cron.out().contains("recipient pattern \"root@*\" matched root@web01.example.org"), cron.out());
         assertTrue(cron.out().contains(TestKeys.ED.email + ": " + TestKeys.ED.fingerprint + ": usable"), cron.out());
-        assertTrue(cron.out().contains("forward encrypted to cron-admin@example.org"), cron.out());
+        assertTrue(cron.out().contains("action: keep locally and forward encrypted as PGP/MIME to cron-admin@example.org"), cron.out());
 
         Sandbox.Run smartd = sb.run(corpus("system/14-smartd-pending-sectors.eml"), "test");
         assertEquals(0, smartd.exit(), smartd.combined());
