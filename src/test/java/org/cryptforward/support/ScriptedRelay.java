@@ -57,6 +57,8 @@ public final class ScriptedRelay implements AutoCloseable {
     private final AtomicInteger sessions = new AtomicInteger();
     private final Thread acceptor;
     private final SSLContext tls;
+    private volatile java.nio.file.Path spoolDir;
+    private final List<java.nio.file.Path> acceptedFiles = Collections.synchronizedList(new ArrayList<>());
     private volatile String user;
     private volatile String password;
     private volatile boolean closed;
@@ -82,6 +84,19 @@ public final class ScriptedRelay implements AutoCloseable {
         acceptor = new Thread(this::acceptLoop, "scripted-relay");
         acceptor.setDaemon(true);
         acceptor.start();
+    }
+
+    /** Writes accepted messages to files in {@code dir} instead of keeping them in memory (for huge messages). */
+    public ScriptedRelay spoolTo(java.nio.file.Path dir) {
+        this.spoolDir = dir;
+        return this;
+    }
+
+    /** The files of the messages accepted while spooling to a directory. */
+    public List<java.nio.file.Path> acceptedFiles() {
+        synchronized (acceptedFiles) {
+            return new ArrayList<>(acceptedFiles);
+        }
     }
 
     /** Requires AUTH PLAIN or LOGIN with these credentials before MAIL. */
@@ -204,20 +219,25 @@ public final class ScriptedRelay implements AutoCloseable {
                     if (a != null && a.reply() != null && !a.reply().startsWith("3")) {
                         continue;
                     }
-                    ByteArrayOutputStream msg = new ByteArrayOutputStream();
-                    String dl;
+                    java.nio.file.Path file = spoolDir == null ? null
+                            : java.nio.file.Files.createTempFile(spoolDir, "accepted-", ".eml");
+                    ByteArrayOutputStream memory = new ByteArrayOutputStream();
                     boolean complete = false;
-                    while ((dl = in.readLine()) != null) {
-                        if (dl.equals(".")) {
-                            complete = true;
-                            break;
+                    try (OutputStream msg = file == null ? memory
+                            : new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(file), 1 << 16)) {
+                        String dl;
+                        while ((dl = in.readLine()) != null) {
+                            if (dl.equals(".")) {
+                                complete = true;
+                                break;
+                            }
+                            if (dl.startsWith("..")) {
+                                dl = dl.substring(1);
+                            }
+                            msg.write(dl.getBytes(StandardCharsets.ISO_8859_1));
+                            msg.write('\r');
+                            msg.write('\n');
                         }
-                        if (dl.startsWith("..")) {
-                            dl = dl.substring(1);
-                        }
-                        msg.write(dl.getBytes(StandardCharsets.ISO_8859_1));
-                        msg.write('\r');
-                        msg.write('\n');
                     }
                     if (!complete) {
                         return;
@@ -227,7 +247,11 @@ public final class ScriptedRelay implements AutoCloseable {
                         return;
                     }
                     if (end == null || end.reply().startsWith("2")) {
-                        accepted.add(msg.toByteArray());
+                        if (file == null) {
+                            accepted.add(memory.toByteArray());
+                        } else {
+                            acceptedFiles.add(file);
+                        }
                     }
                 } else if (upper.startsWith("QUIT")) {
                     write(out, "221 bye");
