@@ -20,12 +20,6 @@ import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.cryptforward.config.RelayConfig.Security;
 import org.cryptforward.config.Rule.Format;
-import org.tomlj.Toml;
-import org.tomlj.TomlArray;
-import org.tomlj.TomlParseError;
-import org.tomlj.TomlParseResult;
-import org.tomlj.TomlPosition;
-import org.tomlj.TomlTable;
 
 /**
  * Reads and validates the TOML configuration.
@@ -57,6 +51,24 @@ public final class ConfigLoader {
     private final Path file;
     private final Path baseDir;
     private final List<ConfigProblem> problems = new ArrayList<>();
+    private TomlDocument doc;
+
+    /** A table of the document and where it is, so that problems can name their line. */
+    private record Table(Map<String, Object> values, List<Object> path) {
+        boolean contains(String key) {
+            return values.containsKey(key);
+        }
+
+        Object get(String key) {
+            return values.get(key);
+        }
+
+        List<Object> pathOf(Object... more) {
+            List<Object> p = new ArrayList<>(path);
+            p.addAll(List.of(more));
+            return p;
+        }
+    }
 
     private ConfigLoader(Path file) {
         this.file = file;
@@ -81,7 +93,9 @@ public final class ConfigLoader {
         ConfigLoader loader = new ConfigLoader(file);
         Config config = loader.read();
         if (!loader.problems.isEmpty()) {
-            throw new ConfigException(loader.problems);
+            List<ConfigProblem> sorted = new ArrayList<>(loader.problems);
+            sorted.sort(java.util.Comparator.comparingInt(ConfigProblem::line));
+            throw new ConfigException(sorted);
         }
         return config;
     }
@@ -100,14 +114,15 @@ public final class ConfigLoader {
             problem(0, "", "cannot be read: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
             return null;
         }
-        TomlParseResult toml = Toml.parse(text);
-        if (toml.hasErrors()) {
-            for (TomlParseError e : toml.errors()) {
-                TomlPosition pos = e.position();
-                problem(pos == null ? 0 : pos.line(), "", "TOML syntax: " + stripPosition(e.getMessage()));
+        List<TomlDocument.SyntaxError> syntax = new ArrayList<>();
+        doc = TomlDocument.parse(text, syntax);
+        if (doc == null) {
+            for (TomlDocument.SyntaxError e : syntax) {
+                problem(e.line(), "", "TOML syntax: " + e.message());
             }
             return null;
         }
+        Table toml = new Table(doc.root(), List.of());
         unknownKeys(toml, TOP_KEYS, "");
 
         Path keyring = path(toml, "keyring", "").orElse(Path.of("/var/lib/cryptforward/keyring"));
@@ -133,7 +148,7 @@ public final class ConfigLoader {
         return new Config(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, retention, local, relay, rules);
     }
 
-    private LocalConfig local(TomlTable t) {
+    private LocalConfig local(Table t) {
         unknownKeys(t, LOCAL_KEYS, "local.");
         String mailbox = string(t, "mailbox", "local.").orElse("/var/lib/cryptforward/Maildir/");
         boolean maildir = mailbox.endsWith("/");
@@ -142,7 +157,7 @@ public final class ConfigLoader {
         return new LocalConfig(path, maildir, lockTimeout);
     }
 
-    private RelayConfig relay(TomlTable t) {
+    private RelayConfig relay(Table t) {
         String p = "relay.";
         unknownKeys(t, RELAY_KEYS, p);
         String host = string(t, "host", p).orElse("localhost");
@@ -194,24 +209,24 @@ public final class ConfigLoader {
         return new RelayConfig(host, port, security, allowPlaintext, username, passwordFile, caFile, timeout, envelopeFrom);
     }
 
-    private List<Rule> rules(TomlTable root) {
+    @SuppressWarnings("unchecked")
+    private List<Rule> rules(Table root) {
         List<Rule> rules = new ArrayList<>();
         if (!root.contains("rule")) {
             return rules;
         }
-        if (!root.isArray("rule")) {
+        if (!(root.get("rule") instanceof List<?> array)) {
             problem(line(root, "rule"), "rule", "must be an array of tables: write [[rule]]");
             return rules;
         }
-        TomlArray array = root.getArray("rule");
         Set<String> names = new HashSet<>();
         for (int i = 0; i < array.size(); i++) {
-            Object o = array.toList().get(i);
-            int elementLine = array.entry(i).position() == null ? 0 : array.entry(i).position().line();
-            if (!(o instanceof TomlTable t)) {
+            int elementLine = line(root, "rule", i);
+            if (!(array.get(i) instanceof Map)) {
                 problem(line(root, "rule"), "rule", "must be an array of tables: write [[rule]]");
                 continue;
             }
+            Table t = new Table((Map<String, Object>) array.get(i), root.pathOf("rule", i));
             String p = "rule[" + (i + 1) + "].";
             unknownKeys(t, RULE_KEYS, p);
             Optional<String> name = string(t, "name", p);
@@ -237,19 +252,17 @@ public final class ConfigLoader {
             }
             Map<String, Pattern> headers = new LinkedHashMap<>();
             if (t.contains("header")) {
-                if (!t.isTable("header")) {
+                if (!(t.get("header") instanceof Map)) {
                     problem(line(t, "header"), k + "header", "must be a table, e.g. header = { Subject = \"^Cron \" }");
                 } else {
-                    TomlTable h = t.getTable("header");
-                    for (String field : h.keySet()) {
-                        List<String> path = List.of("header", field);
-                        int l = line(t, path);
+                    Table h = table(t, "header", k);
+                    for (String field : h.values().keySet()) {
+                        int l = line(h, field);
                         if (!HEADER_NAME.matcher(field).matches()) {
                             problem(l, k + "header." + field, "not a header field name");
                             continue;
                         }
-                        Object v = h.get(List.of(field));
-                        if (!(v instanceof String re)) {
+                        if (!(h.get(field) instanceof String re)) {
                             problem(l, k + "header." + field, "must be a string (a regular expression)");
                             continue;
                         }
@@ -289,22 +302,24 @@ public final class ConfigLoader {
 
     // ---- typed accessors that record problems ----
 
-    private TomlTable table(TomlTable t, String key, String prefix) {
-        if (!t.contains(key)) {
-            return Toml.parse("");
+    @SuppressWarnings("unchecked")
+    private Table table(Table t, String key, String prefix) {
+        Object v = t.get(key);
+        if (v == null) {
+            return new Table(Map.of(), t.pathOf(key));
         }
-        if (!t.isTable(key)) {
+        if (!(v instanceof Map)) {
             problem(line(t, key), prefix + key, "must be a table: write [" + key + "]");
-            return Toml.parse("");
+            return new Table(Map.of(), t.pathOf(key));
         }
-        return t.getTable(key);
+        return new Table((Map<String, Object>) v, t.pathOf(key));
     }
 
-    private Optional<String> string(TomlTable t, String key, String prefix) {
+    private Optional<String> string(Table t, String key, String prefix) {
         if (!t.contains(key)) {
             return Optional.empty();
         }
-        Object v = t.get(List.of(key));
+        Object v = t.get(key);
         if (v instanceof String s) {
             if (s.indexOf('\n') >= 0 || s.indexOf('\r') >= 0 || s.indexOf(0) >= 0) {
                 problem(line(t, key), prefix + key, "must not contain line breaks or NUL");
@@ -316,7 +331,7 @@ public final class ConfigLoader {
         return Optional.empty();
     }
 
-    private List<String> strings(TomlTable t, String key, String prefix, boolean required, int tableLine) {
+    private List<String> strings(Table t, String key, String prefix, boolean required, int tableLine) {
         List<String> out = new ArrayList<>();
         if (!t.contains(key)) {
             if (required) {
@@ -324,11 +339,11 @@ public final class ConfigLoader {
             }
             return out;
         }
-        Object v = t.get(List.of(key));
+        Object v = t.get(key);
         if (v instanceof String s) {
             out.add(s);
-        } else if (v instanceof TomlArray a) {
-            for (Object o : a.toList()) {
+        } else if (v instanceof List<?> a) {
+            for (Object o : a) {
                 if (o instanceof String s) {
                     out.add(s);
                 } else {
@@ -346,11 +361,11 @@ public final class ConfigLoader {
         return out;
     }
 
-    private long integer(TomlTable t, String key, String prefix, long dflt, long min, long max) {
+    private long integer(Table t, String key, String prefix, long dflt, long min, long max) {
         if (!t.contains(key)) {
             return dflt;
         }
-        Object v = t.get(List.of(key));
+        Object v = t.get(key);
         if (!(v instanceof Long l)) {
             problem(line(t, key), prefix + key, "must be an integer, not " + typeName(v));
             return dflt;
@@ -362,15 +377,15 @@ public final class ConfigLoader {
         return l;
     }
 
-    private Duration seconds(TomlTable t, String key, String prefix, long dflt, long min, long max) {
+    private Duration seconds(Table t, String key, String prefix, long dflt, long min, long max) {
         return Duration.ofSeconds(integer(t, key, prefix, dflt, min, max));
     }
 
-    private boolean bool(TomlTable t, String key, String prefix, boolean dflt) {
+    private boolean bool(Table t, String key, String prefix, boolean dflt) {
         if (!t.contains(key)) {
             return dflt;
         }
-        Object v = t.get(List.of(key));
+        Object v = t.get(key);
         if (v instanceof Boolean b) {
             return b;
         }
@@ -378,12 +393,12 @@ public final class ConfigLoader {
         return dflt;
     }
 
-    private Optional<Path> path(TomlTable t, String key, String prefix) {
+    private Optional<Path> path(Table t, String key, String prefix) {
         Optional<String> s = string(t, key, prefix).filter(x -> !x.isEmpty());
         return s.map(x -> resolve(x, t, key, prefix));
     }
 
-    private Path resolve(String s, TomlTable t, String key, String prefix) {
+    private Path resolve(String s, Table t, String key, String prefix) {
         try {
             return baseDir.resolve(s).normalize();
         } catch (InvalidPathException e) {
@@ -392,8 +407,8 @@ public final class ConfigLoader {
         }
     }
 
-    private void unknownKeys(TomlTable t, Set<String> known, String prefix) {
-        for (String key : t.keySet()) {
+    private void unknownKeys(Table t, Set<String> known, String prefix) {
+        for (String key : t.values().keySet()) {
             if (!known.contains(key)) {
                 String hint = suggestion(key, known);
                 problem(line(t, key), prefix + key, "unknown key" + (hint == null ? "" : " (did you mean " + hint + "?)"));
@@ -433,17 +448,8 @@ public final class ConfigLoader {
         return prev[b.length()];
     }
 
-    private static int line(TomlTable t, String key) {
-        return line(t, List.of(key));
-    }
-
-    private static int line(TomlTable t, List<String> path) {
-        try {
-            TomlPosition pos = t.inputPositionOf(path);
-            return pos == null ? 0 : pos.line();
-        } catch (RuntimeException e) {
-            return 0;
-        }
+    private int line(Table t, Object... more) {
+        return doc.line(t.pathOf(more));
     }
 
     private void problem(int line, String key, String message) {
@@ -463,10 +469,10 @@ public final class ConfigLoader {
         if (v instanceof Boolean) {
             return "a boolean";
         }
-        if (v instanceof TomlArray) {
+        if (v instanceof List) {
             return "an array";
         }
-        if (v instanceof TomlTable) {
+        if (v instanceof Map) {
             return "a table";
         }
         return "a date or time";
@@ -474,10 +480,6 @@ public final class ConfigLoader {
 
     private static String quote(String s) {
         return "\"" + s + "\"";
-    }
-
-    private static String stripPosition(String message) {
-        return message == null ? "" : message.replaceFirst("\\s*\\(line \\d+, column \\d+\\)\\s*$", "");
     }
 
     /** Whether a relay host is this machine, decided without DNS. */
