@@ -47,6 +47,14 @@ public final class Cli implements Runnable {
     public static int run(InputStream in, PrintStream out, PrintStream err, Map<String, String> env, Clock clock, boolean ownsProcess,
             String... args) {
         Context context = new Context(in, out, err, env, clock, ownsProcess);
+        DeliverCmd fast = FastDeliver.parse(context, args);
+        if (fast != null) {
+            try {
+                return fast.call();
+            } catch (Exception | Error e) {
+                return report(e, err, true, fast.debug);
+            }
+        }
         CommandLine cl = commandLine(context);
         return cl.execute(args);
     }

@@ -39,6 +39,9 @@ final class DeliverCmd implements Callable<Integer> {
     @Option(names = "--dry-run", description = "Do everything but write and relay: print the log line and the encrypted message(s).")
     boolean dryRun;
 
+    /** Set by the fast path; with picocli, {@code --debug} is the top command's inherited option. */
+    boolean debug;
+
     private final Context context;
 
     DeliverCmd(Context context) {
