@@ -25,6 +25,46 @@ public final class Launcher {
         return p;
     }
 
+    /** Starts {@code cryptforward ARGS} with {@code stdin} as input and returns the running process (output merged). */
+    public static Process start(byte[] stdin, Map<String, String> env, String... args) {
+        List<String> cmd = new ArrayList<>();
+        cmd.add(path().toString());
+        cmd.addAll(List.of(args));
+        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true);
+        pb.environment().clear();
+        pb.environment().put("PATH", "/usr/bin:/bin");
+        pb.environment().putAll(env);
+        try {
+            Process p = pb.start();
+            try (OutputStream in = p.getOutputStream()) {
+                in.write(stdin);
+            } catch (IOException ignored) {
+                // ended early
+            }
+            return p;
+        } catch (IOException e) {
+            throw new AssertionError("cannot start " + cmd, e);
+        }
+    }
+
+    /** The pid of the JVM started by the launcher script {@code launcher} (its child), waiting for it to appear. */
+    public static ProcessHandle jvmOf(Process launcher) {
+        long until = System.nanoTime() + 20_000_000_000L;
+        while (System.nanoTime() < until) {
+            var child = launcher.toHandle().children().findFirst();
+            if (child.isPresent()) {
+                return child.get();
+            }
+            try {
+                Thread.sleep(20);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
+        throw new AssertionError("no JVM under the launcher");
+    }
+
     /** The outcome of one run. */
     public record Run(int exit, String output) {}
 
