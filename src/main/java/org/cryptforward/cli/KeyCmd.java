@@ -1,6 +1,7 @@
 package org.cryptforward.cli;
 
 import java.io.IOException;
+import java.io.InputStream;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -55,8 +56,23 @@ final class KeyCmd implements Runnable {
         }
     }
 
+    /** Not found, ambiguous or malformed IDs are usage errors (64); a keyring that cannot be read or written is 75. */
     static Failure keyringFailure(KeyringException e) {
-        return Failure.temporary("4.3.0", e.getMessage());
+        return switch (e.kind()) {
+            case NOT_FOUND, AMBIGUOUS, INVALID_ID -> Failure.usage(e.getMessage());
+            case IO, CORRUPT -> Failure.temporary("4.3.0", e.getMessage());
+        };
+    }
+
+    /** Largest input {@code key import} reads: public keys are small; this is not one. */
+    static final int MAX_INPUT = 64 << 20;
+
+    static byte[] readLimited(InputStream in, String name) throws IOException, Failure {
+        byte[] b = in.readNBytes(MAX_INPUT + 1);
+        if (b.length > MAX_INPUT) {
+            throw Failure.dataError(name + " is larger than " + (MAX_INPUT >> 20) + " MB: not a public key");
+        }
+        return b;
     }
 
     @Command(name = "import", description = {
@@ -79,9 +95,15 @@ final class KeyCmd implements Runnable {
             }
             for (String f : files) {
                 try {
-                    inputs.add(f.equals("-")
-                            ? new KeyImporter.Input("standard input", ctx.in().readAllBytes())
-                            : new KeyImporter.Input(f, Files.readAllBytes(Path.of(f))));
+                    if (f.equals("-")) {
+                        inputs.add(new KeyImporter.Input("standard input", readLimited(ctx.in(), "standard input")));
+                    } else if (Files.isDirectory(Path.of(f))) {
+                        throw Failure.dataError(f + " is a directory");
+                    } else {
+                        try (InputStream in = Files.newInputStream(Path.of(f))) {
+                            inputs.add(new KeyImporter.Input(f, readLimited(in, f)));
+                        }
+                    }
                 } catch (NoSuchFileException e) {
                     throw Failure.dataError(f + ": no such file");
                 } catch (AccessDeniedException e) {
@@ -92,10 +114,15 @@ final class KeyCmd implements Runnable {
             }
             Keyring keyring = parent.keyring();
             try {
-                List<KeyImporter.Imported> done = new KeyImporter(keyring, Date.from(ctx.clock().instant())).importAll(inputs);
-                for (KeyImporter.Imported im : done) {
-                    ctx.out().println((im.updated() ? "updated " : "imported ") + im.description().fingerprint() + " into " + im.file());
+                KeyImporter.Result done = new KeyImporter(keyring, Date.from(ctx.clock().instant())).importAll(inputs);
+                for (KeyImporter.Imported im : done.keys()) {
+                    ctx.out().println(im.state().word + " " + im.description().fingerprint()
+                            + (im.state() == KeyImporter.State.UNCHANGED ? " (already in the keyring)" : " into " + im.file()));
                     im.description().lines(false).forEach(ctx.out()::println);
+                }
+                ctx.out().flush();
+                for (String w : done.warnings()) {
+                    ctx.err().println("cryptforward: warning: " + w);
                 }
                 return ExitCodes.OK;
             } catch (KeyImporter.KeyImportException e) {
@@ -119,13 +146,28 @@ final class KeyCmd implements Runnable {
             Context ctx = parent.context;
             Date now = Date.from(ctx.clock().instant());
             List<KeyDescription> keys = new ArrayList<>();
+            Keyring.Listing listing;
             try {
-                for (Keyring.Entry e : parent.keyring().list()) {
-                    keys.add(KeyDescription.of(e.certificate(), now));
-                }
+                listing = parent.keyring().list();
             } catch (KeyringException e) {
                 throw keyringFailure(e);
             }
+            for (Keyring.Entry e : listing.entries()) {
+                keys.add(KeyDescription.of(e.certificate(), now));
+            }
+            int code = print(ctx, keys);
+            ctx.out().flush();
+            for (String p : listing.problems()) {
+                ctx.err().println("cryptforward: warning: " + p);
+            }
+            if (listing.ioTrouble()) {
+                // the lines above say which files; the exit code says "try again"
+                throw Failure.temporary("4.3.0", "some keyring files cannot be read");
+            }
+            return code;
+        }
+
+        private Integer print(Context ctx, List<KeyDescription> keys) {
             if (json) {
                 List<Map<String, Object>> out = new ArrayList<>();
                 keys.forEach(k -> out.add(k.toMap()));
@@ -173,7 +215,7 @@ final class KeyCmd implements Runnable {
                 }
                 return ExitCodes.OK;
             } catch (KeyringException e) {
-                throw Failure.usage(e.getMessage());
+                throw keyringFailure(e);
             }
         }
     }
@@ -189,19 +231,14 @@ final class KeyCmd implements Runnable {
         @Override
         public Integer call() throws Failure {
             Keyring keyring = parent.keyring();
-            Keyring.Entry e;
-            try {
-                e = keyring.find(id);
-            } catch (KeyringException ex) {
-                throw Failure.usage(ex.getMessage());
-            }
-            try {
+            try (Keyring.Lock lock = keyring.lock()) {
+                Keyring.Entry e = keyring.find(id);
                 keyring.remove(e);
+                parent.context.out().println("removed " + e.label());
+                return ExitCodes.OK;
             } catch (KeyringException ex) {
                 throw keyringFailure(ex);
             }
-            parent.context.out().println("removed " + e.fingerprint());
-            return ExitCodes.OK;
         }
     }
 
@@ -221,7 +258,7 @@ final class KeyCmd implements Runnable {
                 parent.context.out().flush();
                 return ExitCodes.OK;
             } catch (KeyringException e) {
-                throw Failure.usage(e.getMessage());
+                throw keyringFailure(e);
             } catch (IOException e) {
                 throw Failure.temporary("4.3.0", "cannot export: " + e.getMessage());
             }

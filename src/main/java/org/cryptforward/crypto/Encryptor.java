@@ -25,12 +25,22 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
  * out: it knows nothing of MIME.
  *
  * <p>The data is AES-256 in an integrity-protected packet. For v4 keys that is SEIPD version 1
- * (MDC), which GnuPG, Sequoia and RNP of every current release read; SEIPD version 2 (AEAD, OCB) is
- * used only when every recipient key is a v6 key, as RFC 9580 asks. Keys that merely advertise
+ * (MDC), which GnuPG, Sequoia and RNP of every current release read; SEIPD version 2 (AEAD, OCB,
+ * with v6 PKESKs) is used only when every recipient key is a v6 key. Keys that merely advertise
  * AEAD support still get version 1, because the GnuPG 2.2, Sequoia 0.27 and RNP 0.16 that Debian 12
- * ships cannot read version 2. No compression: mail bodies are mostly base64 or already
- * compressed, and compression leaks length information. The armor carries the CRC-24 line that
- * GnuPG 2.2 needs, and no Version header.
+ * ships cannot read version 2.
+ *
+ * <p>A mix of v4 and v6 recipients gets SEIPD version 1 with a version 3 PKESK for every key, the
+ * v6 ones included (addressed by their 64-bit key ID). RFC 9580 ties the PKESK version to the SEIPD
+ * version (v3 PKESK only before v1 SEIPD, v6 PKESK only before v2 SEIPD, section 5.1) and a message
+ * has one SEIPD packet, so one version must serve everyone; v3 PKESKs to v6 keys are allowed (the
+ * key ID is defined for v6 keys, and X25519/X448 v3 PKESKs carry the AES algorithm in the clear,
+ * section 5.1.6), and every RFC 9580 implementation must read v1 SEIPD, while the v4 recipients'
+ * tools cannot read v2. So the one format all recipients can read wins.
+ *
+ * <p>No compression: mail bodies are mostly base64 or already compressed, and compression leaks
+ * length information. The armor carries the CRC-24 line that GnuPG 2.2 needs — except around a
+ * v2 SEIPD message, where RFC 9580 (section 6.1) forbids it — and no Version header.
  *
  * <p>The bulk cipher runs on the JDK's SunJCE provider (AES-NI), the public-key operations on
  * Bouncy Castle's lightweight API; no JCA provider is registered.
@@ -56,7 +66,10 @@ public final class Encryptor {
         if (keys.isEmpty()) {
             throw new IllegalArgumentException("no recipient keys");
         }
-        ArmoredOutputStream.Builder ab = ArmoredOutputStream.builder().clearHeaders().enableCRC(true);
+        boolean allV6 = keys.stream().allMatch(k -> k.getVersion() == 6);
+        // RFC 9580, section 6.1: armor around a v2 SEIPD message MUST NOT carry the CRC-24 line;
+        // GnuPG 2.2 wants it around everything else.
+        ArmoredOutputStream.Builder ab = ArmoredOutputStream.builder().clearHeaders().enableCRC(!allV6);
         armorHeaders.forEach((k, v) -> {
             if (k.equals(ArmoredOutputStream.CHARSET_HDR)) {
                 ab.setCharset(v);
@@ -66,7 +79,6 @@ public final class Encryptor {
         });
         ArmoredOutputStream armor = ab.build(new Shield(out));
 
-        boolean allV6 = keys.stream().allMatch(k -> k.getVersion() == 6);
         JcePGPDataEncryptorBuilder data = new JcePGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256)
                 .setProvider(sunJce())
                 .setSecureRandom(random);

@@ -94,6 +94,11 @@ public record KeyDescription(
         };
     }
 
+    /** The name of an EC key's curve, or its OID when unknown. */
+    public static String curveName(PGPPublicKey k) {
+        return curve(k);
+    }
+
     private static String curve(PGPPublicKey k) {
         String oid = "";
         try {

@@ -12,7 +12,26 @@ public final class KeyIds {
     private KeyIds() {}
 
     public static String fingerprint(OpenPGPCertificate cert) {
-        return HexFormat.of().withUpperCase().formatHex(cert.getFingerprint());
+        return hex(cert.getFingerprint());
+    }
+
+    /** Upper-case hex, as fingerprints are shown. */
+    public static String hex(byte[] bytes) {
+        return HexFormat.of().withUpperCase().formatHex(bytes);
+    }
+
+    /** The first user ID of a certificate (the primary one if it says so), or null if it has none. */
+    public static String firstUserId(OpenPGPCertificate cert) {
+        try {
+            OpenPGPUserId primary = cert.getPrimaryUserId();
+            if (primary != null) {
+                return primary.getUserId();
+            }
+        } catch (RuntimeException e) {
+            // no valid self-signature: fall back to the first one stored
+        }
+        List<OpenPGPUserId> all = cert.getAllUserIds();
+        return all.isEmpty() ? null : all.get(0).getUserId();
     }
 
     /** A fingerprint or suffix with spaces and a {@code 0x} prefix removed, upper case; null if not hex. */

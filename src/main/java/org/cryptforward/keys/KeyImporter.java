@@ -3,30 +3,85 @@ package org.cryptforward.keys;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.Date;
 import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 import org.bouncycastle.bcpg.ArmoredInputStream;
+import org.bouncycastle.bcpg.KeyIdentifier;
 import org.bouncycastle.openpgp.PGPException;
+import org.bouncycastle.openpgp.PGPMarker;
+import org.bouncycastle.openpgp.PGPObjectFactory;
+import org.bouncycastle.openpgp.PGPPublicKey;
+import org.bouncycastle.openpgp.PGPPublicKeyRing;
+import org.bouncycastle.openpgp.PGPSecretKeyRing;
+import org.bouncycastle.openpgp.PGPSignature;
+import org.bouncycastle.openpgp.PGPSignatureList;
 import org.bouncycastle.openpgp.PGPUtil;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
-import org.bouncycastle.openpgp.api.OpenPGPKeyReader;
+import org.bouncycastle.openpgp.operator.bc.BcKeyFingerprintCalculator;
+import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
 
 /**
- * {@code key import}: reads certificates (armored or binary, several per input, several armor
- * blocks per file), refuses secret keys and keys that cannot be used, merges updates (a renewed
- * expiry, a revocation) into the stored certificate, and stores all of them or none.
+ * {@code key import}: reads certificates — armored or binary, several per input (as
+ * {@code gpg --export --armor} writes them), several armor blocks per input — and bare key
+ * revocation certificates (as GnuPG writes them next to a new key), and stores them all or none.
+ *
+ * <ul>
+ *   <li>A secret key anywhere in the input refuses the whole import; nothing is written, not even
+ *       a temporary file (the input is only ever held in memory).
+ *   <li>A certificate not yet in the keyring must be usable for encryption now (self-signatures,
+ *       binding signatures, key flags, expiry, revocation, algorithm; see {@link KeyUsability}),
+ *       else it is refused with the reason.
+ *   <li>A certificate already in the keyring is merged with the stored one (new signatures: a
+ *       renewed expiry, a revocation, new subkeys). An update is stored even when it makes the key
+ *       unusable — a revocation must never be refused — and is reported as a warning.
+ *   <li>A bare revocation signature is verified against the stored primary key it names and
+ *       merged into it.
+ * </ul>
+ *
+ * <p>Everything is checked before anything is written; the keyring's own writes are atomic and
+ * all or none (see {@link Keyring#storeAll}).
  */
 public final class KeyImporter {
+    /** Warn when a key expires within this time. */
+    public static final Duration EXPIRY_WARNING = Duration.ofDays(30);
+
     /** One input: its name (a file, or "standard input") and bytes. */
     public record Input(String name, byte[] bytes) {}
 
     /** What happened to one certificate. */
-    public record Imported(KeyDescription description, boolean updated, Path file) {}
+    public enum State {
+        IMPORTED("imported"),
+        UPDATED("updated"),
+        UNCHANGED("unchanged");
+
+        public final String word;
+
+        State(String word) {
+            this.word = word;
+        }
+    }
+
+    /** One certificate's outcome. */
+    public record Imported(KeyDescription description, State state, Path file) {}
+
+    /** The outcome of an import: each certificate, and warnings for the administrator. */
+    public record Result(List<Imported> keys, List<String> warnings) {}
+
+    /** What one input holds. */
+    record Parsed(List<OpenPGPCertificate> certificates, List<PGPSignature> signatures) {}
+
+    private record Planned(OpenPGPCertificate certificate, boolean existed, byte[] stored) {}
 
     private final Keyring keyring;
     private final Date now;
@@ -42,71 +97,167 @@ public final class KeyImporter {
      * @throws KeyImportException for bad input (secret key, garbage, nothing found, unusable key)
      * @throws KeyringException when the keyring cannot be read or written
      */
-    public List<Imported> importAll(List<Input> inputs) throws KeyImportException, KeyringException {
-        Map<String, OpenPGPCertificate> merged = new LinkedHashMap<>();
-        Map<String, Boolean> updates = new LinkedHashMap<>();
+    public Result importAll(List<Input> inputs) throws KeyImportException, KeyringException {
+        List<Parsed> parsed = new ArrayList<>();
         for (Input in : inputs) {
-            List<OpenPGPCertificate> certs = parse(in);
-            for (OpenPGPCertificate c : certs) {
-                String fpr = KeyIds.fingerprint(c);
-                OpenPGPCertificate base = merged.get(fpr);
-                boolean existed = false;
-                if (base == null) {
-                    Path stored = keyring.dir().resolve(fpr + Keyring.SUFFIX);
-                    if (Files.isRegularFile(stored)) {
-                        base = Keyring.read(stored);
-                        existed = true;
-                    }
+            parsed.add(parse(in));
+        }
+        List<String> sources = inputs.stream().map(Input::name).toList();
+        // First without the lock, so that a refused import leaves no trace at all...
+        plan(parsed, sources);
+        // ...then again under it, in case another import changed the keyring meanwhile.
+        try (Keyring.Lock lock = keyring.lock()) {
+            Map<String, Planned> plan = plan(parsed, sources);
+            List<OpenPGPCertificate> toStore = new ArrayList<>();
+            List<Imported> out = new ArrayList<>();
+            List<String> warnings = new ArrayList<>();
+            for (Planned p : plan.values()) {
+                KeyDescription d = KeyDescription.of(p.certificate(), now);
+                byte[] armored = armor(p.certificate());
+                State state = !p.existed() ? State.IMPORTED : Arrays.equals(armored, p.stored()) ? State.UNCHANGED : State.UPDATED;
+                if (state != State.UNCHANGED) {
+                    toStore.add(p.certificate());
                 }
-                OpenPGPCertificate result = base == null ? c : join(base, c, in.name());
-                merged.put(fpr, result);
-                updates.merge(fpr, existed, Boolean::logicalOr);
+                out.add(new Imported(d, state, keyring.dir().resolve(d.fingerprint() + Keyring.SUFFIX)));
+                if (!d.status().usable()) {
+                    warnings.add("key " + d.fingerprint() + " can no longer be used: " + d.status().reason().orElse("no encryption key")
+                            + "; forwards to it get a notice without content instead");
+                } else if (d.status().expires().isPresent() && d.status().expires().get().toInstant().isBefore(now.toInstant().plus(EXPIRY_WARNING))) {
+                    warnings.add("key " + d.fingerprint() + " expires on " + KeyUsability.day(d.status().expires().get())
+                            + ": renew it and import it again");
+                }
             }
+            keyring.storeAll(toStore);
+            warnings.addAll(ambiguities(plan));
+            return new Result(out, warnings);
         }
-        // Validate before anything is written.
-        List<Imported> out = new ArrayList<>();
-        for (Map.Entry<String, OpenPGPCertificate> e : merged.entrySet()) {
-            KeyDescription d = KeyDescription.of(e.getValue(), now);
-            boolean update = updates.get(e.getKey());
-            if (!d.status().usable() && !update) {
-                throw new KeyImportException("refusing key " + e.getKey() + ": it cannot be used for encryption: "
-                        + d.status().reason().orElse("no encryption key"));
-            }
-            out.add(new Imported(d, update, null));
-        }
-        // Store all; on a failure, put back what was there.
-        Map<Path, byte[]> previous = new LinkedHashMap<>();
-        List<Imported> stored = new ArrayList<>();
-        try {
-            int i = 0;
-            for (Map.Entry<String, OpenPGPCertificate> e : merged.entrySet()) {
-                Path target = keyring.dir().resolve(e.getKey() + Keyring.SUFFIX);
-                previous.put(target, Files.isRegularFile(target) ? Files.readAllBytes(target) : null);
-                Path file = keyring.store(e.getValue());
-                Imported im = out.get(i++);
-                stored.add(new Imported(im.description(), im.updated(), file));
-            }
-        } catch (IOException | KeyringException e) {
-            rollback(previous);
-            if (e instanceof KeyringException ke) {
-                throw ke;
-            }
-            throw new KeyringException("cannot read keyring " + keyring.dir() + ": " + e.getMessage(), e);
-        }
-        return stored;
     }
 
-    private void rollback(Map<Path, byte[]> previous) {
-        for (Map.Entry<Path, byte[]> e : previous.entrySet()) {
-            try {
-                if (e.getValue() == null) {
-                    Files.deleteIfExists(e.getKey());
-                } else {
-                    Files.write(e.getKey(), e.getValue());
-                }
-            } catch (IOException ignored) {
-                // best effort: the keyring was writable a moment ago
+    /** Merges what was read with what is stored, and checks the result; writes nothing. */
+    private Map<String, Planned> plan(List<Parsed> parsed, List<String> sources) throws KeyImportException, KeyringException {
+        Map<String, Planned> plan = new LinkedHashMap<>();
+        for (int i = 0; i < parsed.size(); i++) {
+            for (OpenPGPCertificate c : parsed.get(i).certificates()) {
+                String fpr = KeyIds.fingerprint(c);
+                Planned base = plan.containsKey(fpr) ? plan.get(fpr) : stored(fpr);
+                OpenPGPCertificate merged = base == null ? c : join(base.certificate(), c, sources.get(i));
+                plan.put(fpr, new Planned(merged, base != null && base.existed(), base == null ? null : base.stored()));
             }
+        }
+        for (int i = 0; i < parsed.size(); i++) {
+            for (PGPSignature sig : parsed.get(i).signatures()) {
+                applyRevocation(plan, sig, sources.get(i));
+            }
+        }
+        for (Map.Entry<String, Planned> e : plan.entrySet()) {
+            Planned p = e.getValue();
+            if (!p.existed()) {
+                KeyStatus status = KeyUsability.evaluate(p.certificate(), now);
+                if (!status.usable()) {
+                    String uid = KeyIds.firstUserId(p.certificate());
+                    throw new KeyImportException("refusing key " + e.getKey() + (uid == null ? "" : " (" + uid + ")")
+                            + ": it cannot be used for encryption: " + status.reason().orElse("no encryption key") + "; nothing was stored");
+                }
+            }
+        }
+        return plan;
+    }
+
+    /** The stored certificate with this fingerprint, or null. A stored file that is broken is replaced. */
+    private Planned stored(String fpr) throws KeyringException {
+        Path file = keyring.dir().resolve(fpr + Keyring.SUFFIX);
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            return null;
+        }
+        try {
+            byte[] bytes = Files.readAllBytes(file);
+            return new Planned(Keyring.read(file), true, bytes);
+        } catch (IOException e) {
+            throw new KeyringException(KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + Keyring.describe(e), e);
+        } catch (KeyringException e) {
+            if (e.kind() == KeyringException.Kind.IO) {
+                throw e;
+            }
+            return null;
+        }
+    }
+
+    /** Merges a bare key revocation (or direct-key) signature into the key that made it. */
+    private void applyRevocation(Map<String, Planned> plan, PGPSignature sig, String source) throws KeyImportException, KeyringException {
+        List<KeyIdentifier> issuers = sig.getKeyIdentifiers();
+        Planned target = null;
+        String fpr = null;
+        for (Map.Entry<String, Planned> e : plan.entrySet()) {
+            if (issuedBy(sig, e.getValue().certificate())) {
+                target = e.getValue();
+                fpr = e.getKey();
+            }
+        }
+        if (target == null) {
+            for (Keyring.Entry e : keyring.list().entries()) {
+                if (issuedBy(sig, e.certificate())) {
+                    fpr = e.fingerprint();
+                    target = stored(fpr);
+                }
+            }
+        }
+        String issuer = issuers.isEmpty() ? "(no issuer)" : issuers.get(0).toString();
+        if (target == null) {
+            throw new KeyImportException(source + " holds a revocation for key " + issuer + ", which is not in the keyring; nothing was stored");
+        }
+        PGPPublicKey primary = target.certificate().getPrimaryKey().getPGPPublicKey();
+        boolean valid;
+        try {
+            sig.init(new BcPGPContentVerifierBuilderProvider(), primary);
+            valid = sig.verifyCertification(primary);
+        } catch (PGPException | RuntimeException e) {
+            valid = false;
+        }
+        if (!valid) {
+            throw new KeyImportException(source + ": the revocation for key " + fpr + " has no valid signature; nothing was stored");
+        }
+        PGPPublicKeyRing ring = PGPPublicKeyRing.insertPublicKey(target.certificate().getPGPPublicKeyRing(),
+                PGPPublicKey.addCertification(primary, sig));
+        plan.put(fpr, new Planned(new OpenPGPCertificate(ring), target.existed(), target.stored()));
+    }
+
+    private static boolean issuedBy(PGPSignature sig, OpenPGPCertificate cert) {
+        KeyIdentifier primary = cert.getPrimaryKey().getKeyIdentifier();
+        for (KeyIdentifier id : sig.getKeyIdentifiers()) {
+            if (id.matches(primary)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** Warnings for e-mail addresses that now name more than one key. */
+    private List<String> ambiguities(Map<String, Planned> plan) throws KeyringException {
+        Map<String, Set<String>> byAddress = new LinkedHashMap<>();
+        for (Keyring.Entry e : keyring.list().entries()) {
+            for (String a : KeyIds.emails(e.certificate())) {
+                byAddress.computeIfAbsent(a, k -> new LinkedHashSet<>()).add(e.fingerprint());
+            }
+        }
+        List<String> out = new ArrayList<>();
+        Set<String> seen = new LinkedHashSet<>();
+        for (Planned p : plan.values()) {
+            for (String a : KeyIds.emails(p.certificate())) {
+                Set<String> fprs = byAddress.getOrDefault(a, Set.of());
+                if (fprs.size() > 1 && seen.add(a)) {
+                    out.add(a + " now names " + fprs.size() + " keys (" + String.join(", ", fprs)
+                            + "): a rule that names it cannot use either; name the key by fingerprint, or remove the old one");
+                }
+            }
+        }
+        return out;
+    }
+
+    private static byte[] armor(OpenPGPCertificate cert) throws KeyringException {
+        try {
+            return Keyring.armor(cert);
+        } catch (IOException e) {
+            throw new KeyringException(KeyringException.Kind.IO, "cannot encode key " + KeyIds.fingerprint(cert) + ": " + e.getMessage(), e);
         }
     }
 
@@ -114,25 +265,44 @@ public final class KeyImporter {
         try {
             return OpenPGPCertificate.join(base, update);
         } catch (PGPException | RuntimeException e) {
-            throw new KeyImportException(source + ": cannot merge into the stored key " + KeyIds.fingerprint(base) + ": " + e.getMessage());
+            throw new KeyImportException(source + ": cannot merge into the stored key " + KeyIds.fingerprint(base) + ": " + describe(e));
         }
     }
 
-    /** All certificates in one input; a secret key anywhere refuses the whole input. */
-    static List<OpenPGPCertificate> parse(Input in) throws KeyImportException {
-        if (in.bytes().length == 0 || isBlank(in.bytes())) {
+    /**
+     * Everything in one input: certificates and bare signatures. A secret key anywhere refuses the
+     * whole input; so does anything that is not a key (an encrypted message, garbage).
+     */
+    static Parsed parse(Input in) throws KeyImportException {
+        if (isBlank(in.bytes())) {
             throw new KeyImportException(in.name() + " is empty: no OpenPGP key in it");
         }
-        List<OpenPGPCertificate> out = new ArrayList<>();
+        List<OpenPGPCertificate> certs = new ArrayList<>();
+        List<PGPSignature> sigs = new ArrayList<>();
         try {
             for (byte[] block : blocks(in.bytes())) {
-                List<OpenPGPCertificate> certs = new OpenPGPKeyReader().parseKeysOrCertificates(block);
-                for (OpenPGPCertificate c : certs) {
-                    if (c.isSecretKey()) {
-                        throw new KeyImportException(in.name() + " holds a secret key (" + KeyIds.fingerprint(c)
-                                + "); refusing it, nothing was stored. Export the public key with: gpg --export --armor ID");
+                InputStream decoded = PGPUtil.getDecoderStream(new ByteArrayInputStream(block));
+                PGPObjectFactory factory = new PGPObjectFactory(decoded, new BcKeyFingerprintCalculator());
+                Object o;
+                while ((o = factory.nextObject()) != null) {
+                    if (o instanceof PGPSecretKeyRing secret) {
+                        throw new KeyImportException(in.name() + " holds a secret key ("
+                                + KeyIds.hex(secret.getPublicKey().getFingerprint())
+                                + "); refusing it, nothing was stored. Give the public key, e.g. gpg --export --armor ID");
+                    } else if (o instanceof PGPPublicKeyRing ring) {
+                        certs.add(new OpenPGPCertificate(ring));
+                    } else if (o instanceof PGPSignatureList list) {
+                        for (PGPSignature s : list) {
+                            if (s.getSignatureType() != PGPSignature.KEY_REVOCATION) {
+                                throw new KeyImportException(in.name() + " holds a signature (type 0x"
+                                        + Integer.toHexString(s.getSignatureType()) + "), not a public key");
+                            }
+                            sigs.add(s);
+                        }
+                    } else if (!(o instanceof PGPMarker)) {
+                        throw new KeyImportException(in.name() + " is not an OpenPGP public key (it holds "
+                                + o.getClass().getSimpleName().replace("PGP", "OpenPGP ") + ")");
                     }
-                    out.add(c);
                 }
             }
         } catch (KeyImportException e) {
@@ -140,10 +310,10 @@ public final class KeyImporter {
         } catch (IOException | RuntimeException e) {
             throw new KeyImportException(in.name() + " is not an OpenPGP public key (" + describe(e) + ")");
         }
-        if (out.isEmpty()) {
-            throw new KeyImportException(in.name() + ": no OpenPGP key in it");
+        if (certs.isEmpty() && sigs.isEmpty()) {
+            throw new KeyImportException(in.name() + " is not an OpenPGP public key (no key found in it)");
         }
-        return out;
+        return new Parsed(certs, sigs);
     }
 
     /** Splits input holding several armor blocks (e.g. several keys concatenated) into blocks. */
@@ -154,7 +324,7 @@ public final class KeyImporter {
             out.add(bytes);
             return out;
         }
-        String text = new String(bytes, java.nio.charset.StandardCharsets.ISO_8859_1);
+        String text = new String(bytes, StandardCharsets.ISO_8859_1);
         String begin = "-----BEGIN PGP ";
         int pos = text.indexOf(begin);
         if (pos < 0) {
@@ -164,11 +334,11 @@ public final class KeyImporter {
         while (pos >= 0) {
             int endMarker = text.indexOf("-----END PGP ", pos);
             if (endMarker < 0) {
-                throw new IOException("armor without END line");
+                throw new IOException("armor without an END line");
             }
             int lineEnd = text.indexOf('\n', endMarker);
             int end = lineEnd < 0 ? text.length() : lineEnd + 1;
-            out.add(text.substring(pos, end).getBytes(java.nio.charset.StandardCharsets.ISO_8859_1));
+            out.add(text.substring(pos, end).getBytes(StandardCharsets.ISO_8859_1));
             pos = text.indexOf(begin, end);
         }
         return out;
@@ -196,5 +366,4 @@ public final class KeyImporter {
             super(message);
         }
     }
-
 }

@@ -6,12 +6,17 @@ import java.util.Date;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
 import java.util.TimeZone;
 import org.bouncycastle.bcpg.PublicKeyAlgorithmTags;
 import org.bouncycastle.bcpg.sig.KeyFlags;
+import org.bouncycastle.bcpg.sig.RevocationReason;
+import org.bouncycastle.bcpg.sig.RevocationReasonTags;
+import org.bouncycastle.openpgp.PGPSignatureSubpacketVector;
 import org.bouncycastle.openpgp.PGPPublicKey;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentKey;
+import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentSignature;
 
 /**
  * Decides which keys of a certificate may be encrypted to at a given time.
@@ -20,20 +25,26 @@ import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentKey;
  * time, it carries the encrypt-communications or encrypt-storage flag, it is neither expired nor
  * revoked, its certificate is neither expired nor revoked, and its algorithm is one we accept:
  * RSA of 2048 bits or more, ECDH (Curve25519, NIST and Brainpool curves), X25519, X448, or
- * ElGamal of 2048 bits or more. Bouncy Castle's certificate model does the signature work.
+ * ElGamal of 2048 bits or more; v4 and v6 (RFC 9580) keys alike. The primary key is used only
+ * when it carries an encryption flag itself. Bouncy Castle's certificate model does the
+ * signature work (self-signatures, binding signatures, direct-key signatures of v6 keys).
  */
 public final class KeyUsability {
     static final int MIN_RSA_BITS = 2048;
+    /** The ECDH curves Bouncy Castle encrypts to, by the names {@link KeyDescription} gives them. */
+    static final Set<String> ECDH_CURVES = Set.of(
+            "Curve25519", "NIST P-256", "NIST P-384", "NIST P-521", "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1");
 
     private KeyUsability() {}
 
     public static KeyStatus evaluate(OpenPGPCertificate cert, Date now) {
         Optional<Date> expires = Optional.ofNullable(cert.getExpirationTime(now));
-        if (cert.getRevocation(now) != null) {
-            return new KeyStatus(List.of(), Optional.of("the key is revoked"), expires);
+        OpenPGPComponentSignature revocation = cert.getRevocation(now);
+        if (revocation == null) {
+            revocation = cert.getPrimaryKey().getRevocation(now);
         }
-        if (cert.getPrimaryKey().getRevocation(now) != null) {
-            return new KeyStatus(List.of(), Optional.of("the primary key is revoked"), expires);
+        if (revocation != null) {
+            return new KeyStatus(List.of(), Optional.of("the key is revoked" + revocationReason(revocation)), expires);
         }
         if (expires.isPresent() && !expires.get().after(now)) {
             return new KeyStatus(List.of(), Optional.of("the key expired on " + day(expires.get())), expires);
@@ -73,6 +84,43 @@ public final class KeyUsability {
         return new KeyStatus(List.of(), Optional.of(whyNoEncryptionKey(cert, now)), expires);
     }
 
+    /** " (key compromised: text)" from a revocation signature's reason subpacket; empty if it gives none. */
+    static String revocationReason(OpenPGPComponentSignature revocation) {
+        try {
+            PGPSignatureSubpacketVector hashed = revocation.getSignature().getHashedSubPackets();
+            RevocationReason r = hashed == null ? null : hashed.getRevocationReason();
+            if (r == null) {
+                return "";
+            }
+            String code = switch (r.getRevocationReason()) {
+                case RevocationReasonTags.KEY_SUPERSEDED -> "superseded";
+                case RevocationReasonTags.KEY_COMPROMISED -> "compromised";
+                case RevocationReasonTags.KEY_RETIRED -> "retired";
+                default -> "";
+            };
+            String text = printable(r.getRevocationDescription());
+            if (code.isEmpty() && text.isEmpty()) {
+                return "";
+            }
+            return " (" + code + (code.isEmpty() || text.isEmpty() ? "" : ": ") + text + ")";
+        } catch (RuntimeException e) {
+            return "";
+        }
+    }
+
+    /** Printable ASCII only, at most 200 characters: text from a key ends up in logs and notices. */
+    static String printable(String s) {
+        if (s == null) {
+            return "";
+        }
+        StringBuilder sb = new StringBuilder();
+        for (int i = 0; i < s.length() && sb.length() < 200; i++) {
+            char c = s.charAt(i);
+            sb.append(c >= 32 && c < 127 ? c : '?');
+        }
+        return sb.toString().strip();
+    }
+
     /** Explains why a certificate that is itself valid has no encryption key. */
     private static String whyNoEncryptionKey(OpenPGPCertificate cert, Date now) {
         boolean anyEncryptionFlag = false;
@@ -84,17 +132,18 @@ public final class KeyUsability {
             }
             anyEncryptionFlag = true;
             if (k.getRevocation(now) != null) {
-                reason = "its encryption subkey " + k.getKeyIdentifier() + " is revoked";
+                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " is revoked"
+                        + revocationReason(k.getRevocation(now));
             } else if (k.getKeyExpirationDateAt(now) != null && !k.getKeyExpirationDateAt(now).after(now)) {
-                reason = "its encryption subkey " + k.getKeyIdentifier() + " expired on " + day(k.getKeyExpirationDateAt(now));
+                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " expired on " + day(k.getKeyExpirationDateAt(now));
             } else if (k.getCreationTime().after(now)) {
-                reason = "its encryption subkey " + k.getKeyIdentifier() + " is created in the future";
+                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " is created in the future";
             } else if (!k.isBoundAt(now)) {
-                reason = "its encryption subkey " + k.getKeyIdentifier() + " has no valid binding signature";
+                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " has no valid binding signature";
             }
         }
         if (!anyEncryptionFlag) {
-            return "it has no encryption subkey (sign-only key)";
+            return "it has no encryption subkey (a sign-only key)";
         }
         return reason != null ? reason : "it has no usable encryption subkey";
     }
@@ -121,7 +170,11 @@ public final class KeyUsability {
                 }
                 return null;
             }
-            case PublicKeyAlgorithmTags.ECDH, PublicKeyAlgorithmTags.X25519, PublicKeyAlgorithmTags.X448 -> {
+            case PublicKeyAlgorithmTags.ECDH -> {
+                String curve = KeyDescription.curveName(key);
+                return ECDH_CURVES.contains(curve) ? null : "its encryption key uses an unsupported curve (" + curve + ")";
+            }
+            case PublicKeyAlgorithmTags.X25519, PublicKeyAlgorithmTags.X448 -> {
                 return null;
             }
             default -> {

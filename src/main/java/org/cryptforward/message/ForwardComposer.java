@@ -169,7 +169,7 @@ public final class ForwardComposer {
         String body = "cryptforward on " + hostname + " kept a message for you locally but did not forward it,\n"
                 + "because it could not be encrypted:\n"
                 + "\n"
-                + "    " + reason + "\n"
+                + "    " + printable(reason, 2000) + "\n"
                 + "\n"
                 + "Message-ID:       " + printable(originalMessageId) + "\n"
                 + "Envelope sender:  <" + printable(envelopeSender) + ">\n"
@@ -247,11 +247,15 @@ public final class ForwardComposer {
 
     /** Text safe for a notice body: printable ASCII only, bounded. */
     static String printable(String s) {
+        return printable(s, 300);
+    }
+
+    static String printable(String s, int max) {
         if (s == null) {
             return "";
         }
         StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < s.length() && sb.length() < 300; i++) {
+        for (int i = 0; i < s.length() && sb.length() < max; i++) {
             char c = s.charAt(i);
             sb.append(c >= 32 && c < 127 ? c : '?');
         }

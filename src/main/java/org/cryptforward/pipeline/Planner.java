@@ -21,8 +21,9 @@ import org.cryptforward.rules.LoopDetector;
 
 /**
  * Decides what happens to a message, in this order: no rule → keep locally only; a loop → keep
- * locally, do not forward; already encrypted → forward it as it is; a rule key that cannot be
- * used → a content-free notice (or, without a local copy, defer); otherwise the encrypted
+ * locally, do not forward; already encrypted → forward it as it is; a keyring that cannot be
+ * read → defer; a rule key that cannot be used → a content-free notice (or, without a local
+ * copy, defer); otherwise the encrypted
  * forward, inline where asked for and possible, else PGP/MIME. Reads the keyring; writes nothing.
  */
 public final class Planner {
@@ -63,6 +64,13 @@ public final class Planner {
                     Optional.empty());
         }
         RuleKeys keys = RuleKeys.resolve(config.keyring(), r, Date.from(clock.instant()));
+        if (keys.temporary()) {
+            // the keyring cannot be read (permissions, I/O): the next attempt may find the key, so defer
+            String problem = keys.problem().orElse("the keyring cannot be read");
+            return new Plan(rule, keepLocal, Optional.empty(), problem + "; nothing sent",
+                    Optional.of(Failure.temporary("4.3.0", "cannot read the keyring for rule " + r.name() + ": " + problem)), false,
+                    Optional.of(keys), Optional.empty(), Optional.of(problem));
+        }
         if (keys.problem().isPresent()) {
             String problem = keys.problem().get();
             if (!keepLocal) {

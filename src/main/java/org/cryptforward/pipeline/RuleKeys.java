@@ -20,9 +20,18 @@ import org.cryptforward.keys.KeyringException;
  * needs every one of them; if any cannot be used, {@link #problem()} says which and why, and no
  * key is handed out (so nothing is encrypted to a subset by accident).
  *
+ * <p>A key that is missing, ambiguous, expired, revoked or has no encryption subkey is a
+ * {@link #problem()} that needs the administrator: the delivery sends a notice without content
+ * (or defers when it keeps no local copy). A keyring that cannot be read at all is
+ * {@link #temporary()}: the delivery defers (75) and the MTA retries, because the next attempt
+ * may well find the key.
+ *
  * @param statuses per key ID: the fingerprint found and the verdict, in rule order
+ * @param temporary whether the problem is that the keyring could not be read
  */
-public record RuleKeys(List<PGPPublicKey> encryptionKeys, List<String> fingerprints, Map<String, String> statuses, Optional<String> problem) {
+public record RuleKeys(
+        List<PGPPublicKey> encryptionKeys, List<String> fingerprints, Map<String, String> statuses, Optional<String> problem,
+        boolean temporary) {
 
     public static RuleKeys resolve(Path keyringDir, Rule rule, Date now) {
         Keyring keyring = new Keyring(keyringDir);
@@ -30,6 +39,7 @@ public record RuleKeys(List<PGPPublicKey> encryptionKeys, List<String> fingerpri
         List<String> fprs = new ArrayList<>();
         Map<String, String> statuses = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
+        boolean temporary = false;
         for (String id : rule.keys()) {
             try {
                 Keyring.Entry e = keyring.find(id);
@@ -48,9 +58,10 @@ public record RuleKeys(List<PGPPublicKey> encryptionKeys, List<String> fingerpri
             } catch (KeyringException e) {
                 statuses.put(id, "NOT usable: " + e.getMessage());
                 problems.add("key " + id + ": " + e.getMessage());
+                temporary |= e.kind() == KeyringException.Kind.IO;
             }
         }
         Optional<String> problem = problems.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", problems));
-        return new RuleKeys(problem.isPresent() ? List.of() : all, fprs, statuses, problem);
+        return new RuleKeys(problem.isPresent() ? List.of() : all, fprs, statuses, problem, temporary);
     }
 }

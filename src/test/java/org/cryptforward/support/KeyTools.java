@@ -115,7 +115,7 @@ public final class KeyTools {
         /** Runs gpg at a faked time ({@code null}: now), without passphrases or prompts. */
         public Result at(String fakedTime, byte[] stdin, String... args) {
             List<String> cmd = new ArrayList<>(List.of("gpg", "--homedir", home.toString(), "--batch", "--no-tty", "--yes",
-                    "--pinentry-mode", "loopback", "--passphrase=", "--no-auto-key-locate", "--trust-model", "always"));
+                    "--pinentry-mode", "loopback", "--passphrase=", "--no-auto-key-locate"));
             if (fakedTime != null) {
                 cmd.add("--faked-system-time");
                 cmd.add(fakedTime);
@@ -151,17 +151,6 @@ public final class KeyTools {
             int index = subkeys(primary).indexOf(subkey) + 1;
             byte[] commands = ("key " + index + "\nrevkey\ny\n0\n\ny\nsave\n").getBytes(StandardCharsets.US_ASCII);
             at(time, commands, "--command-fd", "0", "--edit-key", primary).ok("gpg --edit-key revkey");
-        }
-
-        /** Revokes the whole key with the revocation certificate gpg made along with it. */
-        public void revokeKey(String primary) {
-            try {
-                Path rev = home.resolve("openpgp-revocs.d").resolve(primary + ".rev");
-                String cert = Files.readString(rev).replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----");
-                at(null, cert.getBytes(StandardCharsets.US_ASCII), "--import").ok("gpg --import revocation");
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
         }
 
         /** The revocation certificate gpg made along with the key, made importable. */
