@@ -17,6 +17,8 @@ import org.bouncycastle.openpgp.PGPException;
 import org.bouncycastle.openpgp.PGPLiteralData;
 import org.bouncycastle.openpgp.PGPLiteralDataGenerator;
 import org.bouncycastle.openpgp.PGPPublicKey;
+import org.bouncycastle.openpgp.operator.PGPDataEncryptorBuilder;
+import org.bouncycastle.openpgp.operator.bc.BcPGPDataEncryptorBuilder;
 import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenerator;
 import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
 
@@ -42,8 +44,9 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
  * length information. The armor carries the CRC-24 line that GnuPG 2.2 needs — except around a
  * v2 SEIPD message, where RFC 9580 (section 6.1) forbids it — and no Version header.
  *
- * <p>The bulk cipher runs on the JDK's SunJCE provider (AES-NI), the public-key operations on
- * Bouncy Castle's lightweight API; no JCA provider is registered.
+ * <p>The bulk cipher of v1 SEIPD runs on the JDK's SunJCE provider (AES-NI), the public-key
+ * operations on Bouncy Castle's lightweight API; v2 SEIPD (HKDF, OCB, which JDK 17 lacks) runs
+ * entirely on the lightweight API. No JCA provider is registered.
  */
 public final class Encryptor {
     private static final int BUFFER = 1 << 16;
@@ -79,14 +82,18 @@ public final class Encryptor {
         });
         ArmoredOutputStream armor = ab.build(new Shield(out));
 
-        JcePGPDataEncryptorBuilder data = new JcePGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256)
-                .setProvider(sunJce())
-                .setSecureRandom(random);
+        PGPDataEncryptorBuilder data;
         if (allV6) {
-            data.setWithAEAD(AEADAlgorithmTags.OCB, 6);
-            data.setUseV6AEAD();
+            // v2 SEIPD needs HKDF and OCB, which the JDK 17 provider lacks: Bouncy Castle's own
+            data = new BcPGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256)
+                    .setWithAEAD(AEADAlgorithmTags.OCB, 6)
+                    .setUseV6AEAD()
+                    .setSecureRandom(random);
         } else {
-            data.setWithIntegrityPacket(true);
+            data = new JcePGPDataEncryptorBuilder(SymmetricKeyAlgorithmTags.AES_256)
+                    .setProvider(sunJce())
+                    .setWithIntegrityPacket(true)
+                    .setSecureRandom(random);
         }
         PGPEncryptedDataGenerator generator = new PGPEncryptedDataGenerator(data, false);
         for (PGPPublicKey k : keys) {

@@ -32,14 +32,14 @@ public record KeyDescription(
             String state;
             if (k.getRevocation(now) != null) {
                 state = "revoked";
-            } else if (k.getKeyExpirationDateAt(now) != null && !k.getKeyExpirationDateAt(now).after(now)) {
+            } else if (KeyUsability.expiry(k, now) != null && !KeyUsability.expiry(k, now).after(now)) {
                 state = "expired";
             } else if (!k.isBoundAt(now)) {
                 state = "not bound (invalid or missing signature)";
             } else {
                 state = "valid";
             }
-            Date exp = k.isBoundAt(now) ? k.getKeyExpirationDateAt(now) : null;
+            Date exp = KeyUsability.expiry(k, now);
             comps.add(new Component(
                     HexFormat.of().withUpperCase().formatHex(pk.getFingerprint()),
                     algorithm(pk),

@@ -38,7 +38,7 @@ public final class KeyUsability {
     private KeyUsability() {}
 
     public static KeyStatus evaluate(OpenPGPCertificate cert, Date now) {
-        Optional<Date> expires = Optional.ofNullable(cert.getExpirationTime(now));
+        Optional<Date> expires = Optional.ofNullable(expiry(cert.getPrimaryKey(), now));
         OpenPGPComponentSignature revocation = cert.getRevocation(now);
         if (revocation == null) {
             revocation = cert.getPrimaryKey().getRevocation(now);
@@ -121,6 +121,24 @@ public final class KeyUsability {
         return sb.toString().strip();
     }
 
+    /**
+     * When a (sub)key expires: from its valid self-signature at {@code now}, or — when none is
+     * valid any more, which is what expiry does to Bouncy Castle's signature chains — from its
+     * latest self-signature, so that an expired key is reported as expired (and when).
+     */
+    public static Date expiry(OpenPGPComponentKey k, Date now) {
+        Date e = k.getKeyExpirationDateAt(now);
+        if (e != null) {
+            return e;
+        }
+        try {
+            OpenPGPComponentSignature latest = k.getLatestSelfSignature(now);
+            return latest == null ? null : latest.getKeyExpirationTime();
+        } catch (RuntimeException ex) {
+            return null;
+        }
+    }
+
     /** Explains why a certificate that is itself valid has no encryption key. */
     private static String whyNoEncryptionKey(OpenPGPCertificate cert, Date now) {
         boolean anyEncryptionFlag = false;
@@ -134,8 +152,8 @@ public final class KeyUsability {
             if (k.getRevocation(now) != null) {
                 reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " is revoked"
                         + revocationReason(k.getRevocation(now));
-            } else if (k.getKeyExpirationDateAt(now) != null && !k.getKeyExpirationDateAt(now).after(now)) {
-                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " expired on " + day(k.getKeyExpirationDateAt(now));
+            } else if (expiry(k, now) != null && !expiry(k, now).after(now)) {
+                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " expired on " + day(expiry(k, now));
             } else if (k.getCreationTime().after(now)) {
                 reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " is created in the future";
             } else if (!k.isBoundAt(now)) {
