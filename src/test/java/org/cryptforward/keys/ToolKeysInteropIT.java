@@ -172,4 +172,40 @@ class ToolKeysInteropIT {
                 () -> key.label() + " decrypted something else:\n" + new String(plain, StandardCharsets.UTF_8));
         assertTrue(sb.logText().contains("keys=" + key.fingerprint()), sb::logText);
     }
+
+    /**
+     * One rule with a v6 key (Bouncy Castle) and a v4 key of each tool: the forward is SEIPD v1
+     * with v3 PKESKs, and every tool decrypts it with its own key, skipping the PKESK for the v6
+     * X25519 key it does not understand; Bouncy Castle decrypts it with the v6 key.
+     */
+    @org.junit.jupiter.api.Test
+    void mixedV4AndV6RuleIsReadByEveryTool() throws Exception {
+        org.bouncycastle.openpgp.api.OpenPGPKey v6 = org.cryptforward.support.BcKeys.key(6, "Six <six@example.org>");
+        List<ToolKey> tools = keys.stream().filter(k -> !k.label().contains("RSA") || k.label().startsWith("rnp")).toList();
+        List<String> ids = new java.util.ArrayList<>(List.of("six@example.org"));
+        tools.forEach(k -> ids.add(k.fingerprint()));
+        Path dir = tmp.resolve("mixed");
+        Sandbox sb = new Sandbox(dir, relay.port(), "", true, ids);
+        assertEquals(0, sb.run(org.cryptforward.support.BcKeys.publicKey(v6), "key", "import").exit());
+        for (ToolKey k : tools) {
+            Sandbox.Run r = sb.run(k.publicKey(), "key", "import");
+            assertEquals(0, r.exit(), r::combined);
+        }
+        relay.reset();
+        byte[] message = "From: root@host.example\nSubject: mixed\nMessage-ID: <mixed@host.example>\n\nfor old and new keys alike\n"
+                .getBytes(StandardCharsets.US_ASCII);
+        Sandbox.Run run = sb.deliver(message, "--recipient", "root@cf.test");
+        assertEquals(0, run.exit(), run::combined);
+        byte[] armor = PgpMime.encryptedPart(relay.received()[0]);
+        assertEquals(tools.size() + 1, ProblemKeysIT.recipients(armor).size(), "one PKESK per key");
+        for (ToolKey k : tools) {
+            byte[] plain = k.decrypt().apply(armor);
+            assertTrue(Messages.isOriginalWithMark(message, plain), () -> k.label() + ": " + new String(plain, StandardCharsets.UTF_8));
+        }
+        org.cryptforward.support.BcKeys.Decrypted d = org.cryptforward.support.BcKeys.decrypt(v6, armor);
+        assertEquals(org.bouncycastle.openpgp.api.EncryptedDataPacketType.SEIPDv1, d.mechanism().getMode());
+        assertTrue(Messages.isOriginalWithMark(message, d.plaintext()));
+        assertEquals(java.util.Set.of("gpg", "sq", "rnp"), tools.stream().map(k -> k.label().split(" ")[0]).collect(java.util.stream.Collectors.toSet()),
+                "keys of all three tools took part");
+    }
 }
