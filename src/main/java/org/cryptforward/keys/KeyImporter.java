@@ -263,8 +263,8 @@ public final class KeyImporter {
 
     private static OpenPGPCertificate join(OpenPGPCertificate base, OpenPGPCertificate update, String source) throws KeyImportException {
         try {
-            return OpenPGPCertificate.join(base, update);
-        } catch (PGPException | RuntimeException e) {
+            return CertificateMerge.merge(base, update);
+        } catch (RuntimeException e) {
             throw new KeyImportException(source + ": cannot merge into the stored key " + KeyIds.fingerprint(base) + ": " + describe(e));
         }
     }

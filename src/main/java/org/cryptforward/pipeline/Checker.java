@@ -20,7 +20,9 @@ import org.cryptforward.config.ConfigLoader;
 import org.cryptforward.config.ConfigProblem;
 import org.cryptforward.config.RelayConfig;
 import org.cryptforward.config.Rule;
+import org.cryptforward.keys.KeyDescription;
 import org.cryptforward.keys.KeyIds;
+import org.cryptforward.keys.KeyImporter;
 import org.cryptforward.keys.KeyStatus;
 import org.cryptforward.keys.KeyUsability;
 import org.cryptforward.keys.Keyring;
@@ -29,11 +31,13 @@ import org.cryptforward.relay.SmtpRelay;
 
 /**
  * {@code check}: everything the configuration points to, checked, and every problem listed.
- * Errors are what would make deliveries defer or fail; warnings are what will soon (a key that
- * expires within 30 days) or what looks unwise.
+ * Errors are what would make deliveries defer or fail, or send a notice instead of the message
+ * (a key that is missing, ambiguous, expired, revoked or cannot encrypt; a keyring file that
+ * cannot be read or that others may write); warnings are what will soon (a key that expires
+ * within 30 days) or what looks unwise.
  */
 public final class Checker {
-    static final Duration EXPIRY_WARNING = Duration.ofDays(30);
+    static final Duration EXPIRY_WARNING = KeyImporter.EXPIRY_WARNING;
 
     /** One finding. */
     public record Finding(Level level, String text) {
@@ -89,26 +93,28 @@ public final class Checker {
         Keyring keyring = new Keyring(config.keyring());
         if (!Files.isDirectory(config.keyring())) {
             error("keyring " + config.keyring() + " does not exist; import a key with: cryptforward key import");
-            return;
-        }
-        Date now = Date.from(clock.instant());
-        Set<String> ids = new LinkedHashSet<>();
-        config.rules().forEach(r -> ids.addAll(r.keys()));
-        for (String id : ids) {
-            try {
-                Keyring.Entry e = keyring.find(id);
-                KeyStatus s = KeyUsability.evaluate(e.certificate(), now);
-                String fpr = KeyIds.fingerprint(e.certificate());
-                if (!s.usable()) {
-                    error("key " + id + " (" + fpr + ") cannot be used: " + s.reason().orElse("no encryption key"));
-                } else if (s.expires().isPresent() && s.expires().get().toInstant().isBefore(clock.instant().plus(EXPIRY_WARNING))) {
-                    warning("key " + id + " (" + fpr + ") expires on " + org.cryptforward.keys.KeyDescription.day(s.expires().get())
-                            + ": renew it and import it again");
-                } else {
-                    ok("key " + id + " (" + fpr + ") is usable" + s.expires().map(d -> ", expires " + org.cryptforward.keys.KeyDescription.day(d)).orElse(""));
+        } else {
+            checkKeyringFiles(keyring);
+            Date now = Date.from(clock.instant());
+            Set<String> ids = new LinkedHashSet<>();
+            config.rules().forEach(r -> ids.addAll(r.keys()));
+            for (String id : ids) {
+                try {
+                    Keyring.Entry e = keyring.find(id);
+                    KeyStatus s = KeyUsability.evaluate(e.certificate(), now);
+                    String fpr = KeyIds.fingerprint(e.certificate());
+                    String named = id.equalsIgnoreCase(fpr) ? "key " + fpr : "key " + id + " (" + fpr + ")";
+                    if (!s.usable()) {
+                        error(named + " cannot be used: " + s.reason().orElse("no encryption key") + rulesNaming(config, id));
+                    } else if (s.expires().isPresent() && s.expires().get().toInstant().isBefore(clock.instant().plus(EXPIRY_WARNING))) {
+                        warning(named + " expires on " + KeyDescription.day(s.expires().get()) + ": renew it and import it again"
+                                + rulesNaming(config, id));
+                    } else {
+                        ok(named + " is usable" + s.expires().map(d -> ", expires " + KeyDescription.day(d)).orElse(""));
+                    }
+                } catch (KeyringException e) {
+                    error("key " + id + ": " + e.getMessage() + rulesNaming(config, id));
                 }
-            } catch (KeyringException e) {
-                error("key " + id + ": " + e.getMessage());
             }
         }
         for (Rule r : config.rules()) {
@@ -116,6 +122,46 @@ public final class Checker {
                 warning("rule " + r.name() + " keeps no local copy: when its key cannot be used, mail waits in the MTA's queue");
             }
         }
+    }
+
+    /** Keyring files that cannot be read, and modes that let others plant a key. */
+    private void checkKeyringFiles(Keyring keyring) {
+        try {
+            Keyring.Listing listing = keyring.list();
+            for (String p : listing.problems()) {
+                error(p);
+            }
+            if (writableByOthers(keyring.dir())) {
+                error("keyring " + keyring.dir() + " is writable by group or others, who could replace a key; chmod 755 it");
+            }
+            for (Keyring.Entry e : listing.entries()) {
+                if (writableByOthers(e.file())) {
+                    error("keyring file " + e.file() + " is writable by group or others, who could replace the key; chmod 644 it");
+                }
+            }
+        } catch (KeyringException e) {
+            error(e.getMessage());
+        }
+    }
+
+    private static boolean writableByOthers(Path p) {
+        try {
+            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
+            return perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE);
+        } catch (IOException | UnsupportedOperationException e) {
+            return false;
+        }
+    }
+
+    /** " (rule a, rule b)": which rules a problem with a key affects. */
+    private static String rulesNaming(Config config, String id) {
+        List<String> names = new ArrayList<>();
+        for (Rule r : config.rules()) {
+            if (r.keys().contains(id)) {
+                names.add(r.name());
+            }
+        }
+        return names.isEmpty() ? "" : " (rule " + String.join(", rule ", names) + ")";
     }
 
     private void checkMailbox(Config config) {
