@@ -9,7 +9,16 @@ import org.cryptforward.pipeline.Checker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-/** {@code check}: is everything in place for deliveries to succeed? */
+/**
+ * {@code check}: is everything in place for deliveries to succeed? Every finding is printed
+ * ({@code ok:}, {@code warning:}, {@code error:}), all of them, not only the first error.
+ *
+ * <p>Exit 0 when there is no error (warnings, such as a key that expires within 30 days, do not
+ * count), else 78, EX_CONFIG of sysexits.h: "something was found in an unconfigured or
+ * misconfigured state". {@code check} is run by an administrator or a monitoring job, never by
+ * the MTA, so it need not keep to {@code deliver}'s codes; 78 keeps "the setup is wrong" apart
+ * from 64 (a wrong command line) and from 75 (which {@code deliver} uses for "try again").
+ */
 @Command(
         name = "check",
         description = {

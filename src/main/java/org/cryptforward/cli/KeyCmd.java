@@ -77,7 +77,10 @@ final class KeyCmd implements Runnable {
 
     @Command(name = "import", description = {
         "Import public keys from FILEs or standard input (armored or binary; several keys per file, as gpg --export --armor writes).",
-        "A secret key is refused and nothing is stored. Re-importing a key merges new signatures (a renewed expiry, a revocation)."
+        "A new key must be usable for encryption now, else it is refused with the reason. A secret key is refused. Either way"
+                + " nothing is stored: an import stores all its keys or none (exit 65 for bad input).",
+        "Re-importing a key merges new signatures (a renewed expiry, a revocation, a new subkey), even when the result can no longer"
+                + " be used; a bare revocation certificate (as gpg makes next to a new key) is merged into the key it revokes."
     })
     static final class Import implements Callable<Integer> {
         @picocli.CommandLine.ParentCommand
