@@ -1,9 +1,6 @@
 package org.cryptforward.support;
 
-import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
-import java.io.OutputStream;
 import java.io.UncheckedIOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -12,7 +9,6 @@ import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The OpenPGP tools the interoperability tests run — GnuPG ({@code gpg}), Sequoia ({@code sq})
@@ -42,54 +38,15 @@ public final class KeyTools {
 
     /** Whether a tool is installed (CI installs gnupg, sq and rnp; see .ci/run). */
     public static boolean installed(String tool) {
-        for (String dir : System.getenv().getOrDefault("PATH", "/usr/bin:/bin").split(":")) {
-            if (Files.isExecutable(Path.of(dir, tool))) {
-                return true;
-            }
-        }
-        return false;
+        return Tools.exists(tool);
     }
 
-    /** Runs a command with {@code stdin}, a private HOME and a time limit. */
+    /** Runs a command with {@code stdin} in {@code home}, which is also its HOME; C locale; no inherited GnuPG home. */
     public static Result exec(Path home, byte[] stdin, List<String> command) {
-        ProcessBuilder pb = new ProcessBuilder(command);
-        Map<String, String> env = pb.environment();
-        env.put("HOME", home.toString());
-        env.put("LC_ALL", "C");
-        env.remove("GNUPGHOME");
-        env.remove("GPG_AGENT_INFO");
-        try {
-            Path err = Files.createTempFile(home, "stderr-", ".txt");
-            pb.redirectError(err.toFile());
-            Process p = pb.start();
-            ByteArrayOutputStream out = new ByteArrayOutputStream();
-            Thread reader = new Thread(() -> {
-                try (InputStream in = p.getInputStream()) {
-                    in.transferTo(out);
-                } catch (IOException ignored) {
-                    // the process died; its exit code tells
-                }
-            });
-            reader.start();
-            try (OutputStream in = p.getOutputStream()) {
-                in.write(stdin);
-            } catch (IOException ignored) {
-                // the tool did not read its input; its exit code tells
-            }
-            if (!p.waitFor(120, TimeUnit.SECONDS)) {
-                p.destroyForcibly();
-                throw new AssertionError("timed out: " + command);
-            }
-            reader.join(10_000);
-            String errText = Files.readString(err, StandardCharsets.UTF_8);
-            Files.deleteIfExists(err);
-            return new Result(p.exitValue(), out.toByteArray(), errText);
-        } catch (IOException e) {
-            throw new UncheckedIOException(e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new AssertionError("interrupted", e);
-        }
+        List<String> full = new ArrayList<>(List.of("env", "-u", "GNUPGHOME", "-u", "GPG_AGENT_INFO"));
+        full.addAll(command);
+        Tools.Result r = Tools.run(home, stdin, full, Map.of("HOME", home.toString(), "LC_ALL", "C"));
+        return new Result(r.exit(), r.out(), r.err());
     }
 
     static Path privateDir(Path p) {
