@@ -186,7 +186,7 @@ final class KeyCmd implements Runnable {
                 String expires = k.status().expires().map(d -> "expires " + KeyDescription.day(d)).orElse("no expiry");
                 ctx.out().println(k.fingerprint() + "  " + usable + "  " + expires);
                 for (String u : k.userIds()) {
-                    ctx.out().println("    " + u);
+                    ctx.out().println("    " + KeyDescription.displayable(u));
                 }
             }
             return ExitCodes.OK;

@@ -131,7 +131,7 @@ public record KeyDescription(
         List<String> out = new ArrayList<>();
         out.add("  fingerprint: " + fingerprint + (version == 6 ? " (v6)" : ""));
         for (String u : userIds) {
-            out.add("  user ID:     " + u);
+            out.add("  user ID:     " + displayable(u));
         }
         if (detailed) {
             for (Component c : components) {
@@ -148,6 +148,16 @@ public record KeyDescription(
         out.add("  expires:     " + status.expires().map(KeyUsability::day).orElse("never"));
         out.add("  encryption:  " + (status.usable() ? "yes" : "NO: " + status.reason().orElse("no encryption key")));
         return out;
+    }
+
+    /**
+     * A user ID as it may be printed to a terminal: control characters (an escape sequence in a
+     * key someone sent) become {@code ?}; everything else, non-ASCII letters included, stays.
+     */
+    public static String displayable(String s) {
+        StringBuilder sb = new StringBuilder(s.length());
+        s.codePoints().forEach(c -> sb.appendCodePoint(Character.isISOControl(c) || c == 0x2028 || c == 0x2029 ? '?' : c));
+        return sb.toString();
     }
 
     /** A JSON-ready view. */

@@ -155,7 +155,7 @@ public final class KeyImporter {
                 KeyStatus status = KeyUsability.evaluate(p.certificate(), now);
                 if (!status.usable()) {
                     String uid = KeyIds.firstUserId(p.certificate());
-                    throw new KeyImportException("refusing key " + e.getKey() + (uid == null ? "" : " (" + uid + ")")
+                    throw new KeyImportException("refusing key " + e.getKey() + (uid == null ? "" : " (" + KeyDescription.displayable(uid) + ")")
                             + ": it cannot be used for encryption: " + status.reason().orElse("no encryption key") + "; nothing was stored");
                 }
             }

@@ -66,7 +66,7 @@ public final class Keyring {
         /** The fingerprint and the first user ID, for messages. */
         public String label() {
             String uid = KeyIds.firstUserId(certificate);
-            return fingerprint() + (uid == null ? "" : " (" + uid + ")");
+            return fingerprint() + (uid == null ? "" : " (" + KeyDescription.displayable(uid) + ")");
         }
     }
 

@@ -257,4 +257,16 @@ class KeyCommandsTest {
         assertEquals(3, stored.getKeys().size());
         assertTrue(stored.getEncryptionKeys(new java.util.Date()).isEmpty());
     }
+
+    @Test
+    void controlCharactersInUserIdsAreNotPrinted() {
+        Sandbox sb = sandbox();
+        OpenPGPKey odd = BcKeys.key(4, "Evil \u001b[2J\u001b]0;pwned\u0007 <evil@example.org>");
+        Sandbox.Run run = sb.run(BcKeys.publicKey(odd), "key", "import");
+        assertEquals(0, run.exit(), run::combined);
+        assertTrue(run.out().contains("user ID:     Evil ?[2J?]0;pwned? <evil@example.org>"), run::out);
+        Sandbox.Run list = sb.run(new byte[0], "key", "list");
+        assertFalse(list.out().contains("\u001b") || list.out().contains("\u0007"), list::out);
+        assertTrue(list.out().contains("    Evil ?[2J?]0;pwned? <evil@example.org>"), list::out);
+    }
 }
