@@ -51,7 +51,10 @@ public final class Launcher {
     public static ProcessHandle jvmOf(Process launcher) {
         long until = System.nanoTime() + 20_000_000_000L;
         while (System.nanoTime() < until) {
-            var child = launcher.toHandle().children().findFirst();
+            // the script forks readlink and dirname first: wait for the child that is java
+            var child = launcher.toHandle().children()
+                    .filter(c -> c.info().command().map(cmd -> cmd.endsWith("/java")).orElse(false))
+                    .findFirst();
             if (child.isPresent()) {
                 return child.get();
             }
