@@ -16,6 +16,7 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.IntSupplier;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
 import org.cryptforward.config.RelayConfig.Security;
@@ -221,7 +222,8 @@ public final class ConfigLoader {
         }
         Set<String> names = new HashSet<>();
         for (int i = 0; i < array.size(); i++) {
-            int elementLine = line(root, "rule", i);
+            int index = i;
+            IntSupplier elementLine = () -> line(root, "rule", index); // looked up only for a problem
             if (!(array.get(i) instanceof Map)) {
                 problem(line(root, "rule"), "rule", "must be an array of tables: write [[rule]]");
                 continue;
@@ -232,7 +234,7 @@ public final class ConfigLoader {
             Optional<String> name = string(t, "name", p);
             if (name.isEmpty() || name.get().isBlank()) {
                 if (!t.contains("name")) {
-                    problem(elementLine, p + "name", "every rule needs a name");
+                    problem(elementLine.getAsInt(), p + "name", "every rule needs a name");
                 } else {
                     problem(line(t, "name"), p + "name", "must not be empty");
                 }
@@ -331,11 +333,11 @@ public final class ConfigLoader {
         return Optional.empty();
     }
 
-    private List<String> strings(Table t, String key, String prefix, boolean required, int tableLine) {
+    private List<String> strings(Table t, String key, String prefix, boolean required, IntSupplier tableLine) {
         List<String> out = new ArrayList<>();
         if (!t.contains(key)) {
             if (required) {
-                problem(tableLine, prefix + key, "required");
+                problem(tableLine.getAsInt(), prefix + key, "required");
             }
             return out;
         }

@@ -10,16 +10,15 @@ import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Clock;
 import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.Locale;
 import java.util.Set;
+import org.cryptforward.Dates;
 
 /**
  * Appends lines to {@code log_file} with an ISO time stamp and the process id, in one write
  * with O_APPEND so that concurrent deliveries do not interleave.
  */
 public final class FileMailLog implements MailLog {
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("yyyy-MM-dd'T'HH:mm:ssXXX", Locale.ROOT);
 
     private final Path file;
     private final Clock clock;
@@ -31,7 +30,7 @@ public final class FileMailLog implements MailLog {
 
     @Override
     public void log(Level level, String line) {
-        String text = STAMP.format(ZonedDateTime.now(clock)) + " cryptforward[" + ProcessHandle.current().pid() + "]: "
+        String text = Dates.iso(ZonedDateTime.now(clock)) + " cryptforward[" + ProcessHandle.current().pid() + "]: "
                 + (level == Level.INFO ? "" : level.name().toLowerCase(Locale.ROOT) + ": ") + SyslogMailLog.sanitize(line) + "\n";
         try (FileChannel ch = FileChannel.open(file,
                 Set.of(StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),

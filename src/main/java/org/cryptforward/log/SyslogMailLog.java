@@ -5,9 +5,9 @@ import java.net.DatagramPacket;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.util.Locale;
+import org.cryptforward.Dates;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
+import org.cryptforward.Dates;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
@@ -18,7 +18,6 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 public final class SyslogMailLog implements MailLog {
     /** syslog facility {@code mail}. */
     static final int FACILITY_MAIL = 2;
-    private static final DateTimeFormatter STAMP = DateTimeFormatter.ofPattern("MMM ppd HH:mm:ss", Locale.ENGLISH);
     static final int MAX_LINE = 2000;
 
     private final File socket;
@@ -32,7 +31,7 @@ public final class SyslogMailLog implements MailLog {
     @Override
     public void log(Level level, String line) {
         int pri = FACILITY_MAIL * 8 + level.code;
-        String text = "<" + pri + ">" + STAMP.format(ZonedDateTime.now(clock)) + " cryptforward[" + ProcessHandle.current().pid()
+        String text = "<" + pri + ">" + Dates.syslog(ZonedDateTime.now(clock)) + " cryptforward[" + ProcessHandle.current().pid()
                 + "]: " + sanitize(line);
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         try (AFUNIXDatagramSocket s = AFUNIXDatagramSocket.newInstance()) {

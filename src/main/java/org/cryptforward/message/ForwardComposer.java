@@ -7,14 +7,13 @@ import java.nio.charset.StandardCharsets;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.HexFormat;
 import java.util.List;
-import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import org.bouncycastle.openpgp.PGPException;
 import org.bouncycastle.openpgp.PGPPublicKey;
+import org.cryptforward.Dates;
 import org.cryptforward.config.Config;
 import org.cryptforward.crypto.Encryptor;
 
@@ -28,7 +27,6 @@ import org.cryptforward.crypto.Encryptor;
  * travels inside the encryption.
  */
 public final class ForwardComposer {
-    static final DateTimeFormatter RFC5322 = DateTimeFormatter.ofPattern("EEE, d MMM yyyy HH:mm:ss Z", Locale.ENGLISH);
     static final String PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 4880, RFC 3156).\n";
     static final int FIELD_LIMIT = 64 * 1024;
     /** The Subject shown outside when it is protected, as RFC 9788 suggests. */
@@ -228,7 +226,7 @@ public final class ForwardComposer {
     }
 
     String date() {
-        return RFC5322.format(ZonedDateTime.now(clock));
+        return Dates.rfc5322(ZonedDateTime.now(clock));
     }
 
     String newMessageId() {

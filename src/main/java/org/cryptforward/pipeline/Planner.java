@@ -4,11 +4,11 @@ import java.io.IOException;
 import java.security.SecureRandom;
 import java.time.Clock;
 import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
 import java.util.Date;
 import java.util.List;
 import java.util.Optional;
 import org.bouncycastle.openpgp.PGPPublicKey;
+import org.cryptforward.Dates;
 import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
@@ -79,7 +79,7 @@ public final class Planner {
                         Optional.of(keys), Optional.empty(), Optional.of(problem));
             }
             String messageId = header.value("Message-ID", FIELD_LIMIT).orElse("(none)");
-            String received = DateTimeFormatter.RFC_1123_DATE_TIME.format(ZonedDateTime.now(clock));
+            String received = Dates.rfc5322(ZonedDateTime.now(clock));
             return new Plan(rule, true, Optional.of((to, local) -> composer.notice(to, messageId, from, received, local, problem)),
                     "notice without content sent", Optional.empty(), true, Optional.of(keys), Optional.empty(), Optional.of(problem));
         }
