@@ -101,7 +101,9 @@ public final class MimeOutline {
                     }
                 }
             }
-        } catch (MimeException e) {
+        } catch (MimeException | RuntimeException e) {
+            // mime4j gives up on some malformed structures (and has thrown IllegalStateException
+            // from its boundary reader on fuzzed input): the structure is then unknown
             throw new IOException("MIME structure: " + e.getMessage(), e);
         }
         if (root == null) {

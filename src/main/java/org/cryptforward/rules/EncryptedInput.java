@@ -54,6 +54,10 @@ public final class EncryptedInput {
         }
         try (InputStream in = m.open()) {
             return kind(MimeOutline.parse(in, 3, SAMPLE));
+        } catch (IOException e) {
+            // a structure that cannot be parsed is not a recognised encrypted message: it is
+            // encrypted like any other (at worst twice, never sent in the clear)
+            return Optional.empty();
         }
     }
 

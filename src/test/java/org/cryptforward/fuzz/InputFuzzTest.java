@@ -60,6 +60,8 @@ class InputFuzzTest {
             assertTrue(payload.length >= plainPayload.length);
             try (InputStream in = m.open()) {
                 EncryptedInput.kind(MimeOutline.parse(in, 3, 4096));
+            } catch (IOException e) {
+                assertTrue(e.getMessage().startsWith("MIME structure: "), "only an unparseable structure: " + e);
             }
             EncryptedInput.detect(h);
         }
