@@ -235,13 +235,18 @@ install_files() {
     dist=$SRC/target/dist
     make_dir "$PREFIX/bin" root:root 0755
     make_dir "$LIB" root:root 0755
-    # The old start-up archive does not fit a new jar: remove it first, make a new one below.
-    rm -f "$JSA" "$JSA.new"
-    install -o root -g root -m 0644 "$dist/lib/cryptforward.jar" "$JAR.new"
-    mv -f "$JAR.new" "$JAR"
-    install -o root -g root -m 0755 "$dist/bin/cryptforward" "$BIN.new"
-    mv -f "$BIN.new" "$BIN"
-    say "installed $BIN and $JAR"
+    rm -f "$JSA.new"
+    if cmp -s "$dist/lib/cryptforward.jar" "$JAR" && cmp -s "$dist/bin/cryptforward" "$BIN"; then
+        say "$BIN and $JAR are up to date"
+    else
+        # The start-up archive does not fit a new jar: remove it first, make a new one below.
+        rm -f "$JSA"
+        install -o root -g root -m 0644 "$dist/lib/cryptforward.jar" "$JAR.new"
+        mv -f "$JAR.new" "$JAR"
+        install -o root -g root -m 0755 "$dist/bin/cryptforward" "$BIN.new"
+        mv -f "$BIN.new" "$BIN"
+        say "installed $BIN and $JAR"
+    fi
 
     make_dir "$PREFIX/share/man/man1" root:root 0755
     make_dir "$PREFIX/share/man/man5" root:root 0755
@@ -284,6 +289,12 @@ install_config() {
 # class-data-sharing archive: the classes that representative runs load, mapped at start-up
 
 make_cds_archive() {
+    # -Xshare:on makes the JVM fail when it cannot map the archive: after a Java update, say.
+    if [ -f "$JSA" ] && CRYPTFORWARD_JAVA_OPTS="-Xshare:on" "$BIN" --version >/dev/null 2>&1; then
+        say "the start-up archive $JSA is up to date"
+        return
+    fi
+    rm -f "$JSA"
     t=$WORK/cds
     mkdir -p "$t/keyring" "$t/state"
     # A throwaway configuration: a real delivery with a local copy, whose forward meets a closed
@@ -331,7 +342,7 @@ EOF
         warn "could not create the start-up archive (cryptforward works, only starts slower): $(grep -i error "$t/dump.log" | head -n 2)"
         return
     }
-    # -Xshare:on makes the JVM fail when it cannot map the archive: prove it is usable.
+    # Prove that it is usable before putting it in place.
     if CRYPTFORWARD_JAVA_OPTS="-Xshare:on -XX:SharedArchiveFile=$JSA.new" "$BIN" --version >"$t/verify.log" 2>&1; then
         chmod 0644 "$JSA.new"
         mv -f "$JSA.new" "$JSA"
@@ -361,6 +372,7 @@ setup_postfix() {
         die "--postfix: Postfix is not installed (apt-get install postfix)"
     postfix_table_type
 
+    changed=no
     with_prefix "$SRC/examples/cryptforward.aliases" >"$WORK/aliases"
     if [ ! -e "$ALIAS_TABLE" ]; then
         install -o "$SERVICE_USER" -g "$SERVICE_USER" -m 0644 "$WORK/aliases" "$ALIAS_TABLE"
@@ -370,14 +382,21 @@ setup_postfix() {
     else
         say "kept your edited alias table $ALIAS_TABLE"
     fi
-    chown "$SERVICE_USER:$SERVICE_USER" "$ALIAS_TABLE"
+    if [ "$(stat -c %U "$ALIAS_TABLE")" != "$SERVICE_USER" ]; then
+        chown "$SERVICE_USER:$SERVICE_USER" "$ALIAS_TABLE"
+        say "gave $ALIAS_TABLE to $SERVICE_USER"
+    fi
     grep -q "^root:" "$ALIAS_TABLE" || warn "$ALIAS_TABLE has no root entry: root's mail will not reach cryptforward"
     # Postfix runs the table's pipes as the owner of the database file. postalias -o writes it as
     # root (the directory is not writable by the user); then it is given to the user. Later
     # rebuilds by newaliases run as the owner and rewrite the file in place.
-    postalias -o "$TABLE_ENTRY"
-    chown "$SERVICE_USER:$SERVICE_USER" "$TABLE_DB"
-    chmod 0644 "$TABLE_DB"
+    if [ ! -e "$TABLE_DB" ] || [ "$ALIAS_TABLE" -nt "$TABLE_DB" ] || [ "$(stat -c %U "$TABLE_DB")" != "$SERVICE_USER" ]; then
+        postalias -o "$TABLE_ENTRY"
+        chown "$SERVICE_USER:$SERVICE_USER" "$TABLE_DB"
+        chmod 0644 "$TABLE_DB"
+        say "built $TABLE_DB (owned by $SERVICE_USER)"
+        changed=yes
+    fi
 
     maps=$(postconf -h alias_maps)
     first=$(list_items "$maps" | head -n 1)
@@ -390,6 +409,7 @@ setup_postfix() {
         } | join_items)
         postconf -e "alias_maps = $new"
         say "set alias_maps = $new"
+        changed=yes
     fi
     dbs=$(postconf -h alias_database)
     if list_items "$dbs" | grep -qxF "$TABLE_ENTRY"; then
@@ -401,19 +421,22 @@ setup_postfix() {
         } | join_items)
         postconf -e "alias_database = $new"
         say "set alias_database = $new (newaliases rebuilds the table)"
+        newaliases
+        changed=yes
     fi
     case " $(postconf -h allow_mail_to_commands | tr ',' ' ') " in
         *" alias "*) ;;
         *) warn "Postfix's allow_mail_to_commands does not include 'alias': Postfix will refuse the pipe" ;;
     esac
-    newaliases
-    if postfix status >/dev/null 2>&1; then
+    if [ "$changed" = no ]; then
+        :
+    elif postfix status >/dev/null 2>&1; then
         postfix reload >/dev/null 2>&1 || warn "postfix reload failed"
         say "reloaded Postfix"
     else
         say "Postfix is not running; start it to deliver"
     fi
-    root_there=$(postalias -q root "hash:$SYSTEM_ALIASES" 2>/dev/null || true)
+    root_there=$(postalias -q root "$type:$SYSTEM_ALIASES" 2>/dev/null || true)
     if [ -n "$root_there" ]; then
         say "note: root in $SYSTEM_ALIASES ($root_there) is now shadowed by $ALIAS_TABLE"
     fi
@@ -422,17 +445,17 @@ setup_postfix() {
 
 remove_postfix() {
     command -v postconf >/dev/null 2>&1 || return 0
-    changed=no
+    set --
     for param in alias_maps alias_database; do
         value=$(postconf -h "$param")
         if list_items "$value" | grep -q ":$ALIAS_TABLE\$"; then
             new=$(list_items "$value" | grep -v ":$ALIAS_TABLE\$" | join_items || true)
-            postconf -e "$param = $new"
+            set -- "$@" "$param = $new"
             say "set $param = $new"
-            changed=yes
         fi
     done
-    if [ "$changed" = yes ]; then
+    if [ $# -gt 0 ]; then
+        postconf -e "$@"
         newaliases || warn "newaliases failed"
         if postfix status >/dev/null 2>&1; then
             postfix reload >/dev/null 2>&1 || warn "postfix reload failed"

@@ -18,9 +18,6 @@ public final class CompletionFactory implements CommandLine.IFactory {
 
     @Override
     public <K> K create(Class<K> cls) throws Exception {
-        if (cls == Cli.class) {
-            return cls.cast(new Cli(context));
-        }
         try {
             return cls.getDeclaredConstructor(Context.class).newInstance(context);
         } catch (NoSuchMethodException e) {
