@@ -430,8 +430,8 @@ setup_postfix() {
     esac
     if [ "$changed" = no ]; then
         :
-    elif postfix status >/dev/null 2>&1; then
-        postfix reload >/dev/null 2>&1 || warn "postfix reload failed"
+    elif timeout 30 postfix status >/dev/null 2>&1; then
+        timeout 60 postfix reload >/dev/null 2>&1 || warn "postfix reload failed"
         say "reloaded Postfix"
     else
         say "Postfix is not running; start it to deliver"
@@ -457,8 +457,8 @@ remove_postfix() {
     if [ $# -gt 0 ]; then
         postconf -e "$@"
         newaliases || warn "newaliases failed"
-        if postfix status >/dev/null 2>&1; then
-            postfix reload >/dev/null 2>&1 || warn "postfix reload failed"
+        if timeout 30 postfix status >/dev/null 2>&1; then
+            timeout 60 postfix reload >/dev/null 2>&1 || warn "postfix reload failed"
         fi
     fi
 }
@@ -475,10 +475,10 @@ remove_block() {
 
 restart_exim() {
     if [ -d /run/systemd/system ]; then
-        systemctl try-restart exim4.service || warn "could not restart exim4"
+        timeout 120 systemctl try-restart exim4.service || warn "could not restart exim4"
         say "restarted Exim (if it was running)"
     elif daemon_running exim4; then
-        service exim4 restart >/dev/null || warn "could not restart exim4"
+        timeout 120 service exim4 restart >/dev/null || warn "could not restart exim4"
         say "restarted Exim"
     else
         say "Exim is not running; start it to deliver"

@@ -275,3 +275,36 @@ lint_man_pages() {
     [ -z "$out" ] || fail "mandoc -T lint: $out"
     log "mandoc -T lint: clean"
 }
+
+# ---- switching MTAs ---------------------------------------------------------------------------
+# Removing a package does not stop its daemon where policy-rc.d forbids it (containers): stop the
+# other MTA first, or it keeps port 25 and runs from deleted binaries.
+
+stop_postfix() {
+    local pid
+    pid=$(tr -d ' \n' </var/spool/postfix/pid/master.pid 2>/dev/null || true)
+    if [ -z "$pid" ] || ! kill -0 "$pid" 2>/dev/null; then
+        return 0
+    fi
+    log "stopping Postfix (master pid $pid)"
+    if command -v postfix >/dev/null 2>&1; then
+        timeout 30 postfix stop >/dev/null 2>&1 || true
+    fi
+    kill "$pid" 2>/dev/null || true
+    wait_for 60 "Postfix's master to exit" sh -c "! kill -0 $pid"
+}
+
+stop_exim() {
+    if ! pidof exim4 >/dev/null 2>&1; then
+        return 0
+    fi
+    log "stopping Exim"
+    if [ -x /etc/init.d/exim4 ]; then
+        timeout 30 service exim4 stop >/dev/null 2>&1 || true
+    fi
+    if pidof exim4 >/dev/null 2>&1; then
+        # shellcheck disable=SC2046
+        kill $(pidof exim4) 2>/dev/null || true
+    fi
+    wait_for 60 "Exim to exit" sh -c '! pidof exim4'
+}

@@ -33,6 +33,7 @@ step "packages: postfix (Local only), bsd-mailx, gnupg, mandoc"
 host=$(hostname)
 printf '%s\n' "postfix postfix/main_mailer_type select Local only" "postfix postfix/mailname string $host" |
     debconf-set-selections
+stop_exim
 packages=()
 dpkg-query -W -f '${Status}' postfix 2>/dev/null | grep -q 'install ok installed' || packages+=(postfix)
 command -v mail >/dev/null 2>&1 || packages+=(bsd-mailx)
@@ -48,18 +49,15 @@ step "man pages"
 lint_man_pages
 
 step "Postfix: log to $POSTFIX_LOG, start"
+stop_postfix
 postconf -e "maillog_file = $POSTFIX_LOG" "inet_interfaces = loopback-only"
-if postfix status >/dev/null 2>&1; then
-    postfix stop >/dev/null 2>&1 || true
-    wait_for 30 "Postfix to stop" sh -c '! postfix status'
-fi
 clean_previous_install
 postconf -e "alias_maps = hash:/etc/aliases" "alias_database = hash:/etc/aliases"
 cp /etc/aliases "$ALIASES_BACKUP"
 newaliases
 : >"$POSTFIX_LOG"
-postfix start >/dev/null 2>&1
-wait_for 30 "Postfix to start" postfix status
+timeout 60 postfix start >/dev/null 2>&1 || fail "postfix start"
+wait_for 30 "Postfix to start" timeout 10 postfix status
 
 # ---------------------------------------------------------------------------------------------
 step "install.sh --postfix"
