@@ -329,6 +329,7 @@ EOF
     run key import --config "$t/cryptforward.toml" "$demo"/keyring/*.asc || die "start-up archive: key import failed: $(head -n 3 "$t/run.$n.log")"
     run key list --config "$t/cryptforward.toml" || true
     run check --config "$t/cryptforward.toml" || true
+    # shellcheck disable=SC2065
     run test --config "$t/cryptforward.toml" <"$demo/cron-mail.eml" || true
     run deliver --dry-run --config "$demo/cryptforward.toml" <"$demo/cron-mail.eml" ||
         die "start-up archive: deliver --dry-run of the demo message failed: $(head -n 3 "$t/run.$n.log")"
@@ -390,7 +391,8 @@ setup_postfix() {
     # Postfix runs the table's pipes as the owner of the database file. postalias -o writes it as
     # root (the directory is not writable by the user); then it is given to the user. Later
     # rebuilds by newaliases run as the owner and rewrite the file in place.
-    if [ ! -e "$TABLE_DB" ] || [ "$ALIAS_TABLE" -nt "$TABLE_DB" ] || [ "$(stat -c %U "$TABLE_DB")" != "$SERVICE_USER" ]; then
+    if [ ! -e "$TABLE_DB" ] || [ -n "$(find "$ALIAS_TABLE" -newer "$TABLE_DB")" ] ||
+        [ "$(stat -c %U "$TABLE_DB")" != "$SERVICE_USER" ]; then
         postalias -o "$TABLE_ENTRY"
         chown "$SERVICE_USER:$SERVICE_USER" "$TABLE_DB"
         chmod 0644 "$TABLE_DB"
@@ -493,7 +495,7 @@ setup_exim() {
     touch "$EXIM_MACROS"
     remove_block "$EXIM_MACROS"
     for m in $macros; do
-        if grep -q "^[[:space:]]*$m[[:space:]]*=" "$EXIM_MACROS"; then
+        if grep -q "^[[:space:]]*${m}[[:space:]]*=" "$EXIM_MACROS"; then
             die "$EXIM_MACROS already defines $m; remove that line (cryptforward sets it) and run again"
         fi
     done
@@ -502,6 +504,7 @@ setup_exim() {
         cat "$SRC/examples/exim4/exim4.conf.localmacros"
         printf '%s\n' "$MARK_END"
     } >>"$EXIM_MACROS"
+    # shellcheck disable=SC2086
     say "set $(printf '%s ' $macros)in $EXIM_MACROS"
 
     line=$(with_prefix "$SRC/examples/aliases" | grep '^root:')

@@ -61,6 +61,9 @@ if [ -f "$MACROS" ]; then
 fi
 update-exim4.conf
 stop_exim
+if [ -f /var/log/exim4/paniclog ]; then
+    : >/var/log/exim4/paniclog
+fi
 timeout 60 service exim4 start >/dev/null || fail "service exim4 start"
 wait_for 30 "Exim to listen on port 25" python3 -c 'import socket; socket.create_connection(("127.0.0.1", 25), 2).close()'
 
@@ -166,5 +169,6 @@ exim4 -bt root >"$WORK/route" 2>&1 || true
 ! getent passwd "$CF_USER" >/dev/null || fail "--purge left the user"
 log "uninstalled and purged; root routes to: $(head -n 1 "$WORK/route")"
 rm -f "$ALIASES_BACKUP" "$MACROS_BACKUP"
+[ ! -s /var/log/exim4/paniclog ] || fail "Exim's paniclog: $(tail -n 3 /var/log/exim4/paniclog)"
 
 finish_stage

@@ -113,8 +113,8 @@ for class in org.cryptforward.pipeline.Delivery org.bouncycastle.openpgp.PGPPubl
 done
 log "with -Xshare:on: $shared of $total classes came from the archives"
 dry_run_ms() {
-    local t0 i times=()
-    for i in 1 2 3 4 5; do
+    local t0 times=()
+    for _ in 1 2 3 4 5; do
         t0=$(date +%s%N)
         "$CF" deliver --dry-run --config "$REPO/examples/demo/cryptforward.toml" <"$REPO/examples/demo/cron-mail.eml" >/dev/null
         times+=($((($(date +%s%N) - t0) / 1000000)))
@@ -227,7 +227,7 @@ grep "postfix/local\[[0-9]*\]: $qid: to=" "$POSTFIX_LOG" | tail -n 1 |
     grep -q "dsn=4.4.1, status=deferred (cryptforward: relay 127.0.0.1:$SINK_PORT refused connection" ||
     fail "the deferral does not carry cryptforward's status line (4.4.1, relay refused connection)"
 mailq >"$WORK/mailq"
-grep -q "^$qid[* !]" "$WORK/mailq" || fail "mailq does not list $qid: $(cat "$WORK/mailq")"
+grep -q "^${qid}[* !]" "$WORK/mailq" || fail "mailq does not list $qid: $(cat "$WORK/mailq")"
 grep -q "(cryptforward: relay 127.0.0.1:$SINK_PORT refused connection" "$WORK/mailq" ||
     fail "mailq does not show the reason: $(cat "$WORK/mailq")"
 log "mailq: $qid deferred: $(grep -o '(cryptforward[^)]*)' "$WORK/mailq" | head -n 1)"
