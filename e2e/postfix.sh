@@ -108,7 +108,7 @@ CRYPTFORWARD_JAVA_OPTS="-Xshare:on -Xlog:class+load=info" "$CF" deliver --dry-ru
     fail "a dry run with -Xshare:on failed: the archive is not usable"
 shared=$(grep -c 'source: shared objects file' "$WORK/classes.log" || true)
 total=$(grep -c '\[class,load\]' "$WORK/classes.log" || true)
-for class in org.cryptforward.pipeline.Delivery org.bouncycastle.openpgp.PGPPublicKey org.tomlj.Toml; do
+for class in org.cryptforward.pipeline.Delivery org.cryptforward.config.ConfigLoader org.bouncycastle.openpgp.PGPPublicKey; do
     grep -q "\] $class source: shared objects file" "$WORK/classes.log" || fail "$class was not loaded from the archive"
 done
 log "with -Xshare:on: $shared of $total classes came from the archives"
