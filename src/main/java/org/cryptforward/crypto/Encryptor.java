@@ -133,20 +133,57 @@ public final class Encryptor {
         return p;
     }
 
-    /** Keeps the armor's close() from closing the stream the rest of the MIME goes to. */
-    private static final class Shield extends FilterOutputStream {
+    /**
+     * Between the armor and the stream the rest of the MIME goes to: collects the armor's
+     * byte-at-a-time writes into chunks (the SMTP stream below is synchronized per call), and keeps
+     * the armor's close() from closing that stream.
+     */
+    private static final class Shield extends OutputStream {
+        private final OutputStream out;
+        private final byte[] buf = new byte[BUFFER];
+        private int n;
+
         Shield(OutputStream out) {
-            super(out);
+            this.out = out;
+        }
+
+        @Override
+        public void write(int b) throws IOException {
+            if (n == buf.length) {
+                drain();
+            }
+            buf[n++] = (byte) b;
         }
 
         @Override
         public void write(byte[] b, int off, int len) throws IOException {
-            out.write(b, off, len);
+            if (len >= buf.length - n) {
+                drain();
+                if (len >= buf.length) {
+                    out.write(b, off, len);
+                    return;
+                }
+            }
+            System.arraycopy(b, off, buf, n, len);
+            n += len;
+        }
+
+        private void drain() throws IOException {
+            if (n > 0) {
+                out.write(buf, 0, n);
+                n = 0;
+            }
+        }
+
+        @Override
+        public void flush() throws IOException {
+            drain();
+            out.flush();
         }
 
         @Override
         public void close() throws IOException {
-            out.flush();
+            flush();
         }
     }
 }

@@ -34,6 +34,11 @@ public final class EncryptedInput {
 
     /** A text body larger than this is not one inline PGP message worth detecting. */
     static final int SAMPLE = 256 * 1024;
+    /**
+     * A multipart/mixed message is parsed for the mangled PGP/MIME forms only up to this size: a
+     * larger one is encrypted again rather than read twice more (it stays unreadable to no one).
+     */
+    static final long MIXED_LIMIT = 32L << 20;
 
     private EncryptedInput() {}
 
@@ -46,7 +51,7 @@ public final class EncryptedInput {
         InputMessage m = header.message();
         boolean small = m.length() - header.bodyStart() <= SAMPLE;
         boolean worthParsing = ct.type().equals("multipart/encrypted")
-                || ct.type().equals("multipart/mixed")
+                || (ct.type().equals("multipart/mixed") && m.length() <= MIXED_LIMIT)
                 || ct.type().endsWith("pkcs7-mime")
                 || (ct.type().equals("text/plain") && small);
         if (!worthParsing) {
