@@ -42,7 +42,14 @@ final class TomlDocument {
         try {
             return new TomlDocument(text, table(new TomlParser().parse(text)));
         } catch (ParsingException e) {
-            TomlParseResult precise = Toml.parse(text);
+            TomlParseResult precise;
+            try {
+                precise = Toml.parse(text);
+            } catch (RuntimeException | AssertionError inner) {
+                // tomlj asserts on some inputs (fuzzing found one); the error then has no line
+                errors.add(new SyntaxError(0, e.getMessage() == null ? "invalid TOML" : e.getMessage()));
+                return null;
+            }
             if (precise.hasErrors()) {
                 for (TomlParseError err : precise.errors()) {
                     TomlPosition pos = err.position();
@@ -92,7 +99,7 @@ final class TomlDocument {
             Object last = path.get(path.size() - 1);
             TomlPosition p = last instanceof String key ? table.inputPositionOf(List.of(key)) : null;
             return p == null ? 0 : p.line();
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | AssertionError e) {
             return 0;
         }
     }

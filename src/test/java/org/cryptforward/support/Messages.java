@@ -56,8 +56,8 @@ public final class Messages {
         String want = new String(lf(original), StandardCharsets.ISO_8859_1);
         String s = new String(payload, StandardCharsets.ISO_8859_1);
         for (String mark : MARKS) {
-            int i = s.indexOf(mark);
-            if (i >= 0) {
+            // the mark's text may also stand in the original: try every place it occurs
+            for (int i = s.indexOf(mark); i >= 0; i = s.indexOf(mark, i + 1)) {
                 String without = s.substring(0, i) + s.substring(i + mark.length());
                 if (new String(lf(without.getBytes(StandardCharsets.ISO_8859_1)), StandardCharsets.ISO_8859_1).equals(want)) {
                     return true;
