@@ -134,8 +134,8 @@ public final class InputMessage implements Closeable {
      * sender ({@code MAILER-DAEMON}, as Postfix writes it).
      */
     public Optional<String> envelopeLineSender() {
-        if (envelopeLine == null) {
-            return Optional.empty();
+        if (envelopeLine == null || envelopeLine.length() <= 5) {
+            return Optional.empty(); // "From " alone (fuzzing found it): no sender named
         }
         String rest = envelopeLine.substring(5).stripLeading();
         int sp = rest.indexOf(' ');

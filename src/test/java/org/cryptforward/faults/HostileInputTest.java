@@ -89,6 +89,7 @@ class HostileInputTest {
                 Arguments.of("bare LF and CRLF mixed with lone CR", (Supplier<byte[]>) () -> ascii(
                         "From: a@b.example\r\nTo: root\nSubject: mixed\r\n\r\n" + CANARY + "\rline\r\nline\n")),
                 Arguments.of("only a From_ line", (Supplier<byte[]>) () -> ascii("From root  Mon Mar  3 06:25:04 2025\n")),
+                Arguments.of("a From_ line without a sender", (Supplier<byte[]>) () -> ascii("From \nTo: root\nSubject: x\n\n" + CANARY + "\n")),
                 Arguments.of("empty input", (Supplier<byte[]>) () -> new byte[0]),
                 Arguments.of("a body line of 5 MB without a line end", (Supplier<byte[]>) () -> concat(ascii("To: root\nSubject: one line\n\n"),
                         repeat("y", 5 << 20))));
