@@ -10,49 +10,71 @@ import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFileAttributes;
+import java.nio.file.attribute.FileAttribute;
+import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
+import java.util.Map;
+import java.util.Set;
 import org.cryptforward.Failure;
 
 /**
- * The checks that keep the local copy from being redirected: no symlink followed, nothing owned
- * by another user written to, directories created private.
+ * The checks that keep the local copy from being redirected or exposed.
+ *
+ * <ul>
+ *   <li>No symbolic link is followed where the mailbox, its folders or its files should be: paths
+ *       are inspected with {@code lstat} semantics and files opened with {@code O_NOFOLLOW}.
+ *   <li>Nothing owned by another user is written to — not even by root, who could otherwise be
+ *       made to append mail to someone else's file.
+ *   <li>A file with more than one hard link is refused (a link planted to another file).
+ *   <li>Directories are created 0700 and files 0600 (the umask can only take bits away).
+ * </ul>
+ *
+ * Every local I/O error is temporary (exit 75): a full disk is {@code 4.3.1}, anything else
+ * {@code 4.2.0} or {@code 4.3.0}.
  */
 final class FileSafety {
-    private static final Integer UID = currentUid();
+    static final FileAttribute<Set<PosixFilePermission>> PRIVATE_DIR =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------"));
+    static final FileAttribute<Set<PosixFilePermission>> PRIVATE_FILE =
+            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------"));
+
+    private static final int UID = currentUid();
 
     private FileSafety() {}
 
+    /** The effective user id of this process, or -1 where it cannot be told. */
     static int uid() {
-        return UID == null ? -1 : UID;
+        return UID;
     }
 
-    private static Integer currentUid() {
+    private static int currentUid() {
         try {
+            // /proc/self belongs to the process's effective user
             return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
         } catch (IOException | RuntimeException e) {
-            return null;
+            return -1;
         }
     }
 
     /** Makes sure {@code dir} is a real directory of ours, creating it (0700) and its parents if missing. */
     static void directory(Path dir) throws Failure {
         try {
-            PosixFileAttributes a = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-            if (a.isSymbolicLink()) {
+            Map<String, Object> a = Files.readAttributes(dir, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+            int type = (Integer) a.get("mode") & 0170000;
+            if (type == 0120000) {
                 throw Failure.temporary("4.3.0", "refusing mailbox folder " + dir + ": it is a symbolic link");
             }
-            if (!a.isDirectory()) {
+            if (type != 0040000) {
                 throw Failure.temporary("4.3.0", "mailbox folder " + dir + " is not a directory");
             }
-            checkOwner(dir, a);
+            checkOwner(dir, (Integer) a.get("uid"));
         } catch (NoSuchFileException e) {
             try {
-                Path parent = dir.getParent();
+                Path parent = dir.toAbsolutePath().getParent();
                 if (parent != null && !Files.exists(parent, LinkOption.NOFOLLOW_LINKS)) {
-                    Files.createDirectories(parent, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                    Files.createDirectories(parent, PRIVATE_DIR);
                 }
-                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                Files.createDirectory(dir, PRIVATE_DIR);
             } catch (FileAlreadyExistsException raced) {
                 directory(dir);
             } catch (IOException ce) {
@@ -63,18 +85,41 @@ final class FileSafety {
         }
     }
 
-    /** Refuses a file or directory owned by someone else (root may write to anyone's). */
-    static void checkOwner(Path p, PosixFileAttributes a) throws Failure {
+    /**
+     * Inspects the file where a mailbox file should be, without following a link: it must be a
+     * regular file of ours with one link.
+     *
+     * @return its identity (device and inode), or {@code null} when there is no such file
+     */
+    static Object regularFile(Path file, String what) throws Failure {
+        Map<String, Object> a;
+        try {
+            a = Files.readAttributes(file, "unix:mode,uid,nlink,fileKey", LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return null;
+        } catch (IOException e) {
+            throw ioFailure("cannot inspect " + what + " " + file, e);
+        }
+        int type = (Integer) a.get("mode") & 0170000;
+        if (type == 0120000) {
+            throw Failure.temporary("4.3.0", "refusing " + what + " " + file + ": it is a symbolic link");
+        }
+        if (type != 0100000) {
+            throw Failure.temporary("4.3.0", "refusing " + what + " " + file + ": it is not a regular file");
+        }
+        checkOwner(file, (Integer) a.get("uid"));
+        int links = (Integer) a.get("nlink");
+        if (links != 1) {
+            throw Failure.temporary("4.3.0", "refusing " + what + " " + file + ": it has " + links + " hard links");
+        }
+        return a.get("fileKey");
+    }
+
+    /** Refuses a file or directory owned by another user than this process's. */
+    static void checkOwner(Path p, int owner) throws Failure {
         int uid = uid();
-        if (uid > 0) {
-            try {
-                Object owner = Files.getAttribute(p, "unix:uid", LinkOption.NOFOLLOW_LINKS);
-                if (owner instanceof Integer o && o != uid) {
-                    throw Failure.temporary("4.3.0", "refusing " + p + ": owned by " + a.owner().getName() + ", not by this user");
-                }
-            } catch (IOException e) {
-                throw ioFailure("cannot inspect " + p, e);
-            }
+        if (uid >= 0 && owner != uid) {
+            throw Failure.temporary("4.3.0", "refusing " + p + ": owned by uid " + owner + ", not by this user (uid " + uid + ")");
         }
     }
 
@@ -87,8 +132,13 @@ final class FileSafety {
     /** Classifies a local I/O error: every one of them is temporary. */
     static Failure ioFailure(String what, IOException e) {
         String reason = reason(e);
-        String status = reason.contains("No space left") || reason.contains("quota") ? "4.3.1" : "4.2.0";
+        String status = isDiskFull(e) ? "4.3.1" : "4.2.0";
         return Failure.temporary(status, what + ": " + reason, e);
+    }
+
+    static boolean isDiskFull(IOException e) {
+        String reason = reason(e);
+        return reason.contains("No space left") || reason.contains("quota");
     }
 
     static String reason(IOException e) {

@@ -1,11 +1,18 @@
 package org.cryptforward.delivery;
 
+import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
 import org.cryptforward.Failure;
 
 /** The local plaintext copy: the one place the plaintext of a message is written. */
 public interface LocalMailbox {
+    /** The message, readable as often as needed (an mbox reads it twice: to measure, then to write). */
+    @FunctionalInterface
+    interface MessageSource {
+        InputStream open() throws IOException;
+    }
+
     /**
      * Stores the message durably: when this returns, the copy is complete and fsynced; when it
      * throws, nothing of it is left (an mbox is truncated back to its former length).
@@ -14,7 +21,7 @@ public interface LocalMailbox {
      * @param envelopeSender for an mbox {@code From } line; {@code ""} is the null sender
      * @return where the copy is (the Maildir file, or the mbox)
      */
-    Path store(InputStream message, String envelopeSender) throws Failure;
+    Path store(MessageSource message, String envelopeSender) throws Failure;
 
     /** The configured mailbox path. */
     Path path();

@@ -1,18 +1,21 @@
 package org.cryptforward.delivery;
 
+import java.io.BufferedOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
 import java.io.OutputStream;
 import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
+import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
 import java.nio.file.StandardOpenOption;
-import java.nio.file.attribute.PosixFilePermissions;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
 import java.util.Set;
@@ -22,22 +25,37 @@ import org.cryptforward.Failure;
 /**
  * Maildir delivery as qmail defined it: the message is written under a unique name into
  * {@code tmp/}, fsynced, hard-linked into {@code new/} (a link never replaces an existing file),
- * and the directory is fsynced; only then is it delivered. Missing {@code cur/ new/ tmp/} are
- * created 0700; files are created 0600 and never through a symlink.
+ * and the directory is fsynced; only then is it delivered. A crash at any point leaves either
+ * nothing in {@code new/} or the complete message there; a file left in {@code tmp/} is no
+ * delivery, and is removed by the retry (its name is in the journal) or, after 36 hours, by any
+ * later delivery, as qmail readers do.
+ *
+ * <p>Unique names: seconds, microseconds, pid, 64 random bits, a counter and the host name.
+ * Missing {@code cur/ new/ tmp/} (and the Maildir itself) are created 0700; a symbolic link, or
+ * something owned by another user, in place of any of them is refused. Files are created 0600
+ * with {@code O_EXCL|O_NOFOLLOW}, so nothing planted in {@code tmp/} is ever written through.
  */
 public final class Maildir implements LocalMailbox {
     private static final AtomicInteger SEQUENCE = new AtomicInteger();
+    /** qmail's rule: a file in tmp/ untouched for 36 hours is a leftover. */
+    private static final Duration TMP_LIFETIME = Duration.ofHours(36);
 
     private final Path root;
     private final String hostname;
     private final Clock clock;
     private final SecureRandom random;
+    private final FileSink sink;
 
     public Maildir(Path root, String hostname, Clock clock, SecureRandom random) {
-        this.root = root;
+        this(root, hostname, clock, random, FileSink.DIRECT);
+    }
+
+    Maildir(Path root, String hostname, Clock clock, SecureRandom random, FileSink sink) {
+        this.root = root.toAbsolutePath();
         this.hostname = hostname.replace("/", "\\057").replace(":", "\\072");
         this.clock = clock;
         this.random = random;
+        this.sink = sink;
     }
 
     @Override
@@ -63,21 +81,26 @@ public final class Maildir implements LocalMailbox {
     }
 
     @Override
-    public Path store(InputStream message, String envelopeSender) throws Failure {
+    public Path store(MessageSource message, String envelopeSender) throws Failure {
         return storeAs(message, uniqueName());
     }
 
     /** Stores under a given unique name (the caller may have recorded it beforehand). */
-    public Path storeAs(InputStream message, String name) throws Failure {
+    public Path storeAs(MessageSource message, String name) throws Failure {
+        if (name.isEmpty() || name.contains("/") || name.startsWith(".")) {
+            throw new IllegalArgumentException("bad Maildir name");
+        }
         prepare();
+        sweepTemporary();
         Path tmp = root.resolve("tmp").resolve(name);
         Path dest = root.resolve("new").resolve(name);
         try {
             try (FileChannel ch = FileChannel.open(tmp,
                             Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-                            PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-                    OutputStream out = Channels.newOutputStream(ch)) {
-                message.transferTo(out);
+                            FileSafety.PRIVATE_FILE);
+                    InputStream in = message.open()) {
+                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(ch)), 64 * 1024);
+                in.transferTo(out);
                 out.flush();
                 ch.force(true);
             }
@@ -98,7 +121,13 @@ public final class Maildir implements LocalMailbox {
         } catch (IOException e) {
             deleteQuietly(tmp);
             throw FileSafety.ioFailure("cannot write to Maildir " + root, e);
-        } catch (Failure | RuntimeException e) {
+        } catch (RuntimeException e) {
+            deleteQuietly(tmp);
+            if (e.getCause() instanceof IOException io) {
+                throw FileSafety.ioFailure("cannot write to Maildir " + root, io);
+            }
+            throw e;
+        } catch (Failure e) {
             deleteQuietly(tmp);
             throw e;
         }
@@ -109,7 +138,11 @@ public final class Maildir implements LocalMailbox {
         if (Files.exists(root.resolve("new").resolve(name), LinkOption.NOFOLLOW_LINKS)) {
             return true;
         }
-        try (var s = Files.newDirectoryStream(root.resolve("cur"), name + "*")) {
+        // a reader moves it to cur/, adding ":2,FLAGS" (or, on some systems, "!2,FLAGS")
+        try (DirectoryStream<Path> s = Files.newDirectoryStream(root.resolve("cur"), p -> {
+            String n = p.getFileName().toString();
+            return n.equals(name) || (n.startsWith(name) && (n.charAt(name.length()) == ':' || n.charAt(name.length()) == '!'));
+        })) {
             return s.iterator().hasNext();
         } catch (IOException e) {
             return false;
@@ -119,6 +152,25 @@ public final class Maildir implements LocalMailbox {
     /** Removes a leftover temporary file of an interrupted delivery. */
     public void discardTemporary(String name) {
         deleteQuietly(root.resolve("tmp").resolve(name));
+    }
+
+    /** Removes files left in tmp/ by deliveries interrupted more than 36 hours ago. */
+    private void sweepTemporary() {
+        Instant cutoff = clock.instant().minus(TMP_LIFETIME);
+        try (DirectoryStream<Path> ds = Files.newDirectoryStream(root.resolve("tmp"))) {
+            for (Path p : ds) {
+                try {
+                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (!a.isDirectory() && a.lastModifiedTime().toInstant().isBefore(cutoff)) {
+                        Files.deleteIfExists(p);
+                    }
+                } catch (IOException e) {
+                    // skip this one
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            // housekeeping only
+        }
     }
 
     private static void deleteQuietly(Path p) {

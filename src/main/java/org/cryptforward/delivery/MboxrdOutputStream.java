@@ -5,19 +5,27 @@ import java.io.IOException;
 import java.io.OutputStream;
 
 /**
- * mboxrd quoting: a line that starts with {@code From } after any number of {@code >} gets one
- * more {@code >}, so that a reader removes exactly one and gets the original back. Ensures the
- * message ends with a line end; {@link #close()} does not close the underlying stream.
+ * mboxrd quoting of a message on its way into an mbox: a line that starts with {@code From }
+ * after any number (zero included) of {@code >} gets one more {@code >}, so that a reader that
+ * removes one {@code >} from every such line gets the original back, and no line of a message
+ * can pass for the {@code From } line that starts the next one.
+ *
+ * <p>Streams in constant memory: the {@code >} run at the start of a line is passed on as it
+ * comes, and the added {@code >} goes after it (quoting {@code >>From } as {@code >>>From } is the
+ * same whether the new {@code >} stands first or last); only up to four bytes of a possible
+ * {@code From } are held back. A message that does not end with a line end gets one, since the
+ * mbox format cannot keep that distinction. {@link #close()} flushes but does not close the
+ * underlying stream. {@link #count()} says how many bytes were written to it.
  */
 final class MboxrdOutputStream extends FilterOutputStream {
     private static final byte[] FROM = {'F', 'r', 'o', 'm', ' '};
-    /** A prefix of this many {@code >} is written out without waiting for "From ". */
-    private static final int MAX_PENDING = 64;
+    private static final byte[] QUOTE = {'>'};
+    private static final byte[] NEWLINE = {'\n'};
 
-    private final byte[] pending = new byte[MAX_PENDING + FROM.length];
-    private int pendingLength;
-    /** At the start of a line, deciding whether it needs a quote. */
-    private boolean deciding = true;
+    /** Whether the current line so far is a (possibly empty) run of {@code >} plus {@link #held} bytes of "From ". */
+    private boolean atLineStart = true;
+    /** How many bytes of "From " have been seen (and held back) after the {@code >} run. */
+    private int held;
     private int last = '\n';
     private long count;
 
@@ -25,7 +33,7 @@ final class MboxrdOutputStream extends FilterOutputStream {
         super(out);
     }
 
-    /** Bytes written to the underlying stream. */
+    /** Bytes written to the underlying stream so far. */
     long count() {
         return count;
     }
@@ -40,85 +48,59 @@ final class MboxrdOutputStream extends FilterOutputStream {
         int end = off + len;
         int i = off;
         while (i < end) {
-            if (deciding) {
-                i = decide(b, i, end);
+            if (atLineStart) {
+                byte c = b[i++];
+                if (held == 0 && c == '>') {
+                    emit(QUOTE, 0, 1);
+                } else if (c == FROM[held]) {
+                    if (++held == FROM.length) {
+                        emit(QUOTE, 0, 1);
+                        emit(FROM, 0, FROM.length);
+                        held = 0;
+                        atLineStart = false;
+                    }
+                } else {
+                    releaseHeld();
+                    emit(b, i - 1, 1);
+                    atLineStart = c == '\n';
+                }
                 continue;
             }
-            int nl = -1;
-            for (int j = i; j < end; j++) {
-                if (b[j] == '\n') {
-                    nl = j;
-                    break;
-                }
+            int nl = i;
+            while (nl < end && b[nl] != '\n') {
+                nl++;
             }
-            int runEnd = nl < 0 ? end : nl + 1;
-            emit(b, i, runEnd - i);
-            i = runEnd;
-            if (nl >= 0) {
-                deciding = true;
+            if (nl < end) {
+                emit(b, i, nl + 1 - i);
+                i = nl + 1;
+                atLineStart = true;
+            } else {
+                emit(b, i, end - i);
+                i = end;
             }
         }
     }
 
-    /** Consumes bytes at a line start until it is known whether the line needs a quote. */
-    private int decide(byte[] b, int i, int end) throws IOException {
-        while (i < end) {
-            byte c = b[i++];
-            pending[pendingLength++] = c;
-            int quotes = 0;
-            while (quotes < pendingLength && pending[quotes] == '>') {
-                quotes++;
-            }
-            int rest = pendingLength - quotes;
-            if (rest == 0) {
-                if (quotes >= MAX_PENDING) {
-                    flushPending(false);
-                    return i;
-                }
-                continue;
-            }
-            if (pending[pendingLength - 1] == FROM[rest - 1]) {
-                if (rest == FROM.length) {
-                    flushPending(true);
-                    return i;
-                }
-                continue;
-            }
-            boolean endsLine = c == '\n';
-            flushPending(false);
-            deciding = endsLine;
-            return i;
+    private void releaseHeld() throws IOException {
+        if (held > 0) {
+            emit(FROM, 0, held);
+            held = 0;
         }
-        return i;
-    }
-
-    private void flushPending(boolean quote) throws IOException {
-        if (quote) {
-            emit(new byte[] {'>'}, 0, 1);
-        }
-        emit(pending, 0, pendingLength);
-        pendingLength = 0;
-        deciding = false;
     }
 
     private void emit(byte[] b, int off, int len) throws IOException {
-        if (len > 0) {
-            out.write(b, off, len);
-            count += len;
-            last = b[off + len - 1];
-        }
+        out.write(b, off, len);
+        count += len;
+        last = b[off + len - 1];
     }
 
-    /** Writes what is pending and, if the message did not end with one, a line end. */
+    /** Writes what is held back and, if the message did not end with one, a line end; flushes. */
     @Override
     public void close() throws IOException {
-        if (pendingLength > 0) {
-            boolean endsLine = pending[pendingLength - 1] == '\n';
-            flushPending(false);
-            deciding = endsLine;
-        }
+        releaseHeld();
+        atLineStart = false;
         if (last != '\n') {
-            emit(new byte[] {'\n'}, 0, 1);
+            emit(NEWLINE, 0, 1);
         }
         out.flush();
     }

@@ -7,11 +7,15 @@ import java.nio.channels.FileLock;
 import java.nio.channels.OverlappingFileLockException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileVisitResult;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
+import java.nio.file.SimpleFileVisitor;
+import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
 import java.nio.file.attribute.FileTime;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.security.MessageDigest;
@@ -23,6 +27,7 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.HexFormat;
 import java.util.List;
+import java.util.Optional;
 import java.util.Set;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
@@ -34,14 +39,36 @@ import org.cryptforward.Failure;
  *
  * <p>The file is named by a digest of the envelope recipient and the message without its
  * envelope {@code From } line (the only part Postfix changes between retries). While a delivery
- * runs it holds an exclusive lock on the file, so a second delivery of the same message (Postfix
- * may run two) waits and then finds the work done. Records are appended one line at a time and
- * fsynced before the step they describe is acknowledged. A line that cannot be parsed is ignored:
- * a damaged journal can cause a duplicate, never a loss, and never blocks a new message.
- * Files older than the retention period are pruned, at most once an hour.
+ * runs it holds an exclusive fcntl lock on the file, so a second delivery of the same message
+ * (Postfix may run two at once) waits, then reads the records and finds the work done. Records
+ * are appended one line at a time and fsynced before the step they describe is acknowledged.
+ *
+ * <p>Damage never blocks a new message; at worst it causes a duplicate, never a loss:
+ * <ul>
+ *   <li>a line that is torn, or holds bytes a record never has, is ignored, and the next record
+ *       starts on a line of its own;
+ *   <li>an entry that is not a regular file (a directory, a link, a FIFO), cannot be opened,
+ *       locked or read (wrong owner, I/O error), or is implausibly large, is renamed to
+ *       {@code KEY.damaged-MILLIS} for inspection and a fresh one is started — which forgets what
+ *       the old one recorded, hence the possible duplicate;
+ *   <li>a journal directory that is not a directory is set aside the same way.
+ * </ul>
+ * Only when the journal cannot be written at all (state directory missing, full or not
+ * writable) does a delivery fail, with 75.
+ *
+ * <p>Entries are touched when opened. Entries, and set-aside damaged ones, untouched for the
+ * retention period ({@code state_retention_days}, 14 by default) are pruned, at most once an
+ * hour. An entry is pruned only under its lock and after a {@value #TOMBSTONE} record is written
+ * to it, so a delivery that was waiting for that lock sees the tombstone and starts afresh rather
+ * than record into a deleted file.
  */
 public final class Journal {
     private static final Duration PRUNE_INTERVAL = Duration.ofHours(1);
+    /** The record that marks an entry as deleted. */
+    static final String TOMBSTONE = "pruned";
+    /** No entry of ours grows this large. */
+    static final long MAX_ENTRY = 1 << 20;
+    private static final int ATTEMPTS = 4;
 
     private final Path dir;
     private final Duration retention;
@@ -73,74 +100,131 @@ public final class Journal {
         }
         prepare();
         Path file = dir.resolve(key);
-        FileChannel ch;
-        try {
-            ch = FileChannel.open(file,
-                    Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
-                    PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-        } catch (IOException e) {
-            throw Failure.temporary("4.3.0", "cannot open state journal in " + dir + ": " + reason(e), e);
-        }
-        try {
-            FileLock lock = null;
-            while (lock == null) {
-                try {
-                    lock = ch.tryLock();
-                } catch (OverlappingFileLockException e) {
-                    lock = null;
+        IOException last = null;
+        int tombstones = 0;
+        for (int attempt = 0; attempt < ATTEMPTS; attempt++) {
+            try {
+                if (!absentOrRegular(file)) {
+                    setAside(file);
                 }
-                if (lock == null) {
-                    if (deadline.passed()) {
-                        throw Failure.temporary("4.4.7", "another delivery of this message is still running");
-                    }
-                    Thread.sleep(50);
-                }
+            } catch (IOException e) {
+                throw failure("cannot set aside the damaged state journal entry " + file, e);
             }
-            return new Entry(file, ch, lock, read(ch));
-        } catch (IOException e) {
-            close(ch);
-            throw Failure.temporary("4.3.0", "cannot lock state journal " + file + ": " + reason(e), e);
-        } catch (InterruptedException e) {
-            close(ch);
-            Thread.currentThread().interrupt();
-            throw Failure.temporary("4.3.0", "interrupted while waiting for another delivery of this message");
-        } catch (Failure | RuntimeException e) {
-            close(ch);
-            throw e;
+            FileChannel ch;
+            try {
+                ch = FileChannel.open(file,
+                        Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                        PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } catch (IOException e) {
+                last = e;
+                setAsideOrFail(file, e);
+                continue;
+            }
+            FileLock lock;
+            try {
+                lock = lock(ch, deadline);
+            } catch (IOException e) {
+                close(ch); // no locks on this file system: not the entry's fault
+                throw failure("cannot lock state journal entry " + file, e);
+            } catch (Failure | RuntimeException e) {
+                close(ch);
+                throw e;
+            }
+            Contents contents;
+            try {
+                contents = read(ch);
+            } catch (IOException e) {
+                close(ch);
+                last = e;
+                setAsideOrFail(file, e);
+                continue;
+            }
+            if (contents == null) {
+                // not something this program wrote: keep it for inspection, start afresh
+                close(ch);
+                setAsideOrFail(file, null);
+                continue;
+            }
+            if (contents.records().contains(TOMBSTONE)) {
+                close(ch);
+                if (tombstones++ > 0) {
+                    setAsideOrFail(file, null); // left by a pruner that died before deleting it
+                }
+                continue; // pruned while this delivery waited for the lock: the next one is fresh
+            }
+            touch(file);
+            return new Entry(file, ch, lock, contents.records(), contents.tornTail());
+        }
+        throw failure("cannot use the state journal entry " + file, last == null ? new IOException("gave up after " + ATTEMPTS + " attempts") : last);
+    }
+
+    private static FileLock lock(FileChannel ch, Deadline deadline) throws IOException, Failure {
+        while (true) {
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                lock = null; // held by another thread of this process
+            }
+            if (lock != null) {
+                return lock;
+            }
+            if (deadline.passed()) {
+                throw Failure.temporary("4.4.7", "another delivery of this message is still running");
+            }
+            try {
+                Thread.sleep(50);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw Failure.temporary("4.3.0", "interrupted while waiting for another delivery of this message");
+            }
         }
     }
 
-    /** Makes sure the journal directory exists (0700). */
+    /** Makes sure the journal directory exists (0700), setting aside whatever else is in its place. */
     public void prepare() throws Failure {
         try {
             if (!Files.isDirectory(dir.getParent())) {
                 throw Failure.temporary("4.3.5", "state_dir " + dir.getParent() + " does not exist");
             }
-            if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
-                Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            if (Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                return;
+            }
+            if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
+                setAside(dir);
+            }
+            try {
+                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            } catch (java.nio.file.FileAlreadyExistsException raced) {
+                if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
+                    throw raced;
+                }
             }
         } catch (IOException e) {
-            throw Failure.temporary("4.3.0", "cannot create " + dir + ": " + reason(e), e);
+            throw failure("cannot create " + dir, e);
         }
     }
 
     /**
      * Removes entries not touched within the retention period. Runs at most once per
-     * {@link #PRUNE_INTERVAL}; never fails a delivery.
+     * {@link #PRUNE_INTERVAL}; never fails a delivery, and never removes an entry in use.
+     *
+     * @return how many entries were removed
      */
     public int prune() {
-        Path stamp = dir.resolve(".pruned");
         Instant now = clock.instant();
         try {
-            if (Files.exists(stamp)
-                    && Duration.between(Files.getLastModifiedTime(stamp).toInstant(), now).compareTo(PRUNE_INTERVAL) < 0) {
+            Path stamp = dir.resolve(".pruned");
+            if (!Files.isRegularFile(stamp, LinkOption.NOFOLLOW_LINKS)) {
+                if (Files.exists(stamp, LinkOption.NOFOLLOW_LINKS)) {
+                    deleteTree(stamp);
+                }
+                Files.createFile(stamp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } else if (Duration.between(Files.getLastModifiedTime(stamp).toInstant(), now).compareTo(PRUNE_INTERVAL) < 0) {
                 return 0;
             }
-            if (!Files.exists(stamp)) {
-                Files.createFile(stamp);
-            }
             Files.setLastModifiedTime(stamp, FileTime.from(now));
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             return 0;
         }
         int removed = 0;
@@ -148,39 +232,135 @@ public final class Journal {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "[0-9a-f]*")) {
             for (Path p : ds) {
                 try {
-                    if (Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(cutoff)) {
-                        Files.deleteIfExists(p);
+                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    if (!a.lastModifiedTime().toInstant().isBefore(cutoff)) {
+                        continue;
+                    }
+                    String name = p.getFileName().toString();
+                    if (name.matches("[0-9a-f]{64}") && a.isRegularFile()) {
+                        removed += removeEntry(p) ? 1 : 0;
+                    } else if (name.contains(".damaged-") || !a.isRegularFile()) {
+                        deleteTree(p);
                         removed++;
                     }
-                } catch (IOException e) {
+                } catch (IOException | RuntimeException e) {
                     // skip this one
                 }
             }
-        } catch (IOException e) {
+        } catch (IOException | RuntimeException e) {
             // pruning is housekeeping
         }
         return removed;
     }
 
-    private static List<String> read(FileChannel ch) throws IOException {
+    /** Deletes an entry unless a delivery holds it: under its lock, after writing the tombstone. */
+    private static boolean removeEntry(Path p) throws IOException {
+        try (FileChannel ch = FileChannel.open(p, Set.of(StandardOpenOption.WRITE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS))) {
+            FileLock lock;
+            try {
+                lock = ch.tryLock();
+            } catch (OverlappingFileLockException e) {
+                return false;
+            }
+            if (lock == null) {
+                return false; // in use
+            }
+            ch.write(ByteBuffer.wrap(("\n" + TOMBSTONE + "\n").getBytes(StandardCharsets.US_ASCII)));
+            ch.force(true);
+            Files.deleteIfExists(p);
+            return true;
+        }
+    }
+
+    /** The records of an entry, or {@code null} if the file cannot be one of ours. */
+    private record Contents(List<String> records, boolean tornTail) {}
+
+    private static Contents read(FileChannel ch) throws IOException {
         long size = ch.size();
-        if (size > 1 << 20) {
-            return List.of(); // not ours: nothing written here is this large
+        if (size > MAX_ENTRY) {
+            return null;
         }
         ByteBuffer buf = ByteBuffer.allocate((int) size);
-        while (buf.hasRemaining() && ch.read(buf, buf.position()) > 0) {
-            // read all
+        while (buf.hasRemaining()) {
+            if (ch.read(buf, buf.position()) < 0) {
+                break;
+            }
         }
-        String text = new String(buf.array(), 0, buf.position(), StandardCharsets.UTF_8);
+        int n = buf.position();
+        boolean tornTail = n > 0 && buf.array()[n - 1] != '\n';
+        String text = new String(buf.array(), 0, n, StandardCharsets.UTF_8);
         // a record is complete only with its line end: a torn last line is ignored
         text = text.substring(0, text.lastIndexOf('\n') + 1);
         List<String> records = new ArrayList<>();
         for (String line : text.split("\n")) {
             if (!line.isEmpty() && line.chars().allMatch(c -> c >= 32 && c < 127)) {
-                records.add(line);
+                records.add(unescape(line));
             }
         }
-        return records;
+        return new Contents(records, tornTail);
+    }
+
+    /** Whether nothing, or a regular file, is at {@code p} (not following a link). */
+    private static boolean absentOrRegular(Path p) throws IOException {
+        try {
+            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile();
+        } catch (NoSuchFileException e) {
+            return true;
+        }
+    }
+
+    private void setAsideOrFail(Path file, IOException cause) throws Failure {
+        if (cause != null && isEnvironment(cause)) {
+            throw failure("cannot use the state journal entry " + file, cause);
+        }
+        try {
+            setAside(file);
+        } catch (IOException e) {
+            throw failure("cannot use the state journal entry " + file + (cause == null ? "" : " (" + reason(cause) + ")"), e);
+        }
+    }
+
+    /** Errors that are about the state directory, not the entry: setting the entry aside would not help. */
+    private static boolean isEnvironment(IOException e) {
+        String r = reason(e);
+        return r.contains("No space left") || r.contains("quota") || r.contains("Read-only file system");
+    }
+
+    /** Renames a damaged entry (or directory) out of the way, keeping it for inspection. */
+    private void setAside(Path p) throws IOException {
+        if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
+            return;
+        }
+        Path aside = p.resolveSibling(p.getFileName() + ".damaged-" + clock.millis());
+        for (int i = 1; Files.exists(aside, LinkOption.NOFOLLOW_LINKS); i++) {
+            aside = p.resolveSibling(p.getFileName() + ".damaged-" + clock.millis() + "-" + i);
+        }
+        Files.move(p, aside, StandardCopyOption.ATOMIC_MOVE);
+    }
+
+    private void touch(Path file) {
+        try {
+            Files.setLastModifiedTime(file, FileTime.from(clock.instant()));
+        } catch (IOException e) {
+            // its age only matters to pruning
+        }
+    }
+
+    private static void deleteTree(Path p) throws IOException {
+        // walkFileTree does not follow links: a link is deleted, never what it points to
+        Files.walkFileTree(p, new SimpleFileVisitor<>() {
+            @Override
+            public FileVisitResult visitFile(Path f, BasicFileAttributes attrs) throws IOException {
+                Files.deleteIfExists(f);
+                return FileVisitResult.CONTINUE;
+            }
+
+            @Override
+            public FileVisitResult postVisitDirectory(Path d, IOException e) throws IOException {
+                Files.deleteIfExists(d);
+                return FileVisitResult.CONTINUE;
+            }
+        });
     }
 
     /** The locked journal entry of one message. */
@@ -189,12 +369,14 @@ public final class Journal {
         private final FileChannel channel;
         private final FileLock lock;
         private final List<String> records;
+        private boolean tornTail;
 
-        Entry(Path file, FileChannel channel, FileLock lock, List<String> records) {
+        Entry(Path file, FileChannel channel, FileLock lock, List<String> records, boolean tornTail) {
             this.file = file;
             this.channel = channel;
             this.lock = lock;
             this.records = new ArrayList<>(records);
+            this.tornTail = tornTail;
         }
 
         public List<String> records() {
@@ -207,22 +389,27 @@ public final class Journal {
         }
 
         /** The value of the last record starting with {@code type + " "}, if any. */
-        public java.util.Optional<String> last(String type) {
+        public Optional<String> last(String type) {
             for (int i = records.size() - 1; i >= 0; i--) {
                 String r = records.get(i);
                 if (r.startsWith(type + " ")) {
-                    return java.util.Optional.of(r.substring(type.length() + 1));
+                    return Optional.of(r.substring(type.length() + 1));
                 }
             }
-            return java.util.Optional.empty();
+            return Optional.empty();
         }
 
-        /** Appends a record and makes it durable before returning. */
+        /**
+         * Appends a record and makes it durable before returning. Bytes outside printable ASCII
+         * (a path with non-ASCII letters) are written as {@code \xHH}, so every record is one
+         * line of printable ASCII on disk; {@link #records()} gives them back as they were.
+         */
         public void record(String record) throws Failure {
-            if (record.indexOf('\n') >= 0) {
-                throw new IllegalArgumentException("record with line break");
+            if (record.isEmpty() || record.equals(TOMBSTONE)) {
+                throw new IllegalArgumentException("not a record: " + record);
             }
-            byte[] line = (record + "\n").getBytes(StandardCharsets.UTF_8);
+            // after a torn line, start on a line of its own
+            byte[] line = ((tornTail ? "\n" : "") + escape(record) + "\n").getBytes(StandardCharsets.US_ASCII);
             try {
                 long pos = channel.size();
                 ByteBuffer b = ByteBuffer.wrap(line);
@@ -230,9 +417,10 @@ public final class Journal {
                     pos += channel.write(b, pos);
                 }
                 channel.force(true);
+                tornTail = false;
                 records.add(record);
             } catch (IOException e) {
-                throw Failure.temporary("4.3.0", "cannot write state journal " + file + ": " + reason(e), e);
+                throw failure("cannot write state journal " + file, e);
             }
         }
 
@@ -251,6 +439,38 @@ public final class Journal {
         }
     }
 
+    /** UTF-8 bytes outside printable ASCII, and the backslash, as {@code \xHH}. */
+    static String escape(String record) {
+        StringBuilder sb = new StringBuilder(record.length());
+        for (byte b : record.getBytes(StandardCharsets.UTF_8)) {
+            int c = b & 0xff;
+            if (c < 32 || c >= 127 || c == '\\') {
+                sb.append(String.format("\\x%02x", c));
+            } else {
+                sb.append((char) c);
+            }
+        }
+        return sb.toString();
+    }
+
+    static String unescape(String line) {
+        if (line.indexOf('\\') < 0) {
+            return line;
+        }
+        java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(line.length());
+        for (int i = 0; i < line.length(); i++) {
+            char c = line.charAt(i);
+            if (c == '\\' && i + 3 < line.length() && line.charAt(i + 1) == 'x' && HexFormat.isHexDigit(line.charAt(i + 2))
+                    && HexFormat.isHexDigit(line.charAt(i + 3))) {
+                out.write(HexFormat.fromHexDigits(line, i + 2, i + 4));
+                i += 3;
+            } else {
+                out.write(c);
+            }
+        }
+        return out.toString(StandardCharsets.UTF_8);
+    }
+
     private static void close(FileChannel ch) {
         try {
             ch.close();
@@ -259,12 +479,20 @@ public final class Journal {
         }
     }
 
+    private static Failure failure(String what, IOException e) {
+        String r = reason(e);
+        return Failure.temporary(r.contains("No space left") || r.contains("quota") ? "4.3.1" : "4.3.0", what + ": " + r, e);
+    }
+
     static String reason(IOException e) {
         if (e instanceof NoSuchFileException) {
             return "no such file or directory";
         }
         if (e instanceof java.nio.file.AccessDeniedException) {
             return "permission denied";
+        }
+        if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
+            return fse.getReason();
         }
         return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }

@@ -98,11 +98,12 @@ public final class Delivery {
             }
             Journal journal = new Journal(config.stateDir(), config.stateRetention(), clock);
             String key = Journal.key(envelope.recipient().orElse(""), message.digest());
+            Outcome outcome;
             try (Journal.Entry entry = journal.open(key, deadline)) {
-                Outcome outcome = deliver(message, envelope, plan, entry, line);
-                journal.prune();
-                return outcome;
+                outcome = deliver(message, envelope, plan, entry, key, line);
             }
+            journal.prune(); // after the entry is closed: pruning opens other entries of this process
+            return outcome;
         }
     }
 
@@ -127,7 +128,7 @@ public final class Delivery {
         }
     }
 
-    private Outcome deliver(InputMessage message, Envelope envelope, Plan plan, Journal.Entry entry, LogLine line)
+    private Outcome deliver(InputMessage message, Envelope envelope, Plan plan, Journal.Entry entry, String key, LogLine line)
             throws Failure, IOException {
         if (plan.failure().isPresent()) {
             line.status("deferred", plan.outcome());
@@ -136,7 +137,7 @@ public final class Delivery {
         }
         String localCopy = "none";
         if (plan.keepLocal()) {
-            localCopy = localCopy(message, envelope, entry).toString();
+            localCopy = localCopy(message, envelope, entry, key).toString();
         }
         line.local(localCopy);
         if (plan.forwarder().isEmpty()) {
@@ -208,10 +209,21 @@ public final class Delivery {
     }
 
     /**
-     * Writes the local copy unless the journal shows it written. For a Maildir the unique name is
-     * recorded before the file is linked into new/, so that a run killed in between is recognised.
+     * Writes the local copy unless the journal shows it written; records it as written only once
+     * it is fsynced. A run killed in the middle is recognised by the next one:
+     *
+     * <ul>
+     *   <li>Maildir: the unique name is recorded before the file is written. If the retry finds
+     *       that name in new/ (or cur/), the copy was made; otherwise the leftover in tmp/ is
+     *       removed and the message is written again under a new name.
+     *   <li>mbox: the append is announced in a pending record (see {@code MboxRecovery}) that the
+     *       next holder of the mailbox locks repairs: a torn append is cut off, a complete one
+     *       kept, and the outcome left under this message's journal key. The retry takes the
+     *       locks (repairing, if no one else has yet), and records the copy as done if the
+     *       outcome says complete, or writes it again.
+     * </ul>
      */
-    private Path localCopy(InputMessage message, Envelope envelope, Journal.Entry entry) throws Failure {
+    private Path localCopy(InputMessage message, Envelope envelope, Journal.Entry entry, String key) throws Failure {
         Optional<String> done = entry.last("local");
         if (done.isPresent()) {
             return Path.of(done.get());
@@ -220,32 +232,35 @@ public final class Delivery {
         if (mailbox instanceof Maildir maildir) {
             Optional<String> intent = entry.last("maildir-intent");
             if (intent.isPresent()) {
+                maildir.discardTemporary(intent.get());
                 if (maildir.contains(intent.get())) {
                     Path p = maildir.path().resolve("new").resolve(intent.get());
                     entry.record("local " + p);
                     return p;
                 }
-                maildir.discardTemporary(intent.get());
             }
             String name = maildir.uniqueName();
             entry.record("maildir-intent " + name);
-            Path p;
-            try (InputStream in = message.open()) {
-                p = maildir.storeAs(in, name);
-            } catch (IOException e) {
-                throw Failure.temporary("4.3.0", "cannot read the spooled message: " + describe(e), e);
-            }
+            Path p = maildir.storeAs(message::open, name);
             entry.record("local " + p);
             return p;
         }
         Mbox mbox = (Mbox) mailbox;
-        try (Mbox.Lock lock = mbox.lock(); InputStream in = message.open()) {
-            entry.record("mbox-intent " + lock.size());
-            mbox.append(lock, in, envelope.sender());
+        Mbox.Measured measured = mbox.measure(message::open, envelope.sender());
+        try (Mbox.Lock lock = mbox.lock()) {
+            Optional<Mbox.Recovered> earlier = lock.recovered(key);
+            if (earlier.isPresent() && earlier.get() == Mbox.Recovered.COMPLETE) {
+                entry.record("local " + mbox.path());
+                lock.forget(key);
+                return mbox.path();
+            }
+            lock.append(measured, key);
             entry.record("local " + mbox.path());
+            lock.commit();
+            if (earlier.isPresent()) {
+                lock.forget(key);
+            }
             return mbox.path();
-        } catch (IOException e) {
-            throw Failure.temporary("4.3.0", "cannot read the mailbox or spooled message: " + describe(e), e);
         }
     }
 
@@ -253,7 +268,7 @@ public final class Delivery {
         if (config.local().maildir()) {
             return new Maildir(config.local().mailbox(), config.hostname(), clock, random);
         }
-        return new Mbox(config.local().mailbox(), clock, config.local().lockTimeout(), deadline);
+        return new Mbox(config.local().mailbox(), config.stateDir(), config.stateRetention(), clock, config.local().lockTimeout(), deadline);
     }
 
     /** Everything but the side effects: prints the log line and each forward as it would be sent. */
