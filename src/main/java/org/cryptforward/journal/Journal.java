@@ -45,8 +45,8 @@ import org.cryptforward.Failure;
  *
  * <p>Damage never blocks a new message; at worst it causes a duplicate, never a loss:
  * <ul>
- *   <li>a line that is torn, or holds bytes a record never has, is ignored, and the next record
- *       starts on a line of its own;
+ *   <li>a line that is torn, or holds bytes a record never has, is ignored; a torn line is
+ *       closed with a NUL before the next record, so that it stays invalid;
  *   <li>an entry that is not a regular file (a directory, a link, a FIFO), cannot be opened,
  *       locked or read (wrong owner, I/O error), or is implausibly large, is renamed to
  *       {@code KEY.damaged-MILLIS} for inspection and a fresh one is started — which forgets what
@@ -408,8 +408,8 @@ public final class Journal {
             if (record.isEmpty() || record.equals(TOMBSTONE)) {
                 throw new IllegalArgumentException("not a record: " + record);
             }
-            // after a torn line, start on a line of its own
-            byte[] line = ((tornTail ? "\n" : "") + escape(record) + "\n").getBytes(StandardCharsets.US_ASCII);
+            // after a torn line, start on a line of its own; the NUL keeps the torn one invalid
+            byte[] line = ((tornTail ? "\0\n" : "") + escape(record) + "\n").getBytes(StandardCharsets.US_ASCII);
             try {
                 long pos = channel.size();
                 ByteBuffer b = ByteBuffer.wrap(line);
