@@ -56,6 +56,9 @@ import org.cryptforward.Failure;
  * Only when the journal cannot be written at all (state directory missing, full or not
  * writable) does a delivery fail, with 75.
  *
+ * <p>While a delivery holds an entry, nothing else in its process may open and close that file: an
+ * fcntl lock belongs to the process and goes with the first descriptor of the file it closes.
+ *
  * <p>Entries are touched when opened. Entries, and set-aside damaged ones, untouched for the
  * retention period ({@code state_retention_days}, 14 by default) are pruned, at most once an
  * hour. An entry is pruned only under its lock and after a {@value #TOMBSTONE} record is written
@@ -120,6 +123,9 @@ public final class Journal {
                 setAsideOrFail(file, e);
                 continue;
             }
+            // Touched before locking: the JDK sets times through a file descriptor of its own, and
+            // closing any descriptor of a file drops this process's fcntl locks on it.
+            touch(file);
             FileLock lock;
             try {
                 lock = lock(ch, deadline);
@@ -152,7 +158,6 @@ public final class Journal {
                 }
                 continue; // pruned while this delivery waited for the lock: the next one is fresh
             }
-            touch(file);
             return new Entry(file, ch, lock, contents.records(), contents.tornTail());
         }
         throw failure("cannot use the state journal entry " + file, last == null ? new IOException("gave up after " + ATTEMPTS + " attempts") : last);

@@ -92,6 +92,27 @@ public final class MboxReader {
         return out.toByteArray();
     }
 
+    /** mboxrd quoting, done line by line here independently of the production code. */
+    public static byte[] quote(byte[] message) {
+        ByteArrayOutputStream out = new ByteArrayOutputStream(message.length + 64);
+        int lineStart = 0;
+        for (int i = 0; i <= message.length; i++) {
+            if (i == message.length || message[i] == '\n') {
+                int end = i == message.length ? i : i + 1;
+                int q = lineStart;
+                while (q < end && message[q] == '>') {
+                    q++;
+                }
+                if (startsWith(message, q, "From ")) {
+                    out.write('>');
+                }
+                out.write(message, lineStart, end - lineStart);
+                lineStart = end;
+            }
+        }
+        return expectedReadBack(out.toByteArray());
+    }
+
     /** What a message looks like once stored and read back: the same, with a line end added if it had none. */
     public static byte[] expectedReadBack(byte[] message) {
         if (message.length == 0 || message[message.length - 1] == '\n') {
