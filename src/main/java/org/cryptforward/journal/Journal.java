@@ -331,7 +331,10 @@ public final class Journal {
         return r.contains("No space left") || r.contains("quota") || r.contains("Read-only file system");
     }
 
-    /** Renames a damaged entry (or directory) out of the way, keeping it for inspection. */
+    /**
+     * Renames a damaged entry (or directory) out of the way, keeping it for inspection for the
+     * retention period. Another delivery may have done so a moment before: that is no error.
+     */
     private void setAside(Path p) throws IOException {
         if (!Files.exists(p, LinkOption.NOFOLLOW_LINKS)) {
             return;
@@ -340,7 +343,19 @@ public final class Journal {
         for (int i = 1; Files.exists(aside, LinkOption.NOFOLLOW_LINKS); i++) {
             aside = p.resolveSibling(p.getFileName() + ".damaged-" + clock.millis() + "-" + i);
         }
-        Files.move(p, aside, StandardCopyOption.ATOMIC_MOVE);
+        try {
+            Files.move(p, aside, StandardCopyOption.ATOMIC_MOVE);
+        } catch (NoSuchFileException raced) {
+            return;
+        }
+        try {
+            if (!Files.isSymbolicLink(aside)) {
+                Files.getFileAttributeView(aside, java.nio.file.attribute.BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
+                        .setTimes(FileTime.from(clock.instant()), null, null);
+            }
+        } catch (IOException e) {
+            // then it is pruned sooner
+        }
     }
 
     private void touch(Path file) {

@@ -35,19 +35,23 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * SIGKILL at random points. Each trial starts a real {@code deliver} process with a message of a
- * few megabytes and kills its JVM — after a random delay, or at a random moment once it has begun
- * writing the local copy — then checks what it left: either no trace or the complete message
- * (for an mbox: once the next delivery, or the retry, has taken the mailbox locks; a torn tail
- * must be a strict prefix of the message's bytes, never anything else). Every other trial a
- * different message is delivered before the retry, so that a stranger repairs the mailbox. The
- * retry, a new process with a new envelope line as Postfix would start it, must end with exactly
- * one local copy, everything delivered earlier untouched, and the forward at the relay,
- * decrypting to the original (twice at most: a kill between the relay's 250 and the journal
- * record is the one window where "at least once" cannot be "exactly once").
+ * SIGKILL at random points. Each trial starts a real {@code deliver} process with a message of
+ * 1.5 MB and kills its JVM — after a random delay within the time a whole run takes, or at a
+ * random moment once it has begun writing the local copy — then checks what it left: either no
+ * trace or the complete message (for an mbox: once the next delivery, or the retry, has taken the
+ * mailbox locks; until then a torn tail must be a strict prefix of the message's bytes, never
+ * anything else). In every third trial a different message is delivered before the retry, so
+ * that a stranger repairs the mailbox. The retry, a new process with a new envelope line as
+ * Postfix would start it, must end with exactly one local copy, everything delivered earlier
+ * untouched, and the forward at the relay, decrypting to the original (twice at most: a kill
+ * between the relay's 250 and the journal record is the one window where "at least once" cannot
+ * be "exactly once"). Trials go on until {@value #KILLS} runs were really killed; the seed is
+ * printed, and {@code -Dcrash.seed=N} repeats a sequence of delays.
  */
 class CrashRecoveryIT {
-    static final int TRIALS = 22;
+    /** Trials go on until this many runs were really killed (a run may finish before its kill). */
+    static final int KILLS = 21;
+    static final int MAX_TRIALS = 30;
     static final int SIZE = 1_500_000;
 
     enum Kill { RANDOM_DELAY, WHILE_WRITING }
@@ -88,7 +92,9 @@ class CrashRecoveryIT {
         long runMillis = 1200; // how long an uninterrupted run takes, measured on each retry
         long t0 = System.nanoTime();
 
-        for (int trial = 0; trial < TRIALS; trial++) {
+        int trials = 0;
+        for (int trial = 0; killed < KILLS && trial < MAX_TRIALS; trial++) {
+            trials++;
             boolean isMaildir = trial % 2 == 1;
             Kill how = (trial / 2) % 2 == 0 ? Kill.RANDOM_DELAY : Kill.WHILE_WRITING;
             boolean strangerFirst = trial % 6 >= 4;
@@ -107,7 +113,7 @@ class CrashRecoveryIT {
             Optional<ProcessHandle> jvm = Dist.jvm(p, 20_000);
             long delay;
             if (how == Kill.RANDOM_DELAY) {
-                delay = random.nextInt((int) Math.max(200, runMillis * 95 / 100));
+                delay = random.nextInt((int) Math.max(200, runMillis * 9 / 10));
                 Dist.sleep(delay);
             } else {
                 long until = System.nanoTime() + 30_000_000_000L;
@@ -183,14 +189,15 @@ class CrashRecoveryIT {
         Dist.Result last = Dist.deliver(mbox.config, Dist.postfixInput(tmp, "last.in", "root@host.example", "Subject: last\n\nx\n"
                 .getBytes(StandardCharsets.US_ASCII)), tmp.resolve("last.out"), env);
         assertEquals(0, last.exit(), last.output());
-        long mboxStrangers = java.util.stream.IntStream.range(0, TRIALS).filter(t -> t % 2 == 0 && t % 6 >= 4).count();
-        assertEquals(TRIALS / 2 + mboxStrangers + 1, MboxReader.read(mbox.mailbox).size(), "every message of the mbox once, well framed");
+        long mboxTrials = java.util.stream.IntStream.range(0, trials).filter(t -> t % 2 == 0).count();
+        long mboxStrangers = java.util.stream.IntStream.range(0, trials).filter(t -> t % 2 == 0 && t % 6 >= 4).count();
+        assertEquals(mboxTrials + mboxStrangers + 1, MboxReader.read(mbox.mailbox).size(), "every message of the mbox once, well framed");
         try (Stream<Path> s = Files.list(mbox.state.resolve("pending"))) {
             assertEquals(List.of(), s.filter(f -> f.getFileName().toString().startsWith("mbox-")).toList(), "no pending append left");
         }
         System.out.printf("crash test: %d trials in %.1f s; %d runs killed; left %s; %d repaired by another delivery first;"
-                + " %d forwards relayed twice%n", TRIALS, (System.nanoTime() - t0) / 1e9, killed, seen, strangers, duplicates);
-        assertTrue(killed >= 20, "at least 20 runs were really killed: " + killed);
+                + " %d forwards relayed twice%n", trials, (System.nanoTime() - t0) / 1e9, killed, seen, strangers, duplicates);
+        assertTrue(killed >= KILLS, "at least " + KILLS + " runs were really killed: " + killed);
         assertTrue(seen.getOrDefault(Left.TORN, 0) >= 1, "some kills landed in the middle of a write: " + seen);
     }
 
