@@ -15,13 +15,13 @@ import java.util.List;
 import java.util.Map;
 import java.util.Set;
 import org.cryptforward.support.ConfigToml;
-import org.cryptforward.support.Dist;
+import org.cryptforward.support.Launcher;
 import org.cryptforward.support.MboxReader;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
 import org.cryptforward.support.Relay;
 import org.cryptforward.support.Sandbox;
-import org.cryptforward.support.ScriptedSmtpServer;
+import org.cryptforward.support.ScriptedRelay;
 import org.cryptforward.support.SyntheticMail;
 import org.cryptforward.support.TestKeys;
 import org.junit.jupiter.api.Test;
@@ -58,12 +58,12 @@ class ConcurrentDeliveryIT {
                 byte[] m = SyntheticMail.cron(id, 70_000 + 2_000 * i, i);
                 messages.put(id, m);
                 outputs.add(tmp.resolve(id + ".out"));
-                processes.add(Dist.startDeliver(sb.config, Dist.postfixInput(tmp, id + ".in", "root@host.example", m), outputs.get(i),
-                        Dist.postfixEnv("root@cf.test", "root@host.example")));
+                processes.add(Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, id + ".in", "root@host.example", m), outputs.get(i),
+                        Launcher.postfixEnv("root@cf.test", "root@host.example")));
             }
             long t0 = System.nanoTime();
             for (int i = 0; i < PROCESSES; i++) {
-                Dist.Result r = Dist.finish(processes.get(i), outputs.get(i), 300);
+                Launcher.Run r = Launcher.finish(processes.get(i), outputs.get(i), 300);
                 assertEquals(0, r.exit(), "process " + i + ": " + r.output());
                 assertEquals("", r.output());
             }
@@ -108,25 +108,26 @@ class ConcurrentDeliveryIT {
 
     @Test
     void twoRunsOfTheSameMessageAtOnceDeliverItOnce() throws Exception {
-        try (ScriptedSmtpServer smtp = new ScriptedSmtpServer()) {
+        try (ScriptedRelay smtp = new ScriptedRelay()) {
             // the relay takes its time: the two runs certainly overlap
-            smtp.delay(ScriptedSmtpServer.Step.END_OF_DATA, Duration.ofSeconds(2));
+            smtp.pause(ScriptedRelay.Step.END_OF_DATA, Duration.ofSeconds(2));
             Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("pair"), smtp.port(), "", false)).relayPort(smtp.port())
                     .rootRule(true, "admin@example.org").write();
             byte[] m = SyntheticMail.cron("twice", 50_000, 7);
-            Map<String, String> env = Dist.postfixEnv("root@cf.test", "root@host.example");
-            Process a = Dist.startDeliver(sb.config, Dist.postfixInput(tmp, "a.in", "root@host.example", m), tmp.resolve("a.out"), env);
-            Process b = Dist.startDeliver(sb.config, Dist.postfixInput(tmp, "b.in", "root@host.example", m), tmp.resolve("b.out"), env);
-            Dist.Result ra = Dist.finish(a, tmp.resolve("a.out"), 120);
-            Dist.Result rb = Dist.finish(b, tmp.resolve("b.out"), 120);
+            Map<String, String> env = Launcher.postfixEnv("root@cf.test", "root@host.example");
+            Process a = Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, "a.in", "root@host.example", m), tmp.resolve("a.out"), env);
+            Process b = Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, "b.in", "root@host.example", m), tmp.resolve("b.out"), env);
+            Launcher.Run ra = Launcher.finish(a, tmp.resolve("a.out"), 120);
+            Launcher.Run rb = Launcher.finish(b, tmp.resolve("b.out"), 120);
             assertEquals(0, ra.exit(), ra.output());
             assertEquals(0, rb.exit(), rb.output());
 
             List<MboxReader.Entry> entries = MboxReader.read(sb.mailbox);
             assertEquals(1, entries.size(), "kept once");
             assertArrayEquals(m, entries.get(0).message());
-            assertEquals(1, smtp.transactions().size(), "forwarded once");
-            byte[] payload = TestKeys.RSA.decrypt(PgpMime.encryptedPart(PgpMime.parse(smtp.accepted().get(0).data())));
+            assertEquals(1, smtp.accepted().size(), "forwarded once");
+            assertEquals(1, smtp.commands().stream().filter(c -> c.equalsIgnoreCase("DATA")).count(), "and sent once");
+            byte[] payload = TestKeys.RSA.decrypt(PgpMime.encryptedPart(PgpMime.parse(smtp.accepted().get(0))));
             assertTrue(Messages.isOriginalWithMark(m, payload));
             String log = sb.logText();
             assertEquals(2, log.lines().count(), log);

@@ -21,7 +21,7 @@ import java.util.Random;
 import java.util.Set;
 import java.util.stream.Stream;
 import org.cryptforward.support.ConfigToml;
-import org.cryptforward.support.Dist;
+import org.cryptforward.support.Launcher;
 import org.cryptforward.support.MboxReader;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
@@ -84,7 +84,7 @@ class CrashRecoveryIT {
         Path maildirPath = tmp.resolve("md").resolve("Maildir");
         Sandbox maildir = new ConfigToml(new Sandbox(tmp.resolve("md"), relay.port(), "", true)).relayPort(relay.port())
                 .mailbox(maildirPath, true).deadlineSeconds(120).rootRule(true, "admin@example.org").write();
-        Map<String, String> env = Dist.postfixEnv("root@cf.test", "root@host.example");
+        Map<String, String> env = Launcher.postfixEnv("root@cf.test", "root@host.example");
         Map<Left, Integer> seen = new EnumMap<>(Left.class);
         int killed = 0;
         int duplicates = 0;
@@ -109,23 +109,23 @@ class CrashRecoveryIT {
 
             // the run that gets killed
             Path out = tmp.resolve(id + ".out");
-            Process p = Dist.startDeliver(sb.config, Dist.postfixInput(tmp, id + ".in", "root@host.example", message), out, env);
-            Optional<ProcessHandle> jvm = Dist.jvm(p, 20_000);
+            Process p = Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, id + ".in", "root@host.example", message), out, env);
+            Optional<ProcessHandle> jvm = Launcher.jvmIfStarted(p, 20_000);
             long delay;
             if (how == Kill.RANDOM_DELAY) {
                 delay = random.nextInt((int) Math.max(200, runMillis * 9 / 10));
-                Dist.sleep(delay);
+                sleep(delay);
             } else {
                 long until = System.nanoTime() + 30_000_000_000L;
                 while (p.isAlive() && !writing(isMaildir, box, mboxBefore, maildirBefore) && System.nanoTime() < until) {
                     Thread.onSpinWait();
                 }
                 delay = random.nextInt(8);
-                Dist.sleep(delay);
+                sleep(delay);
             }
             boolean wasAlive = jvm.map(ProcessHandle::isAlive).orElse(false);
             jvm.ifPresent(ProcessHandle::destroyForcibly);
-            Dist.Result r = Dist.finish(p, out, 60);
+            Launcher.Run r = Launcher.finish(p, out, 60);
             assertTrue(r.exit() == 0 || r.exit() == 75, "exit 0 or 75 only: " + r.exit() + " " + r.output());
             if (r.exit() == 75) {
                 killed++;
@@ -141,7 +141,7 @@ class CrashRecoveryIT {
             byte[] stranger = null;
             if (strangerFirst) {
                 stranger = SyntheticMail.cron(id + "-stranger", 3000, trial);
-                Dist.Result s = Dist.deliver(sb.config, Dist.postfixInput(tmp, id + "-s.in", "root@host.example", stranger),
+                Launcher.Run s = Launcher.deliver(sb.config, Launcher.postfixInput(tmp, id + "-s.in", "root@host.example", stranger),
                         tmp.resolve(id + "-s.out"), env);
                 assertEquals(0, s.exit(), s.output());
                 List<byte[]> copies = copies(isMaildir, box);
@@ -151,10 +151,10 @@ class CrashRecoveryIT {
 
             // the MTA's retry
             Path retryOut = tmp.resolve(id + "-r.out");
-            Process rp = Dist.startDeliver(sb.config, Dist.postfixInput(tmp, id + "-r.in", "root@host.example", message), retryOut, env);
-            Optional<ProcessHandle> retryJvm = Dist.jvm(rp, 20_000);
+            Process rp = Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, id + "-r.in", "root@host.example", message), retryOut, env);
+            Optional<ProcessHandle> retryJvm = Launcher.jvmIfStarted(rp, 20_000);
             long r0 = System.nanoTime();
-            Dist.Result retry = Dist.finish(rp, retryOut, 120);
+            Launcher.Run retry = Launcher.finish(rp, retryOut, 120);
             if (retryJvm.isPresent()) {
                 runMillis = (System.nanoTime() - r0) / 1_000_000;
             }
@@ -186,7 +186,7 @@ class CrashRecoveryIT {
         }
 
         // a last delivery takes the mbox locks: whatever was pending is settled now
-        Dist.Result last = Dist.deliver(mbox.config, Dist.postfixInput(tmp, "last.in", "root@host.example", "Subject: last\n\nx\n"
+        Launcher.Run last = Launcher.deliver(mbox.config, Launcher.postfixInput(tmp, "last.in", "root@host.example", "Subject: last\n\nx\n"
                 .getBytes(StandardCharsets.US_ASCII)), tmp.resolve("last.out"), env);
         assertEquals(0, last.exit(), last.output());
         long mboxTrials = java.util.stream.IntStream.range(0, trials).filter(t -> t % 2 == 0).count();
@@ -269,6 +269,10 @@ class CrashRecoveryIT {
 
     static long count(List<byte[]> copies, byte[] message) {
         return copies.stream().filter(c -> Arrays.equals(c, message)).count();
+    }
+
+    static void sleep(long millis) throws InterruptedException {
+        Thread.sleep(millis);
     }
 
     static List<Path> list(Path dir) {

@@ -11,13 +11,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.stream.Stream;
 import org.cryptforward.support.ConfigToml;
-import org.cryptforward.support.Dist;
+import org.cryptforward.support.Launcher;
 import org.cryptforward.support.MboxReader;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
 import org.cryptforward.support.Sandbox;
-import org.cryptforward.support.ScriptedSmtpServer;
-import org.cryptforward.support.ScriptedSmtpServer.Step;
+import org.cryptforward.support.ScriptedRelay;
+import org.cryptforward.support.ScriptedRelay.Action;
+import org.cryptforward.support.ScriptedRelay.Step;
 import org.cryptforward.support.SyntheticMail;
 import org.cryptforward.support.TestKeys;
 import org.junit.jupiter.api.io.TempDir;
@@ -43,39 +44,41 @@ class RetryIT {
         "mbox, END_OF_DATA, 2, 451 4.3.0 queue full try again later",
         "Maildir, END_OF_DATA, 2, 451 4.3.0 queue full try again later",
         "mbox, RCPT, 1, 450 4.2.1 mailbox busy",
-        "Maildir, CONNECT, 1, 421 4.3.2 service not available",
+        "Maildir, GREETING, 1, 421 4.3.2 service not available",
     })
     void aTemporaryRelayFailureIsRetriedWithoutDuplicates(String kind, Step step, int occurrence, String reply) throws Exception {
         boolean maildir = kind.equals("Maildir");
-        try (ScriptedSmtpServer smtp = new ScriptedSmtpServer()) {
-            smtp.reply(step, occurrence, reply);
+        try (ScriptedRelay smtp = new ScriptedRelay()) {
+            smtp.at(step, occurrence, Action.reply(reply));
             Path box = tmp.resolve(maildir ? "Maildir" : "mbox");
             Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("sb"), smtp.port(), "", maildir)).relayPort(smtp.port())
                     .mailbox(box, maildir).rootRule(true, FIRST, SECOND).write();
             byte[] message = SyntheticMail.cron("retry", 40_000, 3);
-            Map<String, String> env = Dist.postfixEnv("root@cf.test", "root@host.example");
+            Map<String, String> env = Launcher.postfixEnv("root@cf.test", "root@host.example");
 
-            Dist.Result first = Dist.deliver(sb.config, Dist.postfixInput(tmp, "1.in", "root@host.example", message), tmp.resolve("1.out"), env);
+            Launcher.Run first = Launcher.deliver(sb.config, Launcher.postfixInput(tmp, "1.in", "root@host.example", message), tmp.resolve("1.out"), env);
             assertEquals(75, first.exit(), first.output());
             assertTrue(first.output().matches("4\\.\\d\\.\\d cryptforward: .*\\R?"), "one 4.x.x status line: " + first.output());
             assertEquals(1, copies(box, maildir).size(), "the copy is kept before the relay is tried");
 
-            Dist.Result second = Dist.deliver(sb.config, Dist.postfixInput(tmp, "2.in", "root@host.example", message), tmp.resolve("2.out"), env);
+            Launcher.Run second = Launcher.deliver(sb.config, Launcher.postfixInput(tmp, "2.in", "root@host.example", message), tmp.resolve("2.out"), env);
             assertEquals(0, second.exit(), second.output());
             assertEquals("", second.output());
 
             List<byte[]> copies = copies(box, maildir);
             assertEquals(1, copies.size(), "exactly one copy");
             assertArrayEquals(message, copies.get(0));
-            List<ScriptedSmtpServer.Transaction> accepted = smtp.accepted();
+            List<byte[]> accepted = smtp.accepted();
             assertEquals(2, accepted.size(), "each forward accepted once");
-            assertEquals(java.util.Set.of(List.of("<" + FIRST + ">"), List.of("<" + SECOND + ">")),
-                    java.util.Set.of(accepted.get(0).recipients(), accepted.get(1).recipients()), "one to each forward address");
-            for (ScriptedSmtpServer.Transaction t : accepted) {
-                byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(t.data())));
+            assertEquals(java.util.Set.of(FIRST, SECOND),
+                    java.util.Set.of(Messages.headerValue(accepted.get(0), "To").strip(), Messages.headerValue(accepted.get(1), "To").strip()),
+                    "one to each forward address");
+            for (byte[] forward : accepted) {
+                byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(forward)));
                 assertTrue(Messages.isOriginalWithMark(message, payload), "the forward decrypts to the original");
-                assertEquals("<cryptforward@cf.test>", t.mailFrom());
             }
+            assertTrue(smtp.commands().stream().filter(c -> c.toUpperCase().startsWith("MAIL FROM")).allMatch(c -> c.contains("<cryptforward@cf.test>")),
+                    "the configured envelope sender");
             String log = sb.logText();
             assertTrue(log.contains("status=deferred"), log);
             assertTrue(log.lines().reduce((a, b) -> b).orElse("").contains("status=sent"), log);

@@ -18,7 +18,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.stream.Stream;
 import org.cryptforward.support.ConfigToml;
-import org.cryptforward.support.Dist;
+import org.cryptforward.support.Launcher;
 import org.cryptforward.support.MboxReader;
 import org.cryptforward.support.Sandbox;
 import org.junit.jupiter.api.AfterEach;
@@ -70,7 +70,7 @@ class UnprivilegedDeliveryIT {
         Files.setPosixFilePermissions(entry, PosixFilePermissions.fromString("rw-------"));
         Files.setAttribute(entry, "unix:uid", 0);
 
-        Dist.Result r = deliverAsNobody();
+        Launcher.Run r = deliverAsNobody();
         assertEquals(0, r.exit(), r.output());
         List<MboxReader.Entry> entries = MboxReader.read(sb.mailbox);
         assertEquals(1, entries.size());
@@ -82,7 +82,7 @@ class UnprivilegedDeliveryIT {
         }
         assertEquals(NOBODY, Files.getAttribute(entry, "unix:uid", LinkOption.NOFOLLOW_LINKS), "and a fresh entry of nobody's");
 
-        Dist.Result again = deliverAsNobody();
+        Launcher.Run again = deliverAsNobody();
         assertEquals(0, again.exit(), again.output());
         assertEquals(1, MboxReader.read(sb.mailbox).size(), "the fresh entry makes the next run idempotent");
     }
@@ -92,19 +92,19 @@ class UnprivilegedDeliveryIT {
         Files.writeString(sb.mailbox, "");
         Files.setAttribute(sb.mailbox, "unix:uid", 0);
         Files.setPosixFilePermissions(sb.mailbox, PosixFilePermissions.fromString("rw-rw-rw-"));
-        Dist.Result r = deliverAsNobody();
+        Launcher.Run r = deliverAsNobody();
         assertEquals(75, r.exit(), r.output());
         assertTrue(r.output().startsWith("4.3.0 cryptforward: refusing " + sb.mailbox + ": owned by uid 0"), r.output());
         assertEquals(0, Files.size(sb.mailbox), "nothing written");
     }
 
-    Dist.Result deliverAsNobody() {
+    Launcher.Run deliverAsNobody() {
         Path in = dir.resolve("in-" + System.nanoTime());
-        Dist.postfixInput(dir, in.getFileName().toString(), "root@host.example", MESSAGE);
+        Launcher.postfixInput(dir, in.getFileName().toString(), "root@host.example", MESSAGE);
         List<String> cmd = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups", "--",
-                Dist.launcher().toAbsolutePath().toString(), "deliver", "--config", sb.config.toString()));
+                Launcher.path().toAbsolutePath().toString(), "deliver", "--config", sb.config.toString()));
         Path out = dir.resolve("out-" + System.nanoTime());
-        return Dist.finish(Dist.start(cmd, in, out, Dist.postfixEnv("postmaster@cf.test", "root@host.example")), out, 120);
+        return Launcher.finish(Launcher.start(cmd, in, out, Launcher.postfixEnv("postmaster@cf.test", "root@host.example")), out, 120);
     }
 
     static String key(String recipient, byte[] message) throws Exception {

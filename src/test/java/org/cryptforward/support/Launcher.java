@@ -11,7 +11,12 @@ import java.util.List;
 import java.util.Map;
 import java.util.concurrent.TimeUnit;
 
-/** Runs the built launcher, {@code target/dist/bin/cryptforward}, as a separate process. */
+/**
+ * Runs the built launcher, {@code target/dist/bin/cryptforward}, as a separate process — also
+ * as an MTA runs it ({@link #startDeliver}): standard input from a file that starts with a
+ * Postfix envelope line, Postfix's environment, stdout and stderr as one stream into a file, no
+ * thread of the test per process, so that many can run at once.
+ */
 public final class Launcher {
     private Launcher() {}
 
@@ -106,5 +111,105 @@ public final class Launcher {
             Thread.currentThread().interrupt();
             throw new AssertionError(e);
         }
+    }
+
+    private static final java.time.format.DateTimeFormatter ASCTIME =
+            java.time.format.DateTimeFormatter.ofPattern("EEE MMM ppd HH:mm:ss yyyy", java.util.Locale.ENGLISH);
+
+    /** What Postfix's local(8) passes to a pipe command, plus JAVA_HOME when the test runs with one. */
+    public static Map<String, String> postfixEnv(String recipient, String sender) {
+        Map<String, String> env = new java.util.HashMap<>();
+        env.put("PATH", "/usr/bin:/bin");
+        env.put("LANG", "C");
+        env.put("SENDER", sender);
+        env.put("RECIPIENT", recipient);
+        env.put("ORIGINAL_RECIPIENT", recipient);
+        env.put("LOCAL", recipient.contains("@") ? recipient.substring(0, recipient.indexOf('@')) : recipient);
+        env.put("USER", "root");
+        env.put("LOGNAME", "root");
+        String javaHome = System.getenv("JAVA_HOME");
+        if (javaHome != null) {
+            env.put("JAVA_HOME", javaHome);
+        }
+        return env;
+    }
+
+    /** Writes {@code dir/name}: the message as Postfix pipes it, after {@code From sender  asctime} (two spaces). */
+    public static Path postfixInput(Path dir, String name, String sender, byte[] message) {
+        byte[] envelope = ("From " + (sender.isEmpty() ? "MAILER-DAEMON" : sender) + "  "
+                + ASCTIME.format(java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC)) + "\n").getBytes(StandardCharsets.US_ASCII);
+        Path p = dir.resolve(name);
+        try (OutputStream out = Files.newOutputStream(p)) {
+            out.write(envelope);
+            out.write(message);
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        }
+        return p;
+    }
+
+    /** Starts {@code cryptforward deliver --config CONFIG EXTRA}, reading {@code stdin}, writing all output to {@code output}. */
+    public static Process startDeliver(Path config, Path stdin, Path output, Map<String, String> env, String... extra) {
+        List<String> cmd = new ArrayList<>(List.of(path().toString(), "deliver", "--config", config.toString()));
+        cmd.addAll(List.of(extra));
+        return start(cmd, stdin, output, env);
+    }
+
+    /** Starts a command (the launcher, or a wrapper around it) in {@code /} with exactly the environment {@code env}. */
+    public static Process start(List<String> cmd, Path stdin, Path output, Map<String, String> env) {
+        ProcessBuilder pb = new ProcessBuilder(cmd)
+                .redirectInput(stdin.toFile())
+                .redirectErrorStream(true)
+                .redirectOutput(output.toFile())
+                .directory(Path.of("/").toFile());
+        pb.environment().clear();
+        pb.environment().putAll(env);
+        try {
+            return pb.start();
+        } catch (IOException e) {
+            throw new AssertionError("cannot start " + cmd, e);
+        }
+    }
+
+    /** Waits for a process started with an output file (killing it after {@code seconds}) and returns its exit status and output. */
+    public static Run finish(Process p, Path output, int seconds) {
+        try {
+            if (!p.waitFor(seconds, TimeUnit.SECONDS)) {
+                p.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+                p.destroyForcibly();
+                throw new AssertionError("cryptforward did not finish within " + seconds + " s");
+            }
+            return new Run(p.exitValue(), Files.exists(output) ? Files.readString(output, StandardCharsets.UTF_8) : "");
+        } catch (IOException e) {
+            throw new java.io.UncheckedIOException(e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new AssertionError(e);
+        }
+    }
+
+    /** Runs {@code cryptforward deliver} to its end, as {@link #startDeliver} starts it. */
+    public static Run deliver(Path config, Path stdin, Path output, Map<String, String> env, String... extra) {
+        return finish(startDeliver(config, stdin, output, env, extra), output, 120);
+    }
+
+    /** The JVM under the launcher once it is there, or empty if the launcher ended first or none came within the time. */
+    public static java.util.Optional<ProcessHandle> jvmIfStarted(Process launcher, long timeoutMillis) {
+        long until = System.nanoTime() + timeoutMillis * 1_000_000L;
+        while (System.nanoTime() < until) {
+            java.util.Optional<ProcessHandle> java = launcher.toHandle().children()
+                    .filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false))
+                    .findFirst();
+            if (java.isPresent() || !launcher.isAlive()) {
+                return java;
+            }
+            try {
+                Thread.sleep(1);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new AssertionError(e);
+            }
+        }
+        return java.util.Optional.empty();
     }
 }

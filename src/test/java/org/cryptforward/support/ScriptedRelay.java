@@ -22,7 +22,10 @@ import javax.net.ssl.SSLSocket;
 /**
  * An SMTP server on 127.0.0.1 that answers as scripted: a chosen reply at a chosen step
  * (greeting, EHLO, MAIL, RCPT, DATA, end of data), or silence (to test timeouts), or a dropped
- * connection. It records every message it accepted with 250 and every session's commands.
+ * connection — at every occurrence of the step ({@link #at(Step, Action)}) or only at its n-th
+ * occurrence over all sessions ({@link #at(Step, int, Action)}, e.g. "the second message gets a
+ * 451"); and a pause before the replies at a step ({@link #pause}). It records every message it
+ * accepted with 250 and every session's commands.
  */
 public final class ScriptedRelay implements AutoCloseable {
     /** Where in the SMTP dialogue a scripted reply applies. */
@@ -52,6 +55,9 @@ public final class ScriptedRelay implements AutoCloseable {
 
     private final ServerSocket server;
     private final Map<Step, Action> script = Collections.synchronizedMap(new EnumMap<>(Step.class));
+    private final Map<Step, Map<Integer, Action>> nth = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<Step, AtomicInteger> occurrences = new java.util.concurrent.ConcurrentHashMap<>();
+    private final Map<Step, java.time.Duration> pauses = new java.util.concurrent.ConcurrentHashMap<>();
     private final List<byte[]> accepted = Collections.synchronizedList(new ArrayList<>());
     private final List<String> commands = Collections.synchronizedList(new ArrayList<>());
     private final AtomicInteger sessions = new AtomicInteger();
@@ -120,8 +126,22 @@ public final class ScriptedRelay implements AutoCloseable {
         return this;
     }
 
+    /** Sets the action for the {@code occurrence}-th time (from 1, counted over all sessions) the step comes. */
+    public ScriptedRelay at(Step step, int occurrence, Action action) {
+        nth.computeIfAbsent(step, k -> new java.util.concurrent.ConcurrentHashMap<>()).put(occurrence, action);
+        return this;
+    }
+
+    /** Waits this long before every reply at {@code step} (e.g. a slow relay, to make two clients overlap). */
+    public ScriptedRelay pause(Step step, java.time.Duration pause) {
+        pauses.put(step, pause);
+        return this;
+    }
+
     public ScriptedRelay clear() {
         script.clear();
+        nth.clear();
+        pauses.clear();
         return this;
     }
 
@@ -164,7 +184,7 @@ public final class ScriptedRelay implements AutoCloseable {
                 ssl.startHandshake();
             }
             OutputStream out = s.getOutputStream();
-            if (!respond(out, Step.GREETING, "220 scripted.test ESMTP")) {
+            if (!respond(out, Step.GREETING, next(Step.GREETING), "220 scripted.test ESMTP")) {
                 return;
             }
             BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
@@ -179,7 +199,7 @@ public final class ScriptedRelay implements AutoCloseable {
                             + (tls != null && !secure ? "250-STARTTLS\r\n" : "")
                             + (user != null ? "250-AUTH PLAIN LOGIN\r\n" : "")
                             + "250 SIZE 100000000";
-                    if (!respond(out, Step.EHLO, ext)) {
+                    if (!respond(out, Step.EHLO, next(Step.EHLO), ext)) {
                         return;
                     }
                 } else if (upper.startsWith("STARTTLS") && tls != null && !secure) {
@@ -204,16 +224,16 @@ public final class ScriptedRelay implements AutoCloseable {
                         write(out, "530 5.7.0 authentication required");
                         continue;
                     }
-                    if (!respond(out, Step.MAIL, "250 2.1.0 ok")) {
+                    if (!respond(out, Step.MAIL, next(Step.MAIL), "250 2.1.0 ok")) {
                         return;
                     }
                 } else if (upper.startsWith("RCPT")) {
-                    if (!respond(out, Step.RCPT, "250 2.1.5 ok")) {
+                    if (!respond(out, Step.RCPT, next(Step.RCPT), "250 2.1.5 ok")) {
                         return;
                     }
                 } else if (upper.startsWith("DATA")) {
-                    Action a = script.get(Step.DATA);
-                    if (!respond(out, Step.DATA, "354 go ahead")) {
+                    Action a = next(Step.DATA);
+                    if (!respond(out, Step.DATA, a, "354 go ahead")) {
                         return;
                     }
                     if (a != null && a.reply() != null && !a.reply().startsWith("3")) {
@@ -242,8 +262,8 @@ public final class ScriptedRelay implements AutoCloseable {
                     if (!complete) {
                         return;
                     }
-                    Action end = script.get(Step.END_OF_DATA);
-                    if (!respond(out, Step.END_OF_DATA, "250 2.0.0 queued")) {
+                    Action end = next(Step.END_OF_DATA);
+                    if (!respond(out, Step.END_OF_DATA, end, "250 2.0.0 queued")) {
                         return;
                     }
                     if (end == null || end.reply().startsWith("2")) {
@@ -300,9 +320,23 @@ public final class ScriptedRelay implements AutoCloseable {
         return null;
     }
 
-    /** Sends the scripted or the default reply; false when the session must end. */
-    private boolean respond(OutputStream out, Step step, String dflt) throws IOException {
-        Action a = script.get(step);
+    /** The action for this occurrence of {@code step}: one set for just this occurrence, else the step's, else none. */
+    private Action next(Step step) {
+        int n = occurrences.computeIfAbsent(step, k -> new AtomicInteger()).incrementAndGet();
+        Action once = nth.getOrDefault(step, Map.of()).get(n);
+        return once != null ? once : script.get(step);
+    }
+
+    /** Sends the scripted or the default reply, after the step's pause; false when the session must end. */
+    private boolean respond(OutputStream out, Step step, Action a, String dflt) throws IOException {
+        java.time.Duration pause = pauses.get(step);
+        if (pause != null) {
+            try {
+                Thread.sleep(pause.toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }
         if (a == null) {
             write(out, dflt);
             return true;
