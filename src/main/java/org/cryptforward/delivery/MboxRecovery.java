@@ -139,6 +139,12 @@ final class MboxRecovery {
     /** What a repair found of the interrupted append of {@code owner}, if one was repaired. */
     Optional<Mbox.Recovered> outcome(String owner) {
         Path f = outcomeFile(owner);
+        if (!Files.exists(f, LinkOption.NOFOLLOW_LINKS)) {
+            return Optional.empty();
+        }
+        if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
+            return Optional.of(Mbox.Recovered.UNKNOWN); // never opened: it could be a FIFO
+        }
         try (SeekableByteChannel ch = Files.newByteChannel(f, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
             ByteBuffer b = ByteBuffer.allocate(32);
             while (b.hasRemaining() && ch.read(b) > 0) {
@@ -177,6 +183,14 @@ final class MboxRecovery {
      */
     Optional<Mbox.Recovered> repair(Path mbox, FileChannel ch, String fileKey) throws IOException {
         Path file = pendingFile(mbox);
+        if (!Files.exists(file, LinkOption.NOFOLLOW_LINKS)) {
+            return Optional.empty();
+        }
+        if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
+            // not ours (never opened: it could be a FIFO); the mailbox is left as it is
+            Files.move(file, file.resolveSibling(file.getFileName() + ".damaged-" + clock.millis()), StandardCopyOption.ATOMIC_MOVE);
+            return Optional.of(Mbox.Recovered.UNKNOWN);
+        }
         String text;
         try (SeekableByteChannel rc = Files.newByteChannel(file, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
             ByteBuffer b = ByteBuffer.allocate(8192);
@@ -250,7 +264,7 @@ final class MboxRecovery {
         Instant cutoff = clock.instant().minus(keep);
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, p -> {
             String n = p.getFileName().toString();
-            return n.startsWith("outcome-") || n.startsWith(".tmp-");
+            return n.startsWith("outcome-") || n.startsWith(".tmp-") || n.contains(".damaged-");
         })) {
             for (Path p : ds) {
                 try {

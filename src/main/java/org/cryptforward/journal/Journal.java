@@ -349,9 +349,10 @@ public final class Journal {
             return;
         }
         try {
-            if (!Files.isSymbolicLink(aside)) {
-                Files.getFileAttributeView(aside, java.nio.file.attribute.BasicFileAttributeView.class, LinkOption.NOFOLLOW_LINKS)
-                        .setTimes(FileTime.from(clock.instant()), null, null);
+            // only a file or a directory: the JDK opens what it sets times on, and opening a FIFO blocks
+            BasicFileAttributes a = Files.readAttributes(aside, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+            if (a.isRegularFile() || a.isDirectory()) {
+                Files.setLastModifiedTime(aside, FileTime.from(clock.instant()));
             }
         } catch (IOException e) {
             // then it is pruned sooner

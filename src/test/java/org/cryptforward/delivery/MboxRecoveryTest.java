@@ -212,6 +212,32 @@ class MboxRecoveryTest {
     }
 
     @Test
+    void aFifoInPlaceOfThePendingRecordIsNeverOpened() throws Exception {
+        Files.write(mbox, concat(base, Arrays.copyOf(entry, 100)));
+        MboxRecovery r = new MboxRecovery(state, Duration.ofDays(14), MboxTest.CLOCK);
+        Files.createDirectories(r.directory());
+        assertEquals(0, new ProcessBuilder("mkfifo", r.pendingFile(mbox).toString()).start().waitFor());
+        byte[] now = Files.readAllBytes(mbox);
+        Optional<Mbox.Recovered> repaired = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
+            try (Mbox.Lock lock = mbox().lock()) {
+                return lock.repaired();
+            } catch (org.cryptforward.Failure f) {
+                throw new IllegalStateException(f);
+            }
+        }, java.util.concurrent.Executors.newSingleThreadExecutor(t -> {
+            Thread th = new Thread(t);
+            th.setDaemon(true);
+            return th;
+        })).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        assertEquals(Optional.of(Mbox.Recovered.UNKNOWN), repaired);
+        assertArrayEquals(now, Files.readAllBytes(mbox), "left alone");
+        assertFalse(Files.exists(r.pendingFile(mbox), java.nio.file.LinkOption.NOFOLLOW_LINKS), "moved out of the way");
+        try (var s = Files.list(r.directory())) {
+            assertEquals(1, s.filter(p -> p.getFileName().toString().contains(".damaged-")).count(), "kept for inspection");
+        }
+    }
+
+    @Test
     void pendingRecordsHoldNoMessageContent() throws Exception {
         killedAfter(100);
         MboxRecovery r = new MboxRecovery(state, Duration.ofDays(14), MboxTest.CLOCK);

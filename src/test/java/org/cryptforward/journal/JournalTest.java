@@ -41,6 +41,13 @@ class JournalTest {
 
     Journal journal;
     Path dir;
+    /** Threads of their own: the common pool has a single thread on two cores, which would serialise the "concurrent" runs. */
+    final java.util.concurrent.ExecutorService threads = java.util.concurrent.Executors.newCachedThreadPool();
+
+    @org.junit.jupiter.api.AfterEach
+    void stopThreads() {
+        threads.shutdownNow();
+    }
 
     @BeforeEach
     void setUp() {
@@ -151,7 +158,7 @@ class JournalTest {
             } catch (Failure f) {
                 throw new IllegalStateException(f);
             }
-        }).get(10, TimeUnit.SECONDS);
+        }, threads).get(10, TimeUnit.SECONDS);
         try (Journal.Entry e = opened) {
             assertEquals(List.of(), e.records());
         }
@@ -217,7 +224,7 @@ class JournalTest {
             } catch (Exception ex) {
                 throw new IllegalStateException(ex);
             }
-        });
+        }, threads);
         assertTrue(holding.await(10, TimeUnit.SECONDS));
         CompletableFuture<List<String>> second = CompletableFuture.supplyAsync(() -> {
             try (Journal.Entry e = open()) {
@@ -225,7 +232,7 @@ class JournalTest {
             } catch (Failure f) {
                 throw new IllegalStateException(f);
             }
-        });
+        }, threads);
         Thread.sleep(300);
         assertFalse(second.isDone(), "the second run waits while the first holds the entry");
         release.countDown();
@@ -242,7 +249,7 @@ class JournalTest {
                 } catch (Failure f) {
                     return f;
                 }
-            });
+            }, threads);
             Failure f = second.get(10, TimeUnit.SECONDS);
             assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
             assertEquals("4.4.7", f.status());
@@ -294,7 +301,7 @@ class JournalTest {
             } catch (Failure f) {
                 throw new IllegalStateException(f);
             }
-        });
+        }, threads);
         Thread.sleep(200);
         // what prune does under the lock: tombstone, then delete; then the lock is released
         Files.writeString(dir.resolve(KEY), Journal.TOMBSTONE + "\n", java.nio.file.StandardOpenOption.APPEND);
