@@ -51,8 +51,9 @@ import org.cryptforward.Failure;
  * mailbox is created 0600.
  *
  * <p>Use: {@link #measure} (outside the locks), {@link #lock}, {@link Lock#append}, record the
- * copy wherever it must be recorded, {@link Lock#commit}, close the lock. A lock closed without
- * commit undoes the append.
+ * copy wherever it must be recorded, {@link Lock#commit}, close the lock. A failed append is
+ * undone at once; a complete one is never undone — closed without commit (the caller could not
+ * record it), it is left to the repair, which keeps it and tells its owner.
  */
 public final class Mbox implements LocalMailbox {
     static final long STALE_SECONDS = 300;
@@ -155,7 +156,10 @@ public final class Mbox implements LocalMailbox {
         private final Path dotlock;
         private final String fileKey;
         private final Optional<Recovered> repaired;
+        /** An append being written: undone if it fails. */
         private MboxRecovery.Pending uncommitted;
+        /** An append complete and fsynced, its pending record not yet removed: never undone. */
+        private MboxRecovery.Pending appended;
 
         private Lock(FileChannel channel, FileLock fcntl, Path dotlock, String fileKey, Optional<Recovered> repaired) {
             this.channel = channel;
@@ -191,8 +195,8 @@ public final class Mbox implements LocalMailbox {
          * @return the offset at which the message's {@code From } line starts
          */
         public long append(Measured m, String owner) throws Failure {
-            if (uncommitted != null) {
-                throw new IllegalStateException("an append is not committed yet");
+            if (uncommitted != null || appended != null) {
+                throw new IllegalStateException("one append per lock");
             }
             long original;
             int separator;
@@ -226,6 +230,8 @@ public final class Mbox implements LocalMailbox {
                     throw new IOException("the message changed while it was stored");
                 }
                 channel.force(true);
+                uncommitted = null;
+                appended = pending;
                 return pending.fromOffset();
             } catch (IOException e) {
                 undo();
@@ -239,20 +245,24 @@ public final class Mbox implements LocalMailbox {
             }
         }
 
-        /** The append is recorded where it needs to be: it stays, and its pending record goes. */
-        public void commit() throws Failure {
-            if (uncommitted == null) {
+        /**
+         * The append is recorded where it needs to be: its pending record goes. Never fails: a
+         * record that cannot be removed is settled by the next holder of the locks, which finds
+         * the append complete and keeps it.
+         */
+        public void commit() {
+            if (appended == null) {
                 return;
             }
+            appended = null;
             try {
                 recovery.end(file);
-                uncommitted = null;
             } catch (IOException e) {
-                throw FileSafety.ioFailure("cannot remove the pending record in " + recovery.directory(), e);
+                // left for the next repair, which keeps the message
             }
         }
 
-        /** Cuts the mailbox back to where the uncommitted append began. */
+        /** Cuts the mailbox back to where a failed append began. */
         private void undo() {
             MboxRecovery.Pending p = uncommitted;
             if (p == null) {
@@ -268,6 +278,12 @@ public final class Mbox implements LocalMailbox {
             }
         }
 
+        /**
+         * Releases the locks. An append that failed was undone already; one that succeeded but
+         * was not committed stays, with its pending record: the next holder of the locks finds it
+         * complete and tells its owner (so a caller that failed to record the copy delivers it
+         * exactly once on its retry).
+         */
         @Override
         public void close() {
             undo();

@@ -303,17 +303,22 @@ class MboxTest {
     }
 
     @Test
-    void aLockClosedWithoutCommitUndoesTheAppend() throws Exception {
+    void aCompleteAppendClosedWithoutCommitIsKeptAndItsOwnerTold() throws Exception {
         Mbox m = mbox(Duration.ofSeconds(5));
         m.store(source("Subject: kept\n\nx\n"), "a@b");
-        byte[] before = Files.readAllBytes(mbox);
-        Mbox.Measured measured = m.measure(source("Subject: undone\n\ny\n"), "a@b");
+        Mbox.Measured measured = m.measure(source("Subject: appended\n\ny\n"), "a@b");
+        String owner = "a".repeat(64);
         try (Mbox.Lock lock = m.lock()) {
-            lock.append(measured, "a".repeat(64));
-            assertTrue(Files.size(mbox) > before.length);
+            lock.append(measured, owner);
             // the caller failed to record it (say, the journal's disk is full): no commit
         }
-        assertArrayEquals(before, Files.readAllBytes(mbox));
+        byte[] after = Files.readAllBytes(mbox);
+        assertEquals(2, MboxReader.read(mbox).size(), "never undone once complete: the journal may have the record after all");
+        try (Mbox.Lock lock = m.lock()) {
+            assertEquals(java.util.Optional.of(Mbox.Recovered.COMPLETE), lock.repaired());
+            assertEquals(java.util.Optional.of(Mbox.Recovered.COMPLETE), lock.recovered(owner), "the owner's retry will not write it again");
+        }
+        assertArrayEquals(after, Files.readAllBytes(mbox));
         assertNoPendingRecord();
     }
 
