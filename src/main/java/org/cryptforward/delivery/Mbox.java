@@ -22,10 +22,9 @@ import java.nio.file.attribute.FileTime;
 import java.time.Clock;
 import java.time.Duration;
 import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
-import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
+import org.cryptforward.Dates;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
 
@@ -57,7 +56,6 @@ import org.cryptforward.Failure;
  */
 public final class Mbox implements LocalMailbox {
     static final long STALE_SECONDS = 300;
-    private static final DateTimeFormatter ASCTIME = DateTimeFormatter.ofPattern("EEE MMM ppd HH:mm:ss yyyy", Locale.ENGLISH);
 
     /** What became of an earlier append that was interrupted, as the repair found it. */
     public enum Recovered {
@@ -362,7 +360,7 @@ public final class Mbox implements LocalMailbox {
         String sender = envelopeSender == null || envelopeSender.isEmpty() ? "MAILER-DAEMON" : envelopeSender;
         StringBuilder safe = new StringBuilder(sender.length());
         sender.codePoints().limit(1000).forEach(c -> safe.appendCodePoint(c <= ' ' || c == 0x7f || Character.isWhitespace(c) || Character.isISOControl(c) ? '_' : c));
-        String line = "From " + safe + " " + ASCTIME.format(ZonedDateTime.now(clock)) + "\n";
+        String line = "From " + safe + " " + Dates.asctime(ZonedDateTime.now(clock)) + "\n";
         return line.getBytes(StandardCharsets.UTF_8);
     }
 
@@ -470,7 +468,7 @@ public final class Mbox implements LocalMailbox {
     }
 
     private static String seconds(long millis) {
-        return millis < 10_000 ? String.format(Locale.ROOT, "%.1f s", millis / 1000.0) : (millis / 1000) + " s";
+        return millis < 10_000 ? (millis / 1000) + "." + (millis % 1000 / 100) + " s" : (millis / 1000) + " s";
     }
 
     private static void sleep(long millis) {

@@ -466,7 +466,7 @@ public final class Journal {
         for (byte b : record.getBytes(StandardCharsets.UTF_8)) {
             int c = b & 0xff;
             if (c < 32 || c >= 127 || c == '\\') {
-                sb.append(String.format("\\x%02x", c));
+                sb.append("\\x").append(HexFormat.of().toHexDigits((byte) c));
             } else {
                 sb.append((char) c);
             }
