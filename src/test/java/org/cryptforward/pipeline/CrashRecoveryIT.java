@@ -50,7 +50,7 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class CrashRecoveryIT {
     /** Trials go on until this many runs were really killed (a run may finish before its kill). */
-    static final int KILLS = 21;
+    static final int KILLS = 20;
     static final int MAX_TRIALS = 30;
     static final int SIZE = 1_500_000;
 
@@ -113,7 +113,7 @@ class CrashRecoveryIT {
             Optional<ProcessHandle> jvm = Launcher.jvmIfStarted(p, 20_000);
             long delay;
             if (how == Kill.RANDOM_DELAY) {
-                delay = random.nextInt((int) Math.max(200, runMillis * 9 / 10));
+                delay = random.nextInt((int) Math.max(200, runMillis * 85 / 100));
                 sleep(delay);
             } else {
                 long until = System.nanoTime() + 30_000_000_000L;
