@@ -153,7 +153,9 @@ public final class Spool implements Closeable {
     }
 
     private void spillToFile() throws IOException {
-        Files.createDirectories(tempDir);
+        if (!Files.isDirectory(tempDir)) {
+            Files.createDirectories(tempDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+        }
         Path path = Files.createTempFile(
                 tempDir, "spool-", ".tmp", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try {

@@ -82,6 +82,47 @@ class ProcessFaultsIT {
     }
 
     @Test
+    void sigtermToTheLauncherIsPassedOnAndDefers() throws Exception {
+        try (ScriptedRelay relay = new ScriptedRelay()) {
+            relay.at(Step.END_OF_DATA, Action.silence());
+            Sandbox sb = sandbox(relay, "term-launcher");
+            Process p = Launcher.start(MESSAGE, Map.of(), "deliver", "--config", sb.config.toString(), "--recipient", "root");
+            Launcher.jvmOf(p);
+            long until = System.nanoTime() + 30_000_000_000L;
+            while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
+            assertTrue(relay.commands().contains("DATA"), "the delivery reached DATA");
+            assertTrue(p.toHandle().destroy(), "SIGTERM to the launcher script, not to the JVM");
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(75, p.exitValue(), out);
+            assertStatusLine(out, "4.3.0 cryptforward: terminated by a signal");
+            assertRetryDeliversOnce(sb, relay);
+        }
+    }
+
+    @Test
+    void aJvmKilledOutrightDefersWithJustTheStatusLine() throws Exception {
+        try (ScriptedRelay relay = new ScriptedRelay()) {
+            relay.at(Step.END_OF_DATA, Action.silence());
+            Sandbox sb = sandbox(relay, "kill");
+            Process p = Launcher.start(MESSAGE, Map.of(), "deliver", "--config", sb.config.toString(), "--recipient", "root");
+            ProcessHandle jvm = Launcher.jvmOf(p);
+            long until = System.nanoTime() + 30_000_000_000L;
+            while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
+                Thread.sleep(20);
+            }
+            assertTrue(jvm.destroyForcibly(), "SIGKILL sent");
+            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
+            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(75, p.exitValue(), out);
+            assertStatusLine(out, "4.3.0 cryptforward: the Java runtime failed (exit status 137)");
+            assertRetryDeliversOnce(sb, relay);
+        }
+    }
+
+    @Test
     void theDeadlineEndsAStalledRun() throws Exception {
         try (ScriptedRelay relay = new ScriptedRelay()) {
             relay.at(Step.END_OF_DATA, Action.silence());
