@@ -66,6 +66,7 @@ public final class ScriptedRelay implements AutoCloseable {
     private volatile java.nio.file.Path spoolDir;
     private final List<java.nio.file.Path> acceptedFiles = Collections.synchronizedList(new ArrayList<>());
     private volatile String user;
+    private volatile long dropDuringData = -1;
     private volatile String password;
     private volatile boolean closed;
 
@@ -105,6 +106,12 @@ public final class ScriptedRelay implements AutoCloseable {
         }
     }
 
+    /** Drops the connection once this many bytes of a message have arrived (negative: never). */
+    public ScriptedRelay dropDuringData(long afterBytes) {
+        this.dropDuringData = afterBytes;
+        return this;
+    }
+
     /** Requires AUTH PLAIN or LOGIN with these credentials before MAIL. */
     public ScriptedRelay requireAuth(String user, String password) {
         this.user = user;
@@ -142,6 +149,7 @@ public final class ScriptedRelay implements AutoCloseable {
         script.clear();
         nth.clear();
         pauses.clear();
+        dropDuringData = -1;
         return this;
     }
 
@@ -243,10 +251,16 @@ public final class ScriptedRelay implements AutoCloseable {
                             : java.nio.file.Files.createTempFile(spoolDir, "accepted-", ".eml");
                     ByteArrayOutputStream memory = new ByteArrayOutputStream();
                     boolean complete = false;
+                    long dropAfter = dropDuringData;
+                    long received = 0;
                     try (OutputStream msg = file == null ? memory
                             : new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(file), 1 << 16)) {
                         String dl;
                         while ((dl = in.readLine()) != null) {
+                            received += dl.length() + 2;
+                            if (dropAfter >= 0 && received > dropAfter) {
+                                return; // the connection is reset in the middle of the message
+                            }
                             if (dl.equals(".")) {
                                 complete = true;
                                 break;
