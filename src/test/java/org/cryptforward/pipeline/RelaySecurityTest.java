@@ -116,6 +116,28 @@ class RelaySecurityTest {
     }
 
     @Test
+    void thePasswordNeverShowsInCheckOrDryRun() throws Exception {
+        try (ScriptedRelay relay = new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", PASSWORD)) {
+            Path pw = Files.writeString(tmp.resolve("password"), PASSWORD + "\n");
+            Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-------"));
+            Sandbox sb = sandbox(relay, "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
+                    + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
+            Sandbox.Run check = sb.run(new byte[0], "check", "--relay");
+            assertTrue(check.out().contains("accepted the connection with TLS and the login"), check.combined());
+            Sandbox.Run dry = sb.deliver(MESSAGE, "--recipient", "root", "--dry-run");
+            assertEquals(0, dry.exit(), dry.combined());
+            Sandbox.Run debug = sb.run(MESSAGE, "--debug", "deliver", "--recipient", "root", "--dry-run");
+            for (Sandbox.Run r : List.of(check, dry, debug)) {
+                assertFalse(r.combined().contains(PASSWORD), "password never in output");
+            }
+            Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-r-----"));
+            Sandbox.Run refused = sb.run(new byte[0], "check", "--relay");
+            assertTrue(refused.out().contains("password file " + pw + " is readable by group or others"), refused.combined());
+            assertFalse(refused.combined().contains(PASSWORD));
+        }
+    }
+
+    @Test
     void rejectedLoginDefers() throws Exception {
         try (ScriptedRelay relay = new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", "another")) {
             Path pw = Files.writeString(tmp.resolve("password"), PASSWORD);

@@ -104,6 +104,9 @@ public final class Launcher {
                 throw new AssertionError("cryptforward did not finish within " + timeoutSeconds + " s");
             }
             feeder.join(10_000);
+            if (List.of(args).contains("deliver")) {
+                MtaExitCodes.check(p.exitValue(), String.join(" ", args));
+            }
             return new Run(p.exitValue(), new String(out, StandardCharsets.UTF_8));
         } catch (IOException e) {
             throw new AssertionError("cannot start " + cmd, e);
@@ -179,6 +182,8 @@ public final class Launcher {
                 p.destroyForcibly();
                 throw new AssertionError("cryptforward did not finish within " + seconds + " s");
             }
+            // every process finished here is a deliver (started by startDeliver or with its arguments)
+            MtaExitCodes.check(p.exitValue(), "deliver started by a test");
             return new Run(p.exitValue(), Files.exists(output) ? Files.readString(output, StandardCharsets.UTF_8) : "");
         } catch (IOException e) {
             throw new java.io.UncheckedIOException(e);

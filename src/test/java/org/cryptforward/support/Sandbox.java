@@ -117,6 +117,9 @@ public final class Sandbox {
                 PrintStream e = new PrintStream(err, true, StandardCharsets.UTF_8)) {
             code = Cli.run(new ByteArrayInputStream(stdin), o, e, env, clock, false, full.toArray(new String[0]));
         }
+        if (full.contains("deliver")) {
+            MtaExitCodes.check(code, String.join(" ", full));
+        }
         return new Run(code, out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8));
     }
 
