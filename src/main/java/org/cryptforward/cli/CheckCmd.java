@@ -1,12 +1,11 @@
 package org.cryptforward.cli;
 
-import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
 import org.cryptforward.ExitCodes;
-import org.cryptforward.config.ConfigLoader;
 import org.cryptforward.pipeline.Checker;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /**
@@ -29,8 +28,8 @@ import picocli.CommandLine.Option;
 final class CheckCmd implements Callable<Integer> {
     static final int EX_CONFIG = 78;
 
-    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
-    Path config;
+    @Mixin
+    ConfigFile config = new ConfigFile();
 
     @Option(names = "--relay", description = "Also connect to the relay: STARTTLS/TLS and AUTH, then quit without sending.")
     boolean relay;
@@ -43,7 +42,7 @@ final class CheckCmd implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<Checker.Finding> findings = new Checker(context.clock()).check(ConfigLoader.locate(config, context.env()), relay);
+        List<Checker.Finding> findings = new Checker(context.clock()).check(config.locate(context.env()), relay);
         boolean failed = false;
         for (Checker.Finding f : findings) {
             context.out().println(f);

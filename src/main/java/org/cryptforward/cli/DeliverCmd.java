@@ -16,6 +16,7 @@ import org.cryptforward.log.MailLog;
 import org.cryptforward.log.SyslogMailLog;
 import org.cryptforward.pipeline.Delivery;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code deliver}: the pipe target of an MTA. */
@@ -27,8 +28,8 @@ import picocli.CommandLine.Option;
                     + " with an RFC 3463 status code and exits 75 (the MTA retries) or 69 (the MTA bounces)."
         })
 final class DeliverCmd implements Callable<Integer> {
-    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
-    Path config;
+    @Mixin
+    ConfigFile config = new ConfigFile();
 
     @Option(names = "--recipient", paramLabel = "ADDRESS", description = "Envelope recipient (default: from the MTA's environment or the headers).")
     String recipient;
@@ -50,7 +51,7 @@ final class DeliverCmd implements Callable<Integer> {
 
     @Override
     public Integer call() throws Failure, java.io.IOException {
-        Config cfg = loadConfig(ConfigLoader.locate(config, context.env()));
+        Config cfg = loadConfig(config.locate(context.env()));
         Deadline deadline = new Deadline(context.clock(), cfg.deadline());
         if (context.ownsProcess() && !dryRun) {
             Watchdog.arm(cfg.deadline(), context.err());

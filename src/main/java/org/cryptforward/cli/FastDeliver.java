@@ -58,7 +58,7 @@ final class FastDeliver {
                     switch (name) {
                         case "--config" -> {
                             try {
-                                cmd.config = Path.of(value);
+                                cmd.config.path = Path.of(value);
                             } catch (InvalidPathException e) {
                                 return null;
                             }

@@ -44,13 +44,13 @@ final class KeyCmd implements Runnable {
     }
 
     Keyring keyring() throws Failure {
-        Config cfg = loadConfig(config, context);
+        Config cfg = loadConfig(org.cryptforward.config.ConfigLoader.locate(config, context.env()), context);
         return new Keyring(cfg.keyring());
     }
 
-    static Config loadConfig(Path config, Context context) throws Failure {
+    static Config loadConfig(Path file, Context context) throws Failure {
         try {
-            return DeliverCmd.loadConfig(org.cryptforward.config.ConfigLoader.locate(config, context.env()));
+            return DeliverCmd.loadConfig(file);
         } catch (Failure f) {
             throw Failure.temporary("4.3.5", f.getMessage());
         }

@@ -1,7 +1,6 @@
 package org.cryptforward.cli;
 
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -11,6 +10,7 @@ import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
 import org.cryptforward.pipeline.Preview;
 import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 /** {@code test}: try the rules on a saved message. */
@@ -19,8 +19,8 @@ import picocli.CommandLine.Option;
         description = "Read a message from standard input and show what deliver would do with it: which rule matches and why,"
                 + " which keys (and whether each is usable), where the local copy would go, the outer header. Writes and sends nothing.")
 final class TestCmd implements Callable<Integer> {
-    @Option(names = "--config", paramLabel = "FILE", description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
-    Path config;
+    @Mixin
+    ConfigFile config = new ConfigFile();
 
     @Option(names = "--recipient", paramLabel = "ADDRESS", description = "Envelope recipient to assume.")
     String recipient;
@@ -39,7 +39,7 @@ final class TestCmd implements Callable<Integer> {
 
     @Override
     public Integer call() throws Failure {
-        Config cfg = KeyCmd.loadConfig(config, context);
+        Config cfg = KeyCmd.loadConfig(config.locate(context.env()), context);
         Map<String, Object> result;
         try {
             result = new Preview(cfg, context.clock(), context.env())
