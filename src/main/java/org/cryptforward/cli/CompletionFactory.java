@@ -7,9 +7,9 @@ import picocli.CommandLine;
 
 /**
  * Lets picocli's {@code AutoComplete} tool build the command line, whose classes take a
- * {@link Context} instead of having no-argument constructors. {@code install.sh} runs
- * {@code java -cp cryptforward.jar picocli.AutoComplete --factory org.cryptforward.cli.CompletionFactory
- * org.cryptforward.cli.Cli} to write the bash completion script. The commands are only built,
+ * {@link Context} instead of having no-argument constructors. The build runs
+ * {@code picocli.AutoComplete --factory org.cryptforward.cli.CompletionFactory org.cryptforward.cli.Cli}
+ * to write the bash completion script into {@code target/dist/share/bash-completion/}. The commands are only built,
  * never run: the context reads nothing and writes nowhere.
  */
 public final class CompletionFactory implements CommandLine.IFactory {

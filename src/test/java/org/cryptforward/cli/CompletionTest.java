@@ -13,7 +13,7 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The bash completion that install.sh generates, generated the same way (picocli's AutoComplete
+ * The bash completion the build generates (pom.xml, package phase), generated the same way (picocli's AutoComplete
  * with {@link CompletionFactory}) and then asked by bash itself what it completes.
  */
 class CompletionTest {
