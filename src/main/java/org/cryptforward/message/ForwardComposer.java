@@ -11,6 +11,7 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.bouncycastle.bcpg.ArmoredOutputStream;
 import org.bouncycastle.openpgp.PGPException;
 import org.bouncycastle.openpgp.PGPPublicKey;
 import org.cryptforward.Dates;
@@ -52,39 +53,29 @@ public final class ForwardComposer {
      */
     public OutboundMessage pgpMime(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
             throws IOException {
-        String messageId = newMessageId();
         String boundary = "=_cf" + hex(12);
         Optional<String> hiddenSubject = protectSubject ? header.value("Subject", FIELD_LIMIT) : Optional.empty();
-        return new OutboundMessage() {
-            @Override
-            public void writeTo(OutputStream out) throws IOException {
-                writeOuterHeader(out, header, to, messageId, fallbackFrom, protectSubject);
-                out.write(ascii("MIME-Version: 1.0\n"
-                        + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n"
-                        + " boundary=\"" + boundary + "\"\n"
-                        + "\n"
-                        + PREAMBLE
-                        + "\n--" + boundary + "\n"
-                        + "Content-Type: application/pgp-encrypted\n"
-                        + "Content-Description: PGP/MIME version identification\n"
-                        + "\n"
-                        + "Version: 1\n"
-                        + "\n--" + boundary + "\n"
-                        + "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
-                        + "Content-Description: OpenPGP encrypted message\n"
-                        + "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
-                        + "\n"));
-                try (InputStream payload = ProtectedPayload.open(header, hiddenSubject)) {
-                    encrypt(payload, out, keys, Map.of());
-                }
-                out.write(ascii("\n--" + boundary + "--\n"));
+        return forward(header, to, fallbackFrom, protectSubject, out -> {
+            out.write(ascii("MIME-Version: 1.0\n"
+                    + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n"
+                    + " boundary=\"" + boundary + "\"\n"
+                    + "\n"
+                    + PREAMBLE
+                    + "\n--" + boundary + "\n"
+                    + "Content-Type: application/pgp-encrypted\n"
+                    + "Content-Description: PGP/MIME version identification\n"
+                    + "\n"
+                    + "Version: 1\n"
+                    + "\n--" + boundary + "\n"
+                    + "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
+                    + "Content-Description: OpenPGP encrypted message\n"
+                    + "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
+                    + "\n"));
+            try (InputStream payload = ProtectedPayload.open(header, hiddenSubject)) {
+                encrypt(payload, out, keys, Map.of());
             }
-
-            @Override
-            public String messageId() {
-                return messageId;
-            }
-        };
+            out.write(ascii("\n--" + boundary + "--\n"));
+        });
     }
 
     /**
@@ -95,27 +86,17 @@ public final class ForwardComposer {
      */
     public OutboundMessage inline(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
             throws IOException {
-        String messageId = newMessageId();
         String charset = header.contentType().charset().replaceAll("[^A-Za-z0-9._:+-]", "");
         Optional<String> hiddenSubject = protectSubject ? header.value("Subject", FIELD_LIMIT) : Optional.empty();
-        return new OutboundMessage() {
-            @Override
-            public void writeTo(OutputStream out) throws IOException {
-                writeOuterHeader(out, header, to, messageId, fallbackFrom, protectSubject);
-                out.write(ascii("MIME-Version: 1.0\n"
-                        + "Content-Type: text/plain; charset=us-ascii\n"
-                        + "Content-Transfer-Encoding: 7bit\n"
-                        + "\n"));
-                try (InputStream body = InlineBody.open(header, hiddenSubject)) {
-                    encrypt(body, out, keys, Map.of(org.bouncycastle.bcpg.ArmoredOutputStream.CHARSET_HDR, charset.isEmpty() ? "us-ascii" : charset));
-                }
+        return forward(header, to, fallbackFrom, protectSubject, out -> {
+            out.write(ascii("MIME-Version: 1.0\n"
+                    + "Content-Type: text/plain; charset=us-ascii\n"
+                    + "Content-Transfer-Encoding: 7bit\n"
+                    + "\n"));
+            try (InputStream body = InlineBody.open(header, hiddenSubject)) {
+                encrypt(body, out, keys, Map.of(ArmoredOutputStream.CHARSET_HDR, charset.isEmpty() ? "us-ascii" : charset));
             }
-
-            @Override
-            public String messageId() {
-                return messageId;
-            }
-        };
+        });
     }
 
     /**
@@ -123,22 +104,34 @@ public final class ForwardComposer {
      * the original's own MIME fields and body, byte for byte. Nothing is encrypted a second time.
      */
     public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom) {
+        return forward(header, to, fallbackFrom, false, out -> {
+            out.write(ascii("MIME-Version: 1.0\n"));
+            for (String name : List.of("Content-Type", "Content-Transfer-Encoding")) {
+                Optional<HeaderSection.Field> f = header.first(name);
+                if (f.isPresent()) {
+                    out.write(OuterFields.copy(header.raw(f.get(), FIELD_LIMIT)));
+                }
+            }
+            out.write('\n');
+            try (InputStream body = header.message().open(header.bodyStart(), header.message().length())) {
+                body.transferTo(out);
+            }
+        });
+    }
+
+    /** What follows the outer header of a forward. */
+    private interface Body {
+        void writeTo(OutputStream out) throws IOException;
+    }
+
+    /** A forward: the outer header (see the class comment), then {@code body}. */
+    private OutboundMessage forward(HeaderSection header, String to, String fallbackFrom, boolean protectSubject, Body body) {
         String messageId = newMessageId();
         return new OutboundMessage() {
             @Override
             public void writeTo(OutputStream out) throws IOException {
-                writeOuterHeader(out, header, to, messageId, fallbackFrom, false);
-                out.write(ascii("MIME-Version: 1.0\n"));
-                for (String name : List.of("Content-Type", "Content-Transfer-Encoding")) {
-                    Optional<HeaderSection.Field> f = header.first(name);
-                    if (f.isPresent()) {
-                        out.write(OuterFields.copy(header.raw(f.get(), FIELD_LIMIT)));
-                    }
-                }
-                out.write('\n');
-                try (InputStream body = header.message().open(header.bodyStart(), header.message().length())) {
-                    body.transferTo(out);
-                }
+                writeOuterHeader(out, header, to, messageId, fallbackFrom, protectSubject);
+                body.writeTo(out);
             }
 
             @Override

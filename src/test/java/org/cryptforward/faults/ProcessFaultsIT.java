@@ -58,67 +58,59 @@ class ProcessFaultsIT {
         assertEquals(new String(MESSAGE, StandardCharsets.US_ASCII), Files.readString(sb.maildirMessages().get(0)));
     }
 
+    /** A delivery whose relay went silent after the message: the launcher, its JVM, the sandbox. */
+    record Stalled(Process launcher, ProcessHandle jvm, Sandbox sb) {
+        /** Waits for the launcher's end; returns its output, checking exit status 75. */
+        String deferred() throws Exception {
+            assertTrue(launcher.waitFor(30, TimeUnit.SECONDS));
+            String out = new String(launcher.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+            assertEquals(75, launcher.exitValue(), out);
+            return out;
+        }
+    }
+
+    private Stalled stallAtEndOfData(ScriptedRelay relay, String name) throws Exception {
+        relay.at(Step.END_OF_DATA, Action.silence());
+        Sandbox sb = sandbox(relay, name);
+        Process p = Launcher.start(MESSAGE, Map.of(), "deliver", "--config", sb.config.toString(), "--recipient", "root");
+        ProcessHandle jvm = Launcher.jvmOf(p);
+        long until = System.nanoTime() + 30_000_000_000L;
+        while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertTrue(relay.commands().contains("DATA"), "the delivery reached DATA");
+        return new Stalled(p, jvm, sb);
+    }
+
     @Test
     void sigtermWhileTheRelayStallsDefers() throws Exception {
         try (ScriptedRelay relay = new ScriptedRelay()) {
-            relay.at(Step.END_OF_DATA, Action.silence());
-            Sandbox sb = sandbox(relay, "term");
-            Process p = Launcher.start(MESSAGE, Map.of(), "deliver", "--config", sb.config.toString(), "--recipient", "root");
-            ProcessHandle jvm = Launcher.jvmOf(p);
-            long until = System.nanoTime() + 30_000_000_000L;
-            while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
-                Thread.sleep(20);
-            }
-            assertTrue(relay.commands().contains("DATA"), "the delivery reached DATA");
-            assertTrue(jvm.destroy(), "SIGTERM sent"); // destroy() sends SIGTERM
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertEquals(75, p.exitValue(), out);
-            assertStatusLine(out, "4.3.0 cryptforward: terminated by a signal");
+            Stalled s = stallAtEndOfData(relay, "term");
+            assertTrue(s.jvm().destroy(), "SIGTERM sent"); // destroy() sends SIGTERM
+            assertStatusLine(s.deferred(), "4.3.0 cryptforward: terminated by a signal");
             assertEquals(0, relay.accepted().size());
-            assertEquals(1, sb.maildirMessages().size(), "local copy kept before the forward");
-            assertRetryDeliversOnce(sb, relay);
+            assertEquals(1, s.sb().maildirMessages().size(), "local copy kept before the forward");
+            assertRetryDeliversOnce(s.sb(), relay);
         }
     }
 
     @Test
     void sigtermToTheLauncherIsPassedOnAndDefers() throws Exception {
         try (ScriptedRelay relay = new ScriptedRelay()) {
-            relay.at(Step.END_OF_DATA, Action.silence());
-            Sandbox sb = sandbox(relay, "term-launcher");
-            Process p = Launcher.start(MESSAGE, Map.of(), "deliver", "--config", sb.config.toString(), "--recipient", "root");
-            Launcher.jvmOf(p);
-            long until = System.nanoTime() + 30_000_000_000L;
-            while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
-                Thread.sleep(20);
-            }
-            assertTrue(relay.commands().contains("DATA"), "the delivery reached DATA");
-            assertTrue(p.toHandle().destroy(), "SIGTERM to the launcher script, not to the JVM");
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertEquals(75, p.exitValue(), out);
-            assertStatusLine(out, "4.3.0 cryptforward: terminated by a signal");
-            assertRetryDeliversOnce(sb, relay);
+            Stalled s = stallAtEndOfData(relay, "term-launcher");
+            assertTrue(s.launcher().toHandle().destroy(), "SIGTERM to the launcher script, not to the JVM");
+            assertStatusLine(s.deferred(), "4.3.0 cryptforward: terminated by a signal");
+            assertRetryDeliversOnce(s.sb(), relay);
         }
     }
 
     @Test
     void aJvmKilledOutrightDefersWithJustTheStatusLine() throws Exception {
         try (ScriptedRelay relay = new ScriptedRelay()) {
-            relay.at(Step.END_OF_DATA, Action.silence());
-            Sandbox sb = sandbox(relay, "kill");
-            Process p = Launcher.start(MESSAGE, Map.of(), "deliver", "--config", sb.config.toString(), "--recipient", "root");
-            ProcessHandle jvm = Launcher.jvmOf(p);
-            long until = System.nanoTime() + 30_000_000_000L;
-            while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
-                Thread.sleep(20);
-            }
-            assertTrue(jvm.destroyForcibly(), "SIGKILL sent");
-            assertTrue(p.waitFor(30, TimeUnit.SECONDS));
-            String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
-            assertEquals(75, p.exitValue(), out);
-            assertStatusLine(out, "4.3.0 cryptforward: the Java runtime failed (exit status 137)");
-            assertRetryDeliversOnce(sb, relay);
+            Stalled s = stallAtEndOfData(relay, "kill");
+            assertTrue(s.jvm().destroyForcibly(), "SIGKILL sent");
+            assertStatusLine(s.deferred(), "4.3.0 cryptforward: the Java runtime failed (exit status 137)");
+            assertRetryDeliversOnce(s.sb(), relay);
         }
     }
 
