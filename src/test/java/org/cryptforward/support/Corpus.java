@@ -8,13 +8,13 @@ import java.util.List;
 import java.util.stream.Collectors;
 import java.util.stream.Stream;
 
-/** The shared test corpus: ../shared/corpus, 322 real and realistic messages. */
+/** The test corpus: src/test/resources/corpus, 322 real and realistic messages (see its README.md and MANIFEST.tsv). */
 public final class Corpus {
     private Corpus() {}
 
     public static Path dir() {
         String p = System.getProperty("corpus.dir");
-        Path dir = p != null ? Path.of(p) : Path.of("../shared/corpus");
+        Path dir = p != null ? Path.of(p) : Path.of("src/test/resources/corpus");
         if (!Files.isDirectory(dir)) {
             throw new IllegalStateException("test corpus not found at " + dir.toAbsolutePath());
         }
