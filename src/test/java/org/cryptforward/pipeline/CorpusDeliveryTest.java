@@ -130,7 +130,8 @@ class CorpusDeliveryTest {
 
     private static void assertOuterHeader(byte[] original, byte[] relayed, MimeMessage forward) throws Exception {
         for (String name : List.of("From", "Subject", "In-Reply-To", "References")) {
-            String want = Messages.headerValue(original, name);
+            // a byte-order mark before the first field does not hide the header (feedback-report.txt has one)
+            String want = Messages.headerValue(Messages.withoutByteOrderMark(original), name);
             String got = Messages.headerValue(relayed, name);
             if (want == null) {
                 if (name.equals("From")) {
@@ -169,7 +170,7 @@ class CorpusDeliveryTest {
     /** An already encrypted message goes out as it is: its MIME type and body unchanged, our outer header. */
     private static void assertPassedThrough(byte[] original, byte[] relayed, MimeMessage forward) throws Exception {
         assertOuterHeader(original, relayed, forward);
-        assertEquals(Messages.normalizeSpace(Messages.headerValue(original, "Content-Type")),
+        assertEquals(Messages.normalizeSpace(Messages.headerValue(Messages.withoutByteOrderMark(original), "Content-Type")),
                 Messages.normalizeSpace(Messages.headerValue(relayed, "Content-Type")), "Content-Type kept");
         byte[] originalBody = java.util.Arrays.copyOfRange(original, Messages.bodyStart(original), original.length);
         byte[] relayedBody = java.util.Arrays.copyOfRange(relayed, Messages.bodyStart(relayed), relayed.length);

@@ -24,6 +24,18 @@ public final class Messages {
         return input;
     }
 
+    /**
+     * The message without a UTF-8 byte-order mark before its first header field: the header as a
+     * reader that skips the mark sees it (cryptforward does; Python's email package does not).
+     */
+    public static byte[] withoutByteOrderMark(byte[] m) {
+        if (m.length >= 3 && (m[0] & 0xff) == 0xEF && (m[1] & 0xff) == 0xBB && (m[2] & 0xff) == 0xBF
+                && bodyStart(Arrays.copyOfRange(m, 3, m.length)) > 0) {
+            return Arrays.copyOfRange(m, 3, m.length);
+        }
+        return m;
+    }
+
     /** CRLF → LF (and nothing else): "byte for byte up to line endings". */
     public static byte[] lf(byte[] b) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(b.length);
