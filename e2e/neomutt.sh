@@ -207,7 +207,7 @@ pane() { tmux_ capture-pane -p -J -t nm; }
 no_error() {
     local shot bad
     shot=$(pane)
-    for bad in 'Error' 'error:' 'Could not' 'could not decrypt' 'Decryption failed' 'WARNING' 'Warning:' 'not found'; do
+    for bad in 'Error' 'error:' 'Could not' 'could not decrypt' 'Decryption failed' 'WARNING' 'Warning:'; do
         if printf '%s\n' "$shot" | grep -qF -- "$bad"; then
             fail "the screen shows '$bad'"
         fi
