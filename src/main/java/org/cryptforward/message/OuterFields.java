@@ -11,7 +11,8 @@ import java.util.regex.Pattern;
  * <p>The original's folding is kept, with LF line ends. What could change the header's structure
  * is neutralised: a CR not part of a line end and a NUL become a space (a lone CR would otherwise
  * end the line on the wire and could start an injected field), and a physical line longer than
- * SMTP's 998 octets is folded at a space so no relay truncates it.
+ * SMTP's 998 octets is folded at a space (or, lacking one, between two characters) so no relay
+ * truncates it.
  *
  * <p>A field longer than {@value #MAX_FIELD} octets is cut (the whole of it travels inside the
  * encryption). Neither the cut nor a fold where a long line has no space ever falls inside an
@@ -45,7 +46,8 @@ public final class OuterFields {
             if (b == '\r' && i + 1 < n && raw[i + 1] == '\n') {
                 continue;
             }
-            if (b == '\n') {
+            if (b == '\n' || (b == '\r' && (i + 1 == n || raw[i + 1] == ' ' || raw[i + 1] == '\t'))) {
+                // LF, or a bare CR that ends a line (HeaderSection reads it as one): a fold or the end
                 if (i + 1 < n && (raw[i + 1] == ' ' || raw[i + 1] == '\t')) {
                     text.write('\n');
                 }
