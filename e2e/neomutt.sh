@@ -10,7 +10,8 @@
 # poll for what must appear: each body is shown decrypted, the protected Subject appears in the
 # pager and, once the message was opened, in the index (NeoMutt reads protected-headers="v1"
 # with crypt_protected_headers_read), the index shows "[...]" for it before, and no screen shows
-# an error. Nothing on this machine is reconfigured: everything lives in a temporary directory,
+# an error. Then, in a Maildir with a header cache, a second session shows the protected Subject
+# without opening the message again, while the Maildir file still says "[...]". Nothing on this machine is reconfigured: everything lives in a temporary directory,
 # so this stage needs neither root nor the e2e lock (it installs nothing; .ci/run does).
 set -euo pipefail
 STAGE=neomutt
@@ -26,7 +27,7 @@ finish() {
     local status=$?
     if [ $status -ne 0 ] && [ -S "$TMUX_SOCKET" ]; then
         echo "---- the NeoMutt screen" >&2
-        tmux_ capture-pane -p -t nm >&2 2>/dev/null || true
+        tmux_ capture-pane -p -t "$SESSION" >&2 2>/dev/null || true
     fi
     tmux_ kill-server >/dev/null 2>&1 || true
     cleanup_work
@@ -179,9 +180,7 @@ log "5 forwards in $MBOX"
 # ---------------------------------------------------------------------------------------------
 step "NeoMutt opens the mailbox"
 cat >"$WORK/muttrc" <<EOF
-set mbox_type = mbox
 set folder = "$WORK"
-set spoolfile = "$MBOX"
 set read_only = yes
 set sort = mailbox-order
 set header_cache = ""
@@ -198,11 +197,25 @@ set mark_old = no
 set quit = yes
 set pager_index_lines = 0
 EOF
-tmux_ -f /dev/null new-session -d -s nm -x 120 -y 40 \
-    env -i PATH="$PATH" HOME="$WORK" GNUPGHOME="$GNUPG_HOME" TERM=screen LANG=C.UTF-8 \
-    neomutt -n -F "$WORK/muttrc" -f "$MBOX"
-
-pane() { tmux_ capture-pane -p -J -t nm; }
+SESSION=
+# start_neomutt SESSION MAILBOX MUTTRC: NeoMutt on a fixed 120x40 screen, showing the index
+start_neomutt() {
+    SESSION=$1
+    INDEX_MARK="NeoMutt: =$(basename "$2")"
+    tmux_ -f /dev/null new-session -d -s "$SESSION" -x 120 -y 40 \
+        env -i PATH="$PATH" HOME="$WORK" GNUPGHOME="$GNUPG_HOME" TERM=screen LANG=C.UTF-8 \
+        neomutt -n -F "$3" -f "$2"
+    wait_screen "the index" "$INDEX_MARK"
+}
+quit_neomutt() {
+    local end=$(($(date +%s) + 20))
+    tmux_ send-keys -t "$SESSION" q
+    while tmux_ has-session -t "$SESSION" 2>/dev/null; do
+        [ "$(date +%s)" -lt "$end" ] || fail "NeoMutt did not quit within 20 s"
+        sleep 0.1
+    done
+}
+pane() { tmux_ capture-pane -p -J -t "$SESSION"; }
 # no_error: the screen shows none of NeoMutt's error and warning texts
 no_error() {
     local shot bad
@@ -226,7 +239,7 @@ wait_screen() {
 # index_line N: the index line of message N
 index_line() { pane | grep -E "^ +$1 " | head -n 1; }
 
-wait_screen "the index" "NeoMutt: =forwards.mbox"
+start_neomutt nm "$MBOX" "$WORK/muttrc"
 wait_screen "the fifth message in the index" "already encrypted $RUN_ID"
 index_line 1 | grep -qF "backup-plain $RUN_ID" || fail "index line 1: $(index_line 1)"
 index_line 2 | grep -qF "[...]" || fail "index line 2 before opening: $(index_line 2)"
@@ -236,11 +249,11 @@ log "index: 5 messages, the protected one as [...]"
 
 # open N: jump to message N and display it
 open() {
-    tmux_ send-keys -t nm "$1" Enter Enter
+    tmux_ send-keys -t "$SESSION" "$1" Enter Enter
 }
 back() {
-    tmux_ send-keys -t nm i
-    wait_screen "the index again" "NeoMutt: =forwards.mbox"
+    tmux_ send-keys -t "$SESSION" i
+    wait_screen "the index again" "$INDEX_MARK"
 }
 
 step "each forward, decrypted on screen"
@@ -280,5 +293,34 @@ back
 log "pass-through: decrypted as the sender encrypted it"
 
 index_line 2 | grep -qF "backup-protected $RUN_ID" || fail "index line 2 at the end: $(index_line 2)"
-tmux_ send-keys -t nm q
+quit_neomutt
+
+# ---------------------------------------------------------------------------------------------
+step "NeoMutt's header cache keeps a protected Subject for the next session (Maildir)"
+# the protected forward (the one whose Subject is [...] outside) alone in a Maildir
+protected=$(grep -l '^Subject: \[\.\.\.\]' "$SINK_DIR"/*.eml)
+[ "$(printf '%s\n' "$protected" | wc -l)" = 1 ] || fail "not one forward with [...] outside: $protected"
+mkdir -p "$WORK/Maildir-forwards/cur" "$WORK/Maildir-forwards/new" "$WORK/Maildir-forwards/tmp"
+tr -d '\r' <"$protected" >"$WORK/Maildir-forwards/new/1700000000.1.e2e"
+{
+    printf 'source "%s"\n' "$WORK/muttrc"
+    printf 'set read_only = no\n'
+    printf 'set header_cache = "%s/hcache/"\n' "$WORK"
+} >"$WORK/muttrc-hcache"
+start_neomutt hc1 "$WORK/Maildir-forwards" "$WORK/muttrc-hcache"
+index_line 1 | grep -qF "[...]" || fail "index line 1 before opening: $(index_line 1)"
+open 1
+wait_screen "the protected forward's body" "secret body protected-$RUN_ID"
+back
+index_line 1 | grep -qF "backup-protected $RUN_ID" || fail "index line 1 after opening: $(index_line 1)"
+quit_neomutt
+start_neomutt hc2 "$WORK/Maildir-forwards" "$WORK/muttrc-hcache"
+index_line 1 | grep -qF "backup-protected $RUN_ID" || fail "index line 1 in a new session: $(index_line 1)"
+quit_neomutt
+if grep -rqF "backup-protected" "$WORK/Maildir-forwards"; then
+    fail "the protected Subject was written into the Maildir"
+fi
+log "a new session shows the real Subject without opening the message; the Maildir still says [...]"
+
 finish_stage
+
