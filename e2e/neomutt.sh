@@ -1,18 +1,20 @@
 #!/usr/bin/env bash
 # End-to-end in a real mail client: the forwards as an admin reads them in NeoMutt.
 #
-# The launcher of this checkout (target/dist/bin/cryptforward, built with `mvn package` when it
-# is missing or older than the sources; or $CRYPTFORWARD_LAUNCHER, as .ci/run sets it) delivers five messages to an SMTP sink on 127.0.0.1: a
-# plain PGP/MIME forward, one with protect_subject, an inline one, a content-free notice (the
-# rule's key is missing) and an already encrypted message passed through. What the sink received
-# becomes an mbox, which NeoMutt opens under tmux (fixed 120x40 screen) with a throwaway GNUPGHOME
-# holding the test secret key. The screen is read with `tmux capture-pane`, every wait a bounded
-# poll for what must appear: each body is shown decrypted, the protected Subject appears in the
-# pager and, once the message was opened, in the index (NeoMutt reads protected-headers="v1"
-# with crypt_protected_headers_read), the index shows "[...]" for it before, and no screen shows
-# an error. Then, in a Maildir with a header cache, a second session shows the protected Subject
-# without opening the message again, while the Maildir file still says "[...]". Nothing on this machine is reconfigured: everything lives in a temporary directory,
-# so this stage needs neither root nor the e2e lock (it installs nothing; .ci/run does).
+# The launcher ($CRYPTFORWARD_LAUNCHER, as .ci/run sets it, else this checkout's
+# target/dist/bin/cryptforward, built with `mvn package` when missing or older than the sources)
+# delivers five messages to an SMTP sink on 127.0.0.1: a plain PGP/MIME forward, one with
+# protect_subject, an inline one, a content-free notice (the rule's key is missing) and an
+# already encrypted message passed through. What the sink received becomes an mbox, which NeoMutt
+# opens under tmux (fixed 120x40 screen) with a throwaway GNUPGHOME holding the test secret key.
+# The screen is read with `tmux capture-pane`, every wait a bounded poll for what must appear:
+# each body is shown decrypted, the protected Subject appears in the pager and, once the message
+# was opened, in the index (NeoMutt reads protected-headers="v1" with
+# crypt_protected_headers_read), the index shows "[...]" for it before, and no screen shows an
+# error. Then, in a Maildir with a header cache, a second session shows the protected Subject
+# without opening the message again, while the Maildir file still says "[...]".
+# Nothing on this machine is reconfigured: everything lives in a temporary directory, so this
+# stage needs neither root nor the e2e lock (it installs nothing; .ci/run does).
 set -euo pipefail
 STAGE=neomutt
 # shellcheck source=e2e/lib.sh
