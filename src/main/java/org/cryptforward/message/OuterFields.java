@@ -15,10 +15,12 @@ import java.util.regex.Pattern;
  * truncates it.
  *
  * <p>A field longer than {@value #MAX_FIELD} octets is cut (the whole of it travels inside the
- * encryption). Neither the cut nor a fold where a long line has no space ever falls inside an
- * RFC 2047 encoded word or inside a UTF-8 sequence: the cut goes before the encoded word it would
- * split, that is at the white space or between the adjacent encoded words before it (where a
- * reader ignores the fold), else back to the start of the UTF-8 character; white space left at
+ * encryption) at a folding point: the last white space in the last KiB before the bound, so that
+ * whole words and addresses stay whole. Where there is none (one long run of adjacent encoded
+ * words, or of text without spaces), and where a long line without a space is folded, the break
+ * never falls inside an RFC 2047 encoded word or inside a UTF-8 sequence: it goes before the
+ * encoded word it would split, that is between it and the adjacent encoded word before it (where
+ * a reader ignores the fold), else back to the start of the UTF-8 character. White space left at
  * the end of a cut field is dropped.
  */
 public final class OuterFields {
@@ -34,7 +36,14 @@ public final class OuterFields {
     public static byte[] copy(byte[] raw) {
         int n = raw.length;
         if (n > MAX_FIELD) {
-            n = safeBreak(raw, n, MAX_FIELD, nameEnd(raw));
+            // at the last white space (a folding point) in the last KiB before the bound, else
+            // at the last place that splits no encoded word and no character
+            int floor = nameEnd(raw);
+            int space = MAX_FIELD;
+            while (space > floor && space > MAX_FIELD - 1024 && !isSpace(raw[space])) {
+                space--;
+            }
+            n = space > floor && isSpace(raw[space]) ? space : safeBreak(raw, n, MAX_FIELD, floor);
             while (n > 0 && isSpace(raw[n - 1])) {
                 n--;
             }

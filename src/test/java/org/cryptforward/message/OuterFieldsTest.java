@@ -193,6 +193,9 @@ class OuterFieldsTest {
                 // a fold at a space keeps the space; one inserted where there was none adds it
                 String unfolded = (text == withSpaces ? shown.replace("\n", "") : shown.replace("\n ", "")).stripLeading();
                 assertTrue(unfolded.length() > 3000 && t.startsWith(unfolded), "the start of the text");
+                if (text == withSpaces) {
+                    assertEquals(' ', t.charAt(unfolded.length()), "cut at a space: whole words");
+                }
             }
         }
     }
@@ -213,6 +216,7 @@ class OuterFieldsTest {
             assertTrue(WORD.matcher(s).find(m.start()) && s.indexOf("?=", m.start() + 2) > 0, "each encoded word complete");
         }
         assertTrue(words > 100);
+        assertTrue(s.endsWith(">,") || s.endsWith("?="), () -> "cut at white space, after an address or a name: ..." + s.substring(s.length() - 40));
         String decoded = MimeUtility.decodeText(MimeUtility.unfold(s.strip()));
         assertFalse(decoded.contains("=?"), "every word decoded: " + decoded.substring(decoded.length() - 100));
     }
