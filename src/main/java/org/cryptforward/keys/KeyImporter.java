@@ -130,6 +130,11 @@ public final class KeyImporter {
                     warnings.add("key " + d.fingerprint() + " expires on " + KeyUsability.day(d.status().expires().get())
                             + ": renew it and import it again");
                 }
+                if (d.status().usable()) {
+                    for (String skipped : d.status().skipped()) {
+                        warnings.add("key " + d.fingerprint() + ": " + skipped + "; that subkey is not used, the others are");
+                    }
+                }
             }
             keyring.storeAll(toStore);
             warnings.addAll(ambiguities(plan));

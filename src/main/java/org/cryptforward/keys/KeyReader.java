@@ -315,8 +315,8 @@ final class KeyReader {
                     }
                     current = new Key(body, raw);
                 }
-                case PacketTags.SECRET_KEY -> throw new Refusal(secretMessage(body), false);
-                case PacketTags.SECRET_SUBKEY -> throw new Refusal(secretMessage(current == null ? null : current.primaryPacket), false);
+                case PacketTags.SECRET_KEY -> throw new Refusal(secretMessage(body, null), false);
+                case PacketTags.SECRET_SUBKEY -> throw new Refusal(secretMessage(null, current == null ? null : current.fingerprint), false);
                 case PacketTags.PUBLIC_SUBKEY -> key(tag).subkey(body, raw);
                 case PacketTags.USER_ID -> key(tag).userId(body, raw);
                 case PacketTags.USER_ATTRIBUTE -> {
@@ -389,8 +389,8 @@ final class KeyReader {
         };
     }
 
-    private static String secretMessage(byte[] primaryBody) {
-        String fpr = null;
+    private static String secretMessage(byte[] primaryBody, String known) {
+        String fpr = known;
         try {
             if (primaryBody != null && primaryBody.length > 0) {
                 Packet p = parse(PacketTags.SECRET_KEY, primaryBody);

@@ -225,6 +225,9 @@ public final class Keyring {
         } else {
             Optional<List<String>> candidates = KeyringIndex.candidates(dir, KeyIds.address(id));
             listing = candidates.isPresent() ? read(candidates.get()) : list();
+            if (candidates.isPresent() && listing.entries().stream().noneMatch(e -> KeyIds.matches(e.certificate(), id, now))) {
+                listing = list(); // the index only narrows the search: when it finds nothing, every file is read
+            }
         }
         List<Entry> hits = listing.entries().stream().filter(e -> KeyIds.matches(e.certificate(), id, now)).collect(Collectors.toList());
         if (hits.isEmpty()) {

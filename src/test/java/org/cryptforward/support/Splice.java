@@ -254,7 +254,7 @@ public final class Splice {
             gen.update((byte) raw.length);
             gen.update(raw);
             return gen.generate();
-        } catch (PGPException e) {
+        } catch (PGPException | IOException e) {
             throw new IllegalStateException(e);
         }
     }
