@@ -72,7 +72,9 @@ final class KeyCmd implements Runnable {
         "A new key must be usable for encryption now, else it is refused with the reason. A secret key is refused. Either way"
                 + " nothing is stored: an import stores all its keys or none (exit 65 for bad input).",
         "Re-importing a key merges new signatures (a renewed expiry, a revocation, a new subkey), even when the result can no longer"
-                + " be used; a bare revocation certificate (as gpg makes next to a new key) is merged into the key it revokes."
+                + " be used; a bare revocation certificate (as gpg makes next to a new key) is merged into the key it revokes.",
+        "Only the owner's verified self-signatures are kept; an encryption subkey with bad key material is not used; a key beyond"
+                + " 100 user IDs, 100 subkeys or 2000 self-signatures, or an input over 64 MB, is refused."
     })
     static final class Import implements Callable<Integer> {
         @picocli.CommandLine.ParentCommand
