@@ -74,7 +74,7 @@ final class KeyCmd implements Runnable {
         "Re-importing a key merges new signatures (a renewed expiry, a revocation, a new subkey), even when the result can no longer"
                 + " be used; a bare revocation certificate (as gpg makes next to a new key) is merged into the key it revokes.",
         "Only the owner's verified self-signatures are kept; an encryption subkey with bad key material is not used; a key beyond"
-                + " 100 user IDs, 100 subkeys or 2000 self-signatures, or an input over 64 MB, is refused."
+                + " 64 user IDs, 64 subkeys or 400 self-signatures, or an input over 64 MB, is refused."
     })
     static final class Import implements Callable<Integer> {
         @picocli.CommandLine.ParentCommand

@@ -44,8 +44,10 @@ import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
  *   <li>Bounds: {@value #MAX_USER_IDS} user IDs, {@value #MAX_SUBKEYS} subkeys,
  *       {@value #MAX_SIGNATURES_PER_COMPONENT} self-signatures per user ID or subkey,
  *       {@value #MAX_DIRECT_SIGNATURES} direct-key signatures and revocations on the primary key,
- *       and {@value #MAX_CLAIMED_SELF_SIGNATURES} signatures that claim to be the owner's in all
- *       (each costs a verification). A key beyond them is refused, not truncated.
+ *       {@value #MAX_SIGNATURES} verified self-signatures in all (each costs a verification
+ *       whenever the key is read, at every delivery), and {@value #MAX_CLAIMED_SELF_SIGNATURES}
+ *       signatures that claim to be the owner's (each costs a verification at import). A key beyond
+ *       them is refused, not truncated.
  *   <li>A secret key or secret subkey packet anywhere refuses the input; so does any packet that
  *       is not part of a public key (an encrypted message, garbage).
  * </ul>
@@ -54,10 +56,12 @@ import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
  * signature is verified with it, so that a monstrous RSA exponent cannot make verification slow.
  */
 final class KeyReader {
-    static final int MAX_USER_IDS = 100;
-    static final int MAX_SUBKEYS = 100;
-    static final int MAX_SIGNATURES_PER_COMPONENT = 100;
-    static final int MAX_DIRECT_SIGNATURES = 32;
+    static final int MAX_USER_IDS = 64;
+    static final int MAX_SUBKEYS = 64;
+    static final int MAX_SIGNATURES_PER_COMPONENT = 64;
+    static final int MAX_DIRECT_SIGNATURES = 16;
+    /** Verified self-signatures kept in all: each costs a verification whenever the key is read. */
+    static final int MAX_SIGNATURES = 400;
     static final int MAX_CLAIMED_SELF_SIGNATURES = 2000;
     /** No key, user ID or signature packet worth keeping is larger; larger ones are dropped or refused. */
     static final int MAX_PACKET = 64 * 1024;
@@ -421,6 +425,7 @@ final class KeyReader {
         byte[] uidRaw;
         Sub sub;
         int claimed;
+        int kept;
         int userIdPackets;
         final List<String> notes = new ArrayList<>();
 
@@ -541,6 +546,9 @@ final class KeyReader {
             }
             if (sigs.size() >= max) {
                 throw refuse("it has more than " + max + " " + what);
+            }
+            if (++kept > MAX_SIGNATURES) {
+                throw refuse("it has more than " + MAX_SIGNATURES + " self-signatures");
             }
             sigs.add(body);
         }

@@ -406,8 +406,9 @@ class KeyDefectsTest {
                 p.add(1, junk);
             }
         });
-        for (Object[] c : List.of(new Object[] {manySubkeys, "more than 100 subkeys"}, new Object[] {manyUserIds, "more than 100 user IDs"},
-                new Object[] {manyClaims, "more than 2000 signatures that claim to be its own"})) {
+        for (Object[] c : List.of(new Object[] {manySubkeys, "more than " + KeyReader.MAX_SUBKEYS + " subkeys"},
+                new Object[] {manyUserIds, "more than " + KeyReader.MAX_USER_IDS + " user IDs"},
+                new Object[] {manyClaims, "more than " + KeyReader.MAX_CLAIMED_SELF_SIGNATURES + " signatures that claim to be its own"})) {
             Sandbox sb = sandbox("alice@example.org");
             Sandbox.Run run = sb.run((byte[]) c[0], "key", "import");
             assertEquals(65, run.exit(), run::combined);
