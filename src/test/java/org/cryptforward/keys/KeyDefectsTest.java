@@ -59,8 +59,8 @@ import org.junit.jupiter.api.io.TempDir;
  *       one, one certified only by a stranger, a revoked one and an expired one do not, and a
  *       stranger's certification cannot make the admin's address ambiguous; only self-signatures
  *       are stored;
- *   <li>a forged (unverifiable) revocation, newer binding, direct-key signature or subkey
- *       revocation added by an update changes nothing;
+ *   <li>a forged (unverifiable) key revocation, direct-key signature, newer user ID
+ *       self-signature, newer binding or subkey revocation added by an update changes nothing;
  *   <li>bad key material (Cv25519 point of the wrong length, prefix or low order, a P-256 point off
  *       the curve, RSA with e = 1, an even or huge e, an even modulus or one with a small factor, a
  *       32768-bit modulus) is skipped with its reason beside a good subkey, refused on its own, and
@@ -260,14 +260,17 @@ class KeyDefectsTest {
                 Splice.damaged(Splice.packet(Splice.direct(alice, PGPSignature.KEY_REVOCATION, LATER,
                         sp -> sp.setRevocationReason(true, RevocationReasonTags.KEY_COMPROMISED, "forged")))),
                 Splice.damaged(Splice.packet(Splice.direct(alice, PGPSignature.DIRECT_KEY, LATER, sp -> sp.setKeyExpirationTime(true, 60)))),
+                Splice.damaged(Splice.packet(Splice.certification(alice, pk, "Alice <alice@example.org>".getBytes(StandardCharsets.UTF_8),
+                        PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> sp.setKeyExpirationTime(true, 60)))),
                 Splice.damaged(Splice.packet(Splice.binding(alice, subkey, LATER, sp -> sp.setKeyFlags(true, KeyFlags.SIGN_DATA)))),
                 Splice.damaged(Splice.packet(Splice.subkeyRevocation(alice, subkey, LATER))));
         for (int i = 0; i < forgeries.size(); i++) {
             Packet forged = forgeries.get(i);
-            boolean onSubkey = i >= 2;
+            int kind = i;
             Sandbox sb = sandbox("alice@example.org");
             assertEquals(0, sb.run(BcKeys.publicKey(alice), "key", "import").exit());
-            byte[] update = edited(alice, p -> p.add(onSubkey ? p.size() : 1, forged));
+            // on the primary key, after the user ID's self-signature, or after the subkey's binding
+            byte[] update = edited(alice, p -> p.add(kind < 2 ? 1 : kind == 2 ? Splice.indexOf(p, Splice.USER_ID, 0) + 1 : p.size(), forged));
             Sandbox.Run run = sb.run(update, "key", "import");
             assertEquals(0, run.exit(), run::combined);
             assertTrue(run.out().startsWith("unchanged " + fpr(alice)), () -> "forgery " + forged + ": " + run.out());
