@@ -174,6 +174,9 @@ public final class Keyring {
             if (m.startsWith("is empty")) {
                 throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds no certificate");
             }
+            if (e.keyLevel) {
+                throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + ": " + m, e);
+            }
             throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is not an OpenPGP certificate: "
                     + m.replaceFirst("^is not an OpenPGP public key ", ""), e);
         } catch (FileSystemException e) {

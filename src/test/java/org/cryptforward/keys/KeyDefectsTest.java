@@ -420,6 +420,29 @@ class KeyDefectsTest {
             assertFalse(Files.exists(sb.keyring.resolve(fpr(alice) + ".asc")));
         }
 
+        // planted in the keyring behind import's back, two such keys: listed as refused, and a delivery
+        // whose rule names one by address sends a notice instead of failing
+        Sandbox planted = sandbox("alice@example.org");
+        Files.write(planted.keyring.resolve(fpr(alice) + ".asc"), manySubkeys);
+        OpenPGPKey other = BcKeys.key(4, "Other <other@example.org>");
+        byte[] otherHuge = edited(other, p -> {
+            for (int i = 0; i <= KeyReader.MAX_USER_IDS; i++) {
+                byte[] uid = ("O" + i + " <alice@example.org>").getBytes(StandardCharsets.US_ASCII);
+                p.add(subkeyIndex(p), Splice.userId(uid));
+                p.add(subkeyIndex(p), Splice.packet(Splice.certification(other, primary(other), uid, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})));
+            }
+        });
+        Files.write(planted.keyring.resolve(fpr(other) + ".asc"), otherHuge);
+        Sandbox.Run list = planted.run(new byte[0], "key", "list");
+        assertEquals(0, list.exit(), list::combined);
+        assertTrue(list.err().contains("warning: keyring file " + planted.keyring.resolve(fpr(alice) + ".asc") + ": refusing key " + fpr(alice)
+                + ": it has more than " + KeyReader.MAX_SUBKEYS + " subkeys"), list::err);
+        assertTrue(list.err().contains("refusing key " + fpr(other) + ": it has more than " + KeyReader.MAX_USER_IDS + " user IDs"), list::err);
+        Sandbox.Run delivered = deliver(planted);
+        assertEquals(0, delivered.exit(), delivered::combined);
+        assertTrue(notice().contains("no key for alice@example.org"));
+        relay.reset();
+
         // a flood of third-party certifications is dropped, not stored
         PGPSignature cert = Splice.certification(mallory, pk, "Alice <alice@example.org>".getBytes(StandardCharsets.UTF_8),
                 PGPSignature.CASUAL_CERTIFICATION, LATER, sp -> {});
