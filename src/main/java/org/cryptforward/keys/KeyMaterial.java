@@ -8,6 +8,7 @@ import java.util.List;
 import java.util.Map;
 import org.bouncycastle.bcpg.BCPGKey;
 import org.bouncycastle.bcpg.ECDHPublicBCPGKey;
+import org.bouncycastle.bcpg.ElGamalPublicBCPGKey;
 import org.bouncycastle.bcpg.PublicKeyAlgorithmTags;
 import org.bouncycastle.bcpg.RSAPublicBCPGKey;
 import org.bouncycastle.openpgp.PGPException;
@@ -22,6 +23,8 @@ import org.cryptforward.crypto.Encryptor;
  *   <li>RSA: the modulus odd, without small prime factors, at most {@value #MAX_RSA_BITS} bits; the
  *       public exponent odd, at least 3, at most {@value #MAX_EXPONENT_BITS} bits (an exponent of 1
  *       would "encrypt" the session key to itself — in clear; a huge one makes every use slow).
+ *   <li>ElGamal: the prime odd and at most {@value #MAX_ELGAMAL_BITS} bits (every encryption is
+ *       an exponentiation as long as it), the generator and public value within range.
  *   <li>ECDH on Curve25519: the point is 33 bytes, {@code 0x40} and the 32-byte u-coordinate.
  *   <li>Then a trial encryption of one byte to the key alone, exactly as a forward is encrypted,
  *       which refuses what the library refuses when it matters: a point off its curve, a point of
@@ -33,6 +36,8 @@ import org.cryptforward.crypto.Encryptor;
 public final class KeyMaterial {
     static final int MAX_RSA_BITS = 16384;
     static final int MAX_EXPONENT_BITS = 256;
+    /** Each ElGamal encryption is an exponentiation as long as the prime: bounded like RSA's exponent. */
+    static final int MAX_ELGAMAL_BITS = 4096;
     private static final String CURVE25519 = "1.3.6.1.4.1.3029.1.5.1";
     /** The product of the odd primes below 1000. */
     private static final BigInteger SMALL_PRIMES = smallPrimes();
@@ -62,6 +67,17 @@ public final class KeyMaterial {
             String bad = rsaProblem(key);
             if (bad != null) {
                 return bad;
+            }
+        } else if (material instanceof ElGamalPublicBCPGKey elg) {
+            BigInteger p = elg.getP();
+            if (p.bitLength() > MAX_ELGAMAL_BITS) {
+                return "is ElGamal of " + p.bitLength() + " bits, larger than cryptforward accepts (at most " + MAX_ELGAMAL_BITS + ")";
+            }
+            BigInteger two = BigInteger.TWO;
+            BigInteger top = p.subtract(two);
+            if (!p.testBit(0) || elg.getG().compareTo(two) < 0 || elg.getG().compareTo(top) > 0 || elg.getY().compareTo(two) < 0
+                    || elg.getY().compareTo(top) > 0) {
+                return "is not a well-formed ElGamal key";
             }
         } else if (material instanceof ECDHPublicBCPGKey ec && CURVE25519.equals(ec.getCurveOID().getId())) {
             byte[] point = ec.getEncodedPoint().toByteArray();

@@ -63,7 +63,7 @@ import org.junit.jupiter.api.io.TempDir;
  *       self-signature, newer binding or subkey revocation added by an update changes nothing;
  *   <li>bad key material (Cv25519 point of the wrong length, prefix or low order, a P-256 point off
  *       the curve, RSA with e = 1, an even or huge e, an even modulus or one with a small factor, a
- *       32768-bit modulus) is skipped with its reason beside a good subkey, refused on its own, and
+ *       32768-bit modulus, ElGamal of 8192 bits) is skipped with its reason beside a good subkey, refused on its own, and
  *       a planted key of only such material gets a notice from deliver and the same words from check;
  *   <li>the bounds on subkeys, user IDs, signatures and input size; a flood of third-party
  *       certifications is dropped;
@@ -324,6 +324,9 @@ class KeyDefectsTest {
                     new RSAPublicBCPGKey(n.shiftLeft(1), BigInteger.valueOf(65537)), "modulus that is even"},
                 new Object[] {"RSA modulus with a small factor", PublicKeyAlgorithmTags.RSA_GENERAL,
                     new RSAPublicBCPGKey(n.multiply(BigInteger.valueOf(7)), BigInteger.valueOf(65537)), "small prime factor"},
+                new Object[] {"ElGamal of 8192 bits", PublicKeyAlgorithmTags.ELGAMAL_ENCRYPT,
+                    new org.bouncycastle.bcpg.ElGamalPublicBCPGKey(BigInteger.ONE.shiftLeft(8191).add(BigInteger.valueOf(12345)),
+                            BigInteger.TWO, BigInteger.valueOf(12345)), "ElGamal of 8192 bits"},
                 new Object[] {"RSA 32768 bits", PublicKeyAlgorithmTags.RSA_GENERAL,
                     new RSAPublicBCPGKey(BigInteger.ONE.shiftLeft(32767).add(BigInteger.valueOf(12345)), BigInteger.valueOf(65537)), "32768 bits"});
     }
