@@ -269,7 +269,9 @@ public final class Keyring {
             }
             try {
                 checkLockFile(lockFile);
-                setModeNoFollow(lockFile, FILE_MODE);
+                if ((Integer) Files.getAttribute(lockFile, "unix:uid", LinkOption.NOFOLLOW_LINKS) == uid()) {
+                    setModeNoFollow(lockFile, FILE_MODE); // the keyring owner's lock is left as it is
+                }
                 return new Lock(ch, ch.lock());
             } catch (IOException | RuntimeException | KeyringException e) {
                 ch.close();
@@ -280,11 +282,15 @@ public final class Keyring {
         }
     }
 
-    /** A lock file that exists must be a regular file of this user's (checked without following a link). */
+    /**
+     * A lock file that exists must be a regular file with one link, owned by this user or by the
+     * keyring directory's owner (root importing into the service user's keyring shares its lock),
+     * checked without following a link.
+     */
     private void checkLockFile(Path lockFile) throws KeyringException, IOException {
         Map<String, Object> a;
         try {
-            a = Files.readAttributes(lockFile, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+            a = Files.readAttributes(lockFile, "unix:mode,uid,nlink", LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             return;
         } catch (UnsupportedOperationException | IllegalArgumentException e) {
@@ -298,11 +304,16 @@ public final class Keyring {
         if (type != 0100000) {
             throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile + " is not a regular file; remove it");
         }
+        if ((Integer) a.get("nlink") != 1) {
+            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile
+                    + " has other names (a hard link); remove it");
+        }
         int uid = uid();
         int owner = (Integer) a.get("uid");
-        if (uid >= 0 && owner != uid) {
+        int dirOwner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        if (uid >= 0 && owner != uid && owner != dirOwner) {
             throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile + " is owned by uid " + owner
-                    + ", not by this user (uid " + uid + "); remove it");
+                    + ", neither this user (uid " + uid + ") nor the keyring's owner; remove it");
         }
     }
 
