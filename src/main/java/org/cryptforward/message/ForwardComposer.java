@@ -103,8 +103,8 @@ public final class ForwardComposer {
      * An already encrypted message, forwarded as it is: the outer header as for any forward, then
      * the original's own MIME fields and body, byte for byte. Nothing is encrypted a second time.
      */
-    public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom) {
-        return forward(header, to, fallbackFrom, false, out -> {
+    public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom, boolean protectSubject) {
+        return forward(header, to, fallbackFrom, protectSubject, out -> {
             out.write(ascii("MIME-Version: 1.0\n"));
             for (String name : List.of("Content-Type", "Content-Transfer-Encoding")) {
                 Optional<HeaderSection.Field> f = header.first(name);

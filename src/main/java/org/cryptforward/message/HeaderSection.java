@@ -11,6 +11,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.apache.james.mime4j.MimeException;
+import org.apache.james.mime4j.codec.Base64InputStream;
+import org.apache.james.mime4j.codec.DecodeMonitor;
+import org.apache.james.mime4j.codec.QuotedPrintableInputStream;
 import org.apache.james.mime4j.stream.NameValuePair;
 import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawFieldParser;
@@ -30,8 +33,8 @@ import org.apache.james.mime4j.util.ByteArrayBuffer;
  */
 public final class HeaderSection {
     static final int MAX_PER_NAME = 1000;
-    /** The longest field name considered. */
-    private static final int MAX_NAME = 200;
+    /** The longest field name considered: a line of SMTP's 998 octets, less the colon. */
+    private static final int MAX_NAME = 997;
 
     /** One header field: its name and the bytes {@code [start, end)} including its line end(s). */
     public record Field(String name, long start, long end) {
@@ -240,6 +243,16 @@ public final class HeaderSection {
     /** The top-level Content-Transfer-Encoding, lower case; {@code 7bit} when absent. */
     public String transferEncoding() throws IOException {
         return value("Content-Transfer-Encoding", 1024).map(v -> v.toLowerCase(Locale.ROOT)).filter(v -> !v.isEmpty()).orElse("7bit");
+    }
+
+    /** The body, decoded from its transfer encoding (base64, quoted-printable) by mime4j. */
+    public InputStream decodedBody() throws IOException {
+        InputStream raw = message.open(bodyStart, message.length());
+        return switch (transferEncoding()) {
+            case "base64" -> new Base64InputStream(raw, DecodeMonitor.SILENT);
+            case "quoted-printable" -> new QuotedPrintableInputStream(raw, DecodeMonitor.SILENT);
+            default -> raw;
+        };
     }
 
     /** Reads lines of the header with its own buffer, keeping track of the offset. */

@@ -34,9 +34,9 @@ import org.cryptforward.rules.Router;
 /**
  * The one place that orders the side effects of a delivery.
  *
- * <p>read all input → find envelope and rule → decide what to do (the {@link Plan}: forward
- * encrypted, pass an already encrypted message through, send a content-free notice, keep locally
- * only, or defer) → lock the message's journal entry → local copy (durable, recorded) → for each
+ * <p>read all input → find envelope and rule → lock the message's journal entry → local copy
+ * (durable, recorded) → decide what to do (the {@link Plan}: forward encrypted, pass an already
+ * encrypted message through, send a content-free notice, keep locally only, or defer) → for each
  * forward still missing: encrypt and relay (recorded on 250) → one log line → the exit code. Each
  * step is durable before the next relies on it; nothing is acknowledged before the local copy is
  * fsynced and every forward got its 250. A retry after a temporary failure does only what the
@@ -88,19 +88,22 @@ public final class Delivery {
             Optional<Rule> rule = router.route(envelope, header).map(Router.Match::rule);
             LogLine line = new LogLine(header.value("Message-ID", FIELD_LIMIT).orElse(""), envelope, message.length());
             line.rule(rule.map(Rule::name).orElse("(none)"));
-            Plan plan = new Planner(config, clock, random).plan(header, envelope, rule);
             line.relay(rule.isPresent() ? config.relay().address() : "none");
-            plan.keys().ifPresent(k -> line.keys(k.fingerprints()));
-            plan.note().ifPresent(line::note);
-            plan.warning().ifPresent(line::warning);
+            Planner planner = new Planner(config, clock, random);
             if (request.dryRun()) {
-                return dryRun(plan, line);
+                return dryRun(note(planner.plan(header, envelope, rule), line), line);
             }
             Journal journal = new Journal(config.stateDir(), config.stateRetention(), clock);
             String key = Journal.key(envelope.recipient().orElse(""), message.digest());
             Outcome outcome;
             try (Journal.Entry entry = journal.open(key, deadline)) {
-                outcome = deliver(message, envelope, plan, entry, key, line);
+                // The local copy first: nothing that depends on the content (MIME parsing, keys)
+                // can keep the message from being stored.
+                boolean keepLocal = rule.isEmpty() || rule.get().localCopy();
+                String localCopy = keepLocal ? localCopy(message, envelope, entry, key).toString() : "none";
+                line.local(localCopy);
+                Plan plan = note(planner.plan(header, envelope, rule), line);
+                outcome = deliver(envelope, plan, entry, line, localCopy);
             }
             journal.prune(); // after the entry is closed: pruning opens other entries of this process
             return outcome;
@@ -128,18 +131,21 @@ public final class Delivery {
         }
     }
 
-    private Outcome deliver(InputMessage message, Envelope envelope, Plan plan, Journal.Entry entry, String key, LogLine line)
+    /** Puts what the plan says about keys, notes and warnings into the log line. */
+    private static Plan note(Plan plan, LogLine line) {
+        plan.keys().ifPresent(k -> line.keys(k.fingerprints()));
+        plan.note().ifPresent(line::note);
+        plan.warning().ifPresent(line::warning);
+        return plan;
+    }
+
+    private Outcome deliver(Envelope envelope, Plan plan, Journal.Entry entry, LogLine line, String localCopy)
             throws Failure, IOException {
         if (plan.failure().isPresent()) {
             line.status("deferred", plan.outcome());
             log.log(MailLog.Level.WARNING, line.toString());
             throw plan.failure().get();
         }
-        String localCopy = "none";
-        if (plan.keepLocal()) {
-            localCopy = localCopy(message, envelope, entry, key).toString();
-        }
-        line.local(localCopy);
         if (plan.forwarder().isEmpty()) {
             line.status("sent", plan.outcome());
             return done(line);
@@ -193,6 +199,14 @@ public final class Delivery {
             line.status("deferred", temporary.statusLine() + partly);
             log.log(MailLog.Level.WARNING, line.toString());
             throw temporary;
+        }
+        if (permanent != null && !plan.keepLocal()) {
+            // a bounce is the only copy there would be: keep the message queued instead
+            Failure kept = Failure.temporary("4" + permanent.status().substring(1),
+                    permanent.getMessage() + "; the rule keeps no local copy, so the message stays queued");
+            line.status("deferred", kept.statusLine() + partly);
+            log.log(MailLog.Level.WARNING, line.toString());
+            throw kept;
         }
         if (permanent != null) {
             line.status("bounced", permanent.statusLine() + partly);

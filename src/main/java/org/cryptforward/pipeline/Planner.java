@@ -59,7 +59,7 @@ public final class Planner {
         String from = envelope.sender();
         Optional<String> encrypted = EncryptedInput.detect(header);
         if (encrypted.isPresent()) {
-            return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.passThrough(header, to, from)), "forwarded as it is",
+            return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.passThrough(header, to, from, r.protectSubject())), "forwarded as it is",
                     Optional.empty(), false, Optional.empty(), Optional.of("already encrypted (" + encrypted.get() + "), forwarded as it is"),
                     Optional.empty());
         }

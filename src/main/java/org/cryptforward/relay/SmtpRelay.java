@@ -41,9 +41,10 @@ import org.eclipse.angus.mail.smtp.SMTPTransport;
  * verified. Every step has a connect, read and write timeout, cut to the run's deadline.
  *
  * <p>Classification, from Postfix's rule that what is not known to be permanent is temporary:
- * a 5xx reply to MAIL, RCPT or DATA is permanent (69), except the 5xx replies that mean the relay
- * wants authentication or TLS (530, 534, 535, 538) or that the session is out of step (503),
- * which are not about the message; anything
+ * a 5xx reply to RCPT or DATA is permanent (69), except the 5xx replies that mean the relay wants
+ * authentication or TLS (530, 534, 535, 538) or that the session is out of step (503), a refused
+ * sender (envelope_from or policy, the same for every message) and a 552 to RCPT (RFC 5321 says
+ * to take it as 452), which are not about the message; anything
  * else (no connection, a reset, a timeout, a 4xx, TLS or AUTH failure) is temporary (75).
  */
 public final class SmtpRelay {
@@ -108,7 +109,8 @@ public final class SmtpRelay {
                 InternetAddress to = new InternetAddress(recipient, true);
                 transport.sendMessage(m, new InternetAddress[] {to});
             } catch (jakarta.mail.internet.AddressException e) {
-                throw Failure.permanent("5.1.3", "forward address " + recipient + " is not valid");
+                // the configuration is at fault, not the message: keep it queued until fixed
+                throw Failure.temporary("4.3.5", "forward address " + recipient + " is not valid; fix forward_to");
             } catch (MessagingException e) {
                 throw classifySend(e, recipient);
             } catch (RuntimeException e) {
@@ -237,11 +239,16 @@ public final class SmtpRelay {
                 text = s.getMessage();
                 what = "rejected the message to <" + recipient + ">";
             }
-            if (code >= 500 && code < 600 && !CONFIGURATION_REPLIES.contains(code)) {
+            boolean aboutSession = CONFIGURATION_REPLIES.contains(code)
+                    // a refused sender is envelope_from or the relay's policy, the same for every message
+                    || t instanceof SMTPSenderFailedException
+                    // RFC 5321 4.5.3.1.10: 552 to RCPT ("too many recipients") is to be taken as 452
+                    || (code == 552 && t instanceof SMTPAddressFailedException);
+            if (code >= 500 && code < 600 && !aboutSession) {
                 return Failure.permanent(enhanced(text, '5'), "relay " + address() + " " + what + reply(text));
             }
             if (code >= 400) {
-                String status = code < 500 ? enhanced(text, '4') : "4.7.0";
+                String status = code < 500 ? enhanced(text, '4') : "4" + enhanced(text, '5').substring(1);
                 String verb = code < 500 ? "deferred" : "refused";
                 return Failure.temporary(status, "relay " + address() + " " + verb + " the message to <" + recipient + ">" + reply(text));
             }

@@ -171,7 +171,12 @@ class OperatorFeaturesTest {
             String originalBody = new String(m, Messages.bodyStart(m), m.length - Messages.bodyStart(m), StandardCharsets.ISO_8859_1);
             assertEquals(originalBody.strip(), body.replace("\r\n", "\n").strip(), "forwarded as it is");
         }
-        for (byte[] m : List.of(quoting, signed)) {
+        // opaque-signed S/MIME (signed-data, 1.2.840.113549.1.7.2) under the same name and without smime-type
+        byte[] opaqueSigned = ("From: a@b.example\nTo: root\nSubject: opaque\nMessage-ID: <opaque@b>\nMIME-Version: 1.0\n"
+                        + "Content-Type: application/pkcs7-mime; name=smime.p7m\n"
+                        + "Content-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADA=\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        for (byte[] m : List.of(quoting, signed, opaqueSigned)) {
             relay.reset();
             assertEquals(0, sb.deliver(m, "--recipient", "root").exit());
             byte[] plain = TestKeys.RSA.decrypt(PgpMime.encryptedPart(relay.received()[0]));
