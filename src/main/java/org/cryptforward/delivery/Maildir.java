@@ -18,9 +18,12 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.cryptforward.Failure;
+import org.cryptforward.journal.DeliveryJournal;
+import org.cryptforward.journal.JournalRecord;
 
 /**
  * Maildir delivery as qmail defined it: the message is written under a unique name into
@@ -83,6 +86,34 @@ public final class Maildir implements LocalMailbox {
     @Override
     public Path store(MessageSource message, String envelopeSender) throws Failure {
         return storeAs(message, uniqueName());
+    }
+
+    /**
+     * The unique name is recorded before the file is written. If a retry finds that name in new/
+     * (or cur/), the copy was made; otherwise the leftover in tmp/ is removed and the message is
+     * written again under a new name.
+     */
+    @Override
+    public Path deliverOnce(MessageSource message, String envelopeSender, DeliveryJournal.Entry entry) throws Failure {
+        Optional<JournalRecord.LocalCopy> done = entry.last(JournalRecord.LocalCopy.class);
+        if (done.isPresent()) {
+            return Path.of(done.get().location());
+        }
+        Optional<JournalRecord.MaildirIntent> intent = entry.last(JournalRecord.MaildirIntent.class);
+        if (intent.isPresent()) {
+            String earlier = intent.get().name();
+            discardTemporary(earlier);
+            if (contains(earlier)) {
+                Path p = root.resolve("new").resolve(earlier);
+                entry.record(new JournalRecord.LocalCopy(p.toString()));
+                return p;
+            }
+        }
+        String name = uniqueName();
+        entry.record(new JournalRecord.MaildirIntent(name));
+        Path p = storeAs(message, name);
+        entry.record(new JournalRecord.LocalCopy(p.toString()));
+        return p;
     }
 
     /** Stores under a given unique name (the caller may have recorded it beforehand). */

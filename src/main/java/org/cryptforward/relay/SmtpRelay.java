@@ -47,7 +47,7 @@ import org.eclipse.angus.mail.smtp.SMTPTransport;
  * to take it as 452), which are not about the message; anything
  * else (no connection, a reset, a timeout, a 4xx, TLS or AUTH failure) is temporary (75).
  */
-public final class SmtpRelay {
+public final class SmtpRelay implements RelayClient {
     private static final Pattern ENHANCED = Pattern.compile("^\\d{3}[ -]([245]\\.\\d{1,3}\\.\\d{1,3})\\b");
     /** 5xx replies that are about the session, not the message: authentication, TLS, command order. */
     private static final Set<Integer> CONFIGURATION_REPLIES = Set.of(503, 530, 534, 535, 538);
@@ -62,11 +62,13 @@ public final class SmtpRelay {
         this.deadline = deadline;
     }
 
+    @Override
     public String address() {
         return config.address();
     }
 
     /** Connects, says EHLO, does STARTTLS or TLS, and authenticates. */
+    @Override
     public Connection connect() throws Failure {
         Properties props = properties();
         Session session = Session.getInstance(props);
@@ -87,7 +89,7 @@ public final class SmtpRelay {
     }
 
     /** One open SMTP session. */
-    public final class Connection implements AutoCloseable {
+    public final class Connection implements RelayClient.Connection {
         private final SMTPTransport transport;
         private final Session session;
 
@@ -102,6 +104,7 @@ public final class SmtpRelay {
          *
          * @param envelopeFrom the MAIL FROM address; {@code ""} for the null sender
          */
+        @Override
         public void send(OutboundMessage message, String envelopeFrom, String recipient) throws Failure {
             StreamingMessage m = new StreamingMessage(session, message);
             m.setEnvelopeFrom(envelopeFrom.isEmpty() ? "<>" : envelopeFrom);
