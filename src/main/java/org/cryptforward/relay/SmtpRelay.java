@@ -167,26 +167,7 @@ public final class SmtpRelay implements RelayClient {
     }
 
     private String readPassword() throws Failure {
-        Path file = config.passwordFile().orElseThrow();
-        try {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)
-                    || perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
-                throw Failure.temporary("4.3.5", "password file " + file + " is accessible by group or others; chmod 600 it");
-            }
-            String s = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
-            int nl = s.indexOf('\n');
-            String password = (nl >= 0 ? s.substring(0, nl) : s);
-            if (password.endsWith("\r")) {
-                password = password.substring(0, password.length() - 1);
-            }
-            if (password.isEmpty()) {
-                throw Failure.temporary("4.3.5", "password file " + file + " is empty");
-            }
-            return password;
-        } catch (IOException e) {
-            throw Failure.temporary("4.3.5", "cannot read password file " + file + ": " + describe(e), e);
-        }
+        return PasswordFile.read(config.passwordFile().orElseThrow());
     }
 
     private Failure classifyConnect(MessagingException e, String user) {
