@@ -20,14 +20,7 @@ import picocli.CommandLine.Option;
         versionProvider = VersionProvider.class,
         description = "Keeps root's mail locally and forwards it OpenPGP-encrypted over SMTP.",
         subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, CommandLine.HelpCommand.class},
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {
-            " 0:done: the local copy is on disk and every forward was accepted",
-            "64:wrong command line",
-            "65:bad input data (key import: a secret key, garbage)",
-            "69:a forward was permanently rejected by the relay (the MTA bounces)",
-            "75:temporary failure: the MTA keeps the message and retries"
-        })
+        exitCodeListHeading = "%nExit codes:%n")
 public final class Cli implements Runnable {
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of failures.")
     boolean debug;
@@ -50,7 +43,7 @@ public final class Cli implements Runnable {
         DeliverCmd fast = FastDeliver.parse(context, args);
         if (fast != null) {
             try {
-                return fast.call();
+                return ExitCodes.forDeliver(fast.call());
             } catch (Exception | Error e) {
                 return report(e, err, true, fast.debug);
             }
@@ -74,6 +67,7 @@ public final class Cli implements Runnable {
         cl.setOut(new java.io.PrintWriter(context.out(), true));
         cl.setErr(new java.io.PrintWriter(context.err(), true));
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.getCommandSpec().usageMessage().exitCodeList(ExitCodes.helpList());
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintStream err = context.err();
             boolean deliver = isDeliver(ex.getCommandLine());
@@ -90,15 +84,13 @@ public final class Cli implements Runnable {
         return cl;
     }
 
-    /** The one place where a failure becomes a line and an exit code. */
+    /** The one place where a failure becomes a line; its exit code is {@link ExitCodes#of}. */
     static int report(Throwable ex, PrintStream err, boolean deliver, boolean debug) {
-        int code;
+        int code = deliver ? ExitCodes.forDeliver(ExitCodes.of(ex)) : ExitCodes.of(ex);
         String line;
         if (ex instanceof Failure f) {
-            code = f.exitCode();
             line = deliver ? f.statusLine() : "cryptforward: " + oneLine(f.getMessage());
         } else {
-            code = ExitCodes.TEMPFAIL;
             line = (deliver ? "4.3.0 " : "") + "cryptforward: internal error (" + ex.getClass().getName()
                     + (ex.getMessage() == null ? "" : ": " + oneLine(ex.getMessage())) + ")" + (debug ? "" : "; run with --debug for details");
         }
