@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.util.Map;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
+import org.cryptforward.Text;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -71,7 +72,7 @@ public final class Cli implements Runnable {
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintStream err = context.err();
             boolean deliver = isDeliver(ex.getCommandLine());
-            err.println((deliver ? "5.5.4 " : "") + "cryptforward: " + oneLine(ex.getMessage()));
+            err.println((deliver ? "5.5.4 " : "") + "cryptforward: " + Text.oneLine(ex.getMessage(), 1000));
             if (!deliver) {
                 err.println("Try 'cryptforward --help' or 'cryptforward help COMMAND'.");
             }
@@ -89,12 +90,12 @@ public final class Cli implements Runnable {
         int code = deliver ? ExitCodes.forDeliver(ExitCodes.of(ex)) : ExitCodes.of(ex);
         String line;
         if (ex instanceof Failure f) {
-            line = deliver ? f.statusLine() : "cryptforward: " + oneLine(f.getMessage());
+            line = deliver ? f.statusLine() : "cryptforward: " + Text.oneLine(f.getMessage(), 1000);
         } else {
             line = (deliver ? "4.3.0 " : "") + "cryptforward: internal error (" + ex.getClass().getName()
-                    + (ex.getMessage() == null ? "" : ": " + oneLine(ex.getMessage())) + ")" + (debug ? "" : "; run with --debug for details");
+                    + (ex.getMessage() == null ? "" : ": " + Text.oneLine(ex.getMessage(), 1000)) + ")" + (debug ? "" : "; run with --debug for details");
         }
-        err.println(oneLine(line));
+        err.println(Text.oneLine(line, 1000));
         if (debug) {
             ex.printStackTrace(err);
         }
@@ -104,17 +105,5 @@ public final class Cli implements Runnable {
 
     private static boolean isDeliver(CommandLine cl) {
         return cl != null && cl.getCommand() instanceof DeliverCmd;
-    }
-
-    static String oneLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        StringBuilder sb = new StringBuilder(Math.min(s.length(), 1000));
-        for (int i = 0; i < s.length() && sb.length() < 1000; i++) {
-            char c = s.charAt(i);
-            sb.append(c == '\n' || c == '\r' || c == '\t' ? ' ' : c);
-        }
-        return sb.toString();
     }
 }

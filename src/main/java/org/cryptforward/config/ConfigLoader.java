@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.function.IntSupplier;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import org.cryptforward.IoErrors;
 import org.cryptforward.config.RelayConfig.Security;
 import org.cryptforward.config.Rule.Format;
 
@@ -113,7 +114,7 @@ public final class ConfigLoader {
             problem(0, "", "not readable by this user");
             return null;
         } catch (IOException e) {
-            problem(0, "", "cannot be read: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+            problem(0, "", "cannot be read: " + IoErrors.describe(e));
             return null;
         }
         List<TomlDocument.SyntaxError> syntax = new ArrayList<>();

@@ -21,6 +21,7 @@ import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.cryptforward.Durability;
 import org.cryptforward.Failure;
 import org.cryptforward.journal.DeliveryJournal;
 import org.cryptforward.journal.JournalRecord;
@@ -146,7 +147,7 @@ public final class Maildir implements LocalMailbox {
                 }
                 Files.move(tmp, dest, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             }
-            FileSafety.fsyncDirectory(root.resolve("new"));
+            Durability.fsyncDirectory(root.resolve("new"));
             Files.deleteIfExists(tmp);
             return dest;
         } catch (IOException e) {

@@ -23,6 +23,7 @@ import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.cryptforward.Durability;
 
 /**
  * Crash recovery for mbox appends: what makes a delivery killed in the middle of an append (SIGKILL,
@@ -132,7 +133,7 @@ final class MboxRecovery {
     /** Removes the pending record (the append is recorded elsewhere, or undone), durably. */
     void end(Path mbox) throws IOException {
         if (Files.deleteIfExists(pendingFile(mbox))) {
-            FileSafety.fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
         }
     }
 
@@ -324,7 +325,7 @@ final class MboxRecovery {
             Files.deleteIfExists(tmp);
             throw e;
         }
-        FileSafety.fsyncDirectory(dir);
+        Durability.fsyncDirectory(dir);
     }
 
     private static byte[] read(FileChannel ch, long pos, int len) throws IOException {

@@ -31,6 +31,7 @@ import java.util.Optional;
 import java.util.Set;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
+import org.cryptforward.IoErrors;
 
 /**
  * What makes MTA retries idempotent: for each message, a small file in {@code STATE/journal/}
@@ -329,8 +330,8 @@ public final class Journal implements DeliveryJournal {
 
     /** Errors that are about the state directory, not the entry: setting the entry aside would not help. */
     private static boolean isEnvironment(IOException e) {
-        String r = reason(e);
-        return r.contains("No space left") || r.contains("quota") || r.contains("Read-only file system");
+        IoErrors.Kind k = IoErrors.kind(e);
+        return k == IoErrors.Kind.FULL || k == IoErrors.Kind.READ_ONLY;
     }
 
     /**
@@ -530,20 +531,10 @@ public final class Journal implements DeliveryJournal {
     }
 
     private static Failure failure(String what, IOException e) {
-        String r = reason(e);
-        return Failure.temporary(r.contains("No space left") || r.contains("quota") ? "4.3.1" : "4.3.0", what + ": " + r, e);
+        return IoErrors.temporary("4.3.0", what, e);
     }
 
     static String reason(IOException e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file or directory";
-        }
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
-            return fse.getReason();
-        }
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return IoErrors.describe(e);
     }
 }

@@ -5,7 +5,6 @@ import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;
@@ -24,6 +23,8 @@ import java.util.Map;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.bouncycastle.bcpg.ArmoredOutputStream;
+import org.cryptforward.Durability;
+import org.cryptforward.IoErrors;
 import org.bouncycastle.bcpg.PacketFormat;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
 import org.bouncycastle.openpgp.api.OpenPGPKeyReader;
@@ -230,7 +231,7 @@ public final class Keyring {
                 rename(e.getValue(), e.getKey());
                 renamed.add(e.getKey());
             }
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
             return new ArrayList<>(staged.keySet());
         } catch (IOException e) {
             putBack(renamed, previous);
@@ -266,7 +267,7 @@ public final class Keyring {
             }
         }
         try {
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
         } catch (IOException ignored) {
             // as above
         }
@@ -297,7 +298,7 @@ public final class Keyring {
     public void remove(Entry entry) throws KeyringException {
         try {
             Files.delete(entry.file());
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
         } catch (NoSuchFileException e) {
             // already gone
         } catch (IOException e) {
@@ -338,20 +339,7 @@ public final class Keyring {
         return out.toByteArray();
     }
 
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
-    }
-
     static String describe(Throwable e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file or directory";
-        }
-        if (e instanceof AccessDeniedException) {
-            return "permission denied";
-        }
-        String m = e.getMessage();
-        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+        return IoErrors.describe(e);
     }
 }

@@ -9,6 +9,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.cryptforward.Failure;
+import org.cryptforward.IoErrors;
 import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
@@ -83,18 +84,12 @@ public record Intake(InputMessage message, HeaderSection header, Envelope envelo
         try {
             return InputMessage.read(stdin, tempDir, Limits.DEFAULT.spoolMemoryBytes(), exim);
         } catch (IOException e) {
-            throw Failure.temporary("4.3.0", "cannot read the message: " + describe(e), e);
+            throw Failure.temporary("4.3.0", "cannot read the message: " + IoErrors.describe(e), e);
         } catch (RuntimeException e) {
             if (e.getCause() instanceof IOException io) {
-                throw Failure.temporary(io.getMessage() != null && io.getMessage().contains("No space") ? "4.3.1" : "4.3.0",
-                        "cannot spool the message in " + tempDir + ": " + describe(io), e);
+                throw IoErrors.temporary("4.3.0", "cannot spool the message in " + tempDir, io);
             }
             throw e;
         }
-    }
-
-    private static String describe(Throwable e) {
-        String m = e.getMessage();
-        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
     }
 }

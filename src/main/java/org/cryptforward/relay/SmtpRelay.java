@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
+import org.cryptforward.IoErrors;
+import org.cryptforward.Text;
 import org.cryptforward.config.RelayConfig;
 import org.cryptforward.config.RelayConfig.Security;
 import org.cryptforward.message.OutboundMessage;
@@ -307,21 +309,11 @@ public final class SmtpRelay implements RelayClient {
         if (text == null || text.isBlank()) {
             return "";
         }
-        return ": " + oneLine(text, 200);
+        return ": " + Text.oneLine(text, 200);
     }
 
     static String describe(Throwable t) {
-        String m = t.getMessage();
-        return oneLine(m == null || m.isBlank() ? t.getClass().getSimpleName() : m, 200);
-    }
-
-    static String oneLine(String s, int max) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < s.length() && sb.length() < max; i++) {
-            char c = s.charAt(i);
-            sb.append(c >= 32 && c < 127 ? c : ' ');
-        }
-        return sb.toString().strip().replaceAll("\\s+", " ");
+        return Text.oneLine(IoErrors.describe(t), 200);
     }
 
     /** A MIME message that writes the bytes of an {@link OutboundMessage}, untouched. */
