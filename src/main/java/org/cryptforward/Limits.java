@@ -20,6 +20,7 @@ package org.cryptforward;
  * @param encryptedMixedBytes the largest multipart message whose parts are examined for ciphertext
  * @param mimeLineBytes the longest line the MIME outline reads
  * @param mimeFields the most header fields the MIME outline reads, over all parts
+ * @param mimeDepth how deep into a multipart/mixed message its parts are examined for ciphertext
  * @param spoolMemoryBytes how much of a message is held in memory before it is spooled (encrypted) to disk
  * @param ioBufferBytes the buffer size of every copy of a message
  * @param keyInputBytes the largest key file {@code key import} reads
@@ -40,6 +41,7 @@ public record Limits(
         long encryptedMixedBytes,
         int mimeLineBytes,
         int mimeFields,
+        int mimeDepth,
         long spoolMemoryBytes,
         int ioBufferBytes,
         int keyInputBytes,
@@ -61,6 +63,7 @@ public record Limits(
             32L << 20, // encryptedMixedBytes
             1 << 20, // mimeLineBytes
             10_000, // mimeFields
+            3, // mimeDepth
             1 << 20, // spoolMemoryBytes
             64 * 1024, // ioBufferBytes
             64 << 20, // keyInputBytes

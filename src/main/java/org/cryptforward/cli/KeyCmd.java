@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
+import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.keys.KeyDescription;
 import org.cryptforward.keys.KeyImporter;
@@ -65,7 +66,7 @@ final class KeyCmd implements Runnable {
     }
 
     /** Largest input {@code key import} reads: public keys are small; this is not one. */
-    static final int MAX_INPUT = 64 << 20;
+    static final int MAX_INPUT = Limits.DEFAULT.keyInputBytes();
 
     static byte[] readLimited(InputStream in, String name) throws IOException, Failure {
         byte[] b = in.readNBytes(MAX_INPUT + 1);

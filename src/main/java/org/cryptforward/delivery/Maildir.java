@@ -23,6 +23,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.cryptforward.Durability;
 import org.cryptforward.Failure;
+import org.cryptforward.Limits;
 import org.cryptforward.journal.DeliveryJournal;
 import org.cryptforward.journal.JournalRecord;
 
@@ -131,7 +132,7 @@ public final class Maildir implements LocalMailbox {
                             Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                             FileSafety.PRIVATE_FILE);
                     InputStream in = message.open()) {
-                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(ch)), 64 * 1024);
+                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(ch)), Limits.DEFAULT.ioBufferBytes());
                 in.transferTo(out);
                 out.flush();
                 ch.force(true);

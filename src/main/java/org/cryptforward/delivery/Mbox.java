@@ -27,6 +27,7 @@ import java.util.Set;
 import org.cryptforward.Dates;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
+import org.cryptforward.Limits;
 import org.cryptforward.journal.DeliveryJournal;
 import org.cryptforward.journal.JournalRecord;
 
@@ -249,7 +250,7 @@ public final class Mbox implements LocalMailbox {
             uncommitted = pending;
             try (InputStream in = m.source.open()) {
                 channel.position(original);
-                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(channel)), 64 * 1024);
+                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(channel)), Limits.DEFAULT.ioBufferBytes());
                 for (int i = 0; i < separator; i++) {
                     out.write('\n');
                 }

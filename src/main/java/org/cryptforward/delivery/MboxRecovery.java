@@ -24,6 +24,7 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
 import org.cryptforward.Durability;
+import org.cryptforward.Limits;
 
 /**
  * Crash recovery for mbox appends: what makes a delivery killed in the middle of an append (SIGKILL,
@@ -340,7 +341,7 @@ final class MboxRecovery {
 
     /** Whether {@code needle} occurs entirely within bytes {@code [from, to)} of the file. */
     private static boolean contains(FileChannel ch, long from, long to, byte[] needle) throws IOException {
-        int chunk = 1 << 16;
+        int chunk = Limits.DEFAULT.ioBufferBytes();
         long pos = from;
         while (pos + needle.length <= to) {
             int len = (int) Math.min(chunk + needle.length - 1, to - pos);

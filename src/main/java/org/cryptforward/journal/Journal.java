@@ -32,6 +32,7 @@ import java.util.Set;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
 import org.cryptforward.IoErrors;
+import org.cryptforward.Limits;
 
 /**
  * What makes MTA retries idempotent: for each message, a small file in {@code STATE/journal/}
@@ -71,7 +72,7 @@ public final class Journal implements DeliveryJournal {
     /** The record that marks an entry as deleted. */
     static final String TOMBSTONE = "pruned";
     /** No entry of ours grows this large. */
-    static final long MAX_ENTRY = 1 << 20;
+    static final long MAX_ENTRY = Limits.DEFAULT.journalEntryBytes();
     private static final int ATTEMPTS = 4;
 
     private final Path dir;

@@ -15,6 +15,7 @@ import org.bouncycastle.bcpg.ArmoredOutputStream;
 import org.bouncycastle.openpgp.PGPException;
 import org.bouncycastle.openpgp.PGPPublicKey;
 import org.cryptforward.Dates;
+import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.crypto.Encryptor;
 
@@ -29,7 +30,7 @@ import org.cryptforward.crypto.Encryptor;
  */
 public final class ForwardComposer {
     static final String PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 4880, RFC 3156).\n";
-    static final int FIELD_LIMIT = 64 * 1024;
+    private static final int FIELD_LIMIT = Limits.DEFAULT.fieldBytes();
     /** The Subject shown outside when it is protected, as RFC 9788 suggests. */
     public static final String HIDDEN_SUBJECT = "[...]";
 

@@ -18,6 +18,7 @@ import org.apache.james.mime4j.stream.NameValuePair;
 import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawFieldParser;
 import org.apache.james.mime4j.util.ByteArrayBuffer;
+import org.cryptforward.Limits;
 
 /**
  * The top-level header section of a message, located by byte offsets and never re-encoded.
@@ -29,12 +30,12 @@ import org.apache.james.mime4j.util.ByteArrayBuffer;
  * Line ends may be CRLF, LF or a mix.
  *
  * <p>To keep memory bounded whatever the input, only fields whose names are asked for are
- * remembered, at most {@value #MAX_PER_NAME} of each.
+ * remembered, at most {@link Limits#headerFieldsPerName()} of each.
  */
 public final class HeaderSection {
-    static final int MAX_PER_NAME = 1000;
+    static final int MAX_PER_NAME = Limits.DEFAULT.headerFieldsPerName();
     /** The longest field name considered: a line of SMTP's 998 octets, less the colon. */
-    private static final int MAX_NAME = 997;
+    private static final int MAX_NAME = Limits.DEFAULT.headerNameBytes();
 
     /** One header field: its name and the bytes {@code [start, end)} including its line end(s). */
     public record Field(String name, long start, long end) {
@@ -220,7 +221,7 @@ public final class HeaderSection {
     public MediaType contentType() throws IOException {
         Optional<Field> ct = first("Content-Type");
         if (ct.isPresent()) {
-            byte[] raw = raw(ct.get(), 64 * 1024);
+            byte[] raw = raw(ct.get(), Limits.DEFAULT.fieldBytes());
             try {
                 RawBody body = RawFieldParser.DEFAULT.parseRawBody(RawFieldParser.DEFAULT.parseField(new ByteArrayBuffer(raw, raw.length, false)));
                 String type = body.getValue() == null ? "" : body.getValue().strip().toLowerCase(Locale.ROOT);
@@ -258,7 +259,7 @@ public final class HeaderSection {
     /** Reads lines of the header with its own buffer, keeping track of the offset. */
     private static final class Scanner implements AutoCloseable {
         private final InputStream in;
-        private final byte[] buf = new byte[64 * 1024];
+        private final byte[] buf = new byte[Limits.DEFAULT.ioBufferBytes()];
         private int pos;
         private int len;
         private long base;

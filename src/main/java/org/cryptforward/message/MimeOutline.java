@@ -21,11 +21,12 @@ import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawField;
 import org.apache.james.mime4j.stream.RawFieldParser;
 import org.apache.james.mime4j.stream.RecursionMode;
+import org.cryptforward.Limits;
 
 /**
  * The top of a message's MIME tree, as mime4j parses it: each entity's type, Content-Type
  * parameters, transfer encoding and the first bytes of its decoded body. Parsing is streaming and
- * bounded: a line or header field over {@value #MAX_LINE} bytes ends it, nested messages
+ * bounded: a line or header field over {@link Limits#mimeLineBytes()} bytes ends it, nested messages
  * (message/rfc822) are not entered, entities deeper than {@code maxDepth} are skipped whole, and
  * at most {@code sampleBytes} of each body are kept.
  */
@@ -34,8 +35,8 @@ public final class MimeOutline {
      * Lines and header fields longer than this end the parse (the structure is then unknown):
      * mime4j holds a header line in memory, and a 30 MB one does not fit the delivery's heap.
      */
-    static final int MAX_LINE = 1 << 20;
-    static final int MAX_FIELDS = 10_000;
+    static final int MAX_LINE = Limits.DEFAULT.mimeLineBytes();
+    static final int MAX_FIELDS = Limits.DEFAULT.mimeFields();
 
     private MimeOutline() {}
 

@@ -2,6 +2,7 @@ package org.cryptforward.message;
 
 import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
+import org.cryptforward.Limits;
 
 /**
  * Copies original header fields to the outside of a forward, byte for byte where that is safe.
@@ -12,9 +13,9 @@ import java.nio.charset.StandardCharsets;
  * SMTP's 998 octets is folded at a space (or, lacking one, split) so no relay truncates it.
  */
 public final class OuterFields {
-    static final int MAX_LINE = 998;
+    static final int MAX_LINE = Limits.DEFAULT.outputLineBytes();
     /** Fields longer than this are cut; the full text is inside the encryption. */
-    static final int MAX_FIELD = 16 * 1024;
+    static final int MAX_FIELD = Limits.DEFAULT.outerFieldBytes();
 
     private OuterFields() {}
 

@@ -11,6 +11,7 @@ import java.util.Collections;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import org.cryptforward.Limits;
 
 /**
  * The cryptographic payload of a PGP/MIME forward: the original message, every byte of it, with
@@ -67,7 +68,7 @@ public final class ProtectedPayload {
         if (ct.isPresent()) {
             HeaderSection.Field f = ct.get();
             InputMessage m = header.message();
-            String start = new String(header.raw(f, 64 * 1024), StandardCharsets.ISO_8859_1);
+            String start = new String(header.raw(f, Limits.DEFAULT.fieldBytes()), StandardCharsets.ISO_8859_1);
             if (!start.toLowerCase(Locale.ROOT).replace(" ", "").contains("hp=")) {
                 // before the field's final line end, after any trailing white space
                 long end = f.end();

@@ -5,6 +5,7 @@ import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Optional;
+import org.cryptforward.Limits;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.InputMessage;
 import org.cryptforward.message.MimeOutline;
@@ -33,12 +34,12 @@ public final class EncryptedInput {
     static final String END = "-----END PGP MESSAGE-----";
 
     /** A text body larger than this is not one inline PGP message worth detecting. */
-    static final int SAMPLE = 256 * 1024;
+    static final int SAMPLE = Limits.DEFAULT.encryptedSampleBytes();
     /**
      * A multipart/mixed message is parsed for the mangled PGP/MIME forms only up to this size: a
      * larger one is encrypted again rather than read twice more (it stays unreadable to no one).
      */
-    static final long MIXED_LIMIT = 32L << 20;
+    static final long MIXED_LIMIT = Limits.DEFAULT.encryptedMixedBytes();
 
     private EncryptedInput() {}
 
@@ -74,7 +75,7 @@ public final class EncryptedInput {
         String boundary = ct.param("boundary");
         if (type.equals("multipart/mixed") && boundary != null && m.length() <= MIXED_LIMIT) {
             try (InputStream body = m.open(header.bodyStart(), m.length())) {
-                Part outline = MimeOutline.parse(body, "multipart/mixed; boundary=\"" + boundary.replace("\"", "") + "\"", 3, SAMPLE);
+                Part outline = MimeOutline.parse(body, "multipart/mixed; boundary=\"" + boundary.replace("\"", "") + "\"", Limits.DEFAULT.mimeDepth(), SAMPLE);
                 return kind(new Part(type, ct.params(), header.transferEncoding(), new byte[0], false, outline.children()));
             } catch (IOException e) {
                 // a structure that cannot be parsed is not a recognised encrypted message: it is
