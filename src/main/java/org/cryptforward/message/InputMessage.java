@@ -156,10 +156,6 @@ public final class InputMessage implements Closeable {
         return HexFormat.of().formatHex(digest);
     }
 
-    public boolean isSpooledToDisk() {
-        return spool.isOnDisk();
-    }
-
     @Override
     public void close() throws IOException {
         spool.close();

@@ -51,10 +51,6 @@ public final class MimeOutline {
         public String param(String name) {
             return params.get(name.toLowerCase(Locale.ROOT));
         }
-
-        public boolean isMultipart() {
-            return type.startsWith("multipart/");
-        }
     }
 
     public static Part parse(InputStream in, int maxDepth, int sampleBytes) throws IOException {
