@@ -45,8 +45,8 @@ class ConfigOptionTest {
 
     @Test
     void everyCommandDescribesTheOptionAlike() {
-        String[] key = run("key", "list", "--help");
-        String[] check = run("check", "--help");
+        String[] key = run("help", "key");
+        String[] check = run("help", "check");
         String line = "--config=FILE";
         assertTrue(key[1].contains(line) && check[1].contains(line), key[1] + check[1]);
         String words = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).";
