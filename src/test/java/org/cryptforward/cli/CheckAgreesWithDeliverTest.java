@@ -10,13 +10,11 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -29,25 +27,11 @@ import org.junit.jupiter.params.provider.ValueSource;
 class CheckAgreesWithDeliverTest {
     static final byte[] MESSAGE = "From: cron@host.example\nTo: root\nSubject: nightly\n\nthe secret body\n".getBytes(StandardCharsets.US_ASCII);
 
-    static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
 
     @TempDir
     Path tmp;
-
-    @BeforeAll
-    static void start() {
-        relay = new Relay();
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        relay.reset();
-    }
 
     Sandbox withPasswordFile(String mode, String content) throws Exception {
         Sandbox sb = new Sandbox(tmp.resolve("sb"), relay.port(), "", false);

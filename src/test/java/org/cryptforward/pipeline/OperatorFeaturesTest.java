@@ -14,13 +14,12 @@ import java.util.List;
 import org.cryptforward.support.Corpus;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -38,22 +37,13 @@ class OperatorFeaturesTest {
             + "forward_to = [\"cron-admin@example.org\"]\n"
             + "keys = [\"" + TestKeys.ED.email + "\"]\n";
 
-    static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
 
     @TempDir
     Path tmp;
 
     Sandbox sb;
-
-    @BeforeAll
-    static void start() {
-        relay = new Relay();
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
-    }
 
     @BeforeEach
     void sandbox() throws Exception {
@@ -145,7 +135,6 @@ class OperatorFeaturesTest {
         assertEquals(0, relay.received().length);
         assertTrue(sb.logText().contains("mail forwarding loop: Delivered-To already names admin@example.org"), sb.logText());
     }
-
 
     @Test
     void inlinePgpAndSmimeArePassedThroughButQuotedArmorIsNot() throws Exception {
