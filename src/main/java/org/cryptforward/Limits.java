@@ -26,6 +26,11 @@ package org.cryptforward;
  * @param keyInputBytes the largest key file {@code key import} reads
  * @param journalEntryBytes the largest journal entry (no entry of ours grows this large)
  * @param logLineChars the longest line sent to syslog
+ * @param configFileBytes the largest configuration file read
+ * @param routedAddressBytes the most address text of one message's header a rule is matched against
+ * @param keyPacketBytes the largest key packet of an encrypted message looked at for pass-through
+ * @param addressChars the longest e-mail address (RFC 5321's path limit, less the brackets)
+ * @param localPartChars the longest local part of an address (RFC 5321)
  */
 public record Limits(
         int fieldBytes,
@@ -46,7 +51,12 @@ public record Limits(
         int ioBufferBytes,
         int keyInputBytes,
         long journalEntryBytes,
-        int logLineChars) {
+        int logLineChars,
+        long configFileBytes,
+        long routedAddressBytes,
+        int keyPacketBytes,
+        int addressChars,
+        int localPartChars) {
 
     /** The bounds the program runs with. */
     public static final Limits DEFAULT = new Limits(
@@ -68,5 +78,10 @@ public record Limits(
             64 * 1024, // ioBufferBytes
             64 << 20, // keyInputBytes
             1 << 20, // journalEntryBytes
-            2000); // logLineChars
+            2000, // logLineChars
+            1L << 20, // configFileBytes
+            1L << 20, // routedAddressBytes
+            64 * 1024, // keyPacketBytes
+            254, // addressChars
+            64); // localPartChars
 }
