@@ -31,6 +31,16 @@ package org.cryptforward;
  * @param keyPacketBytes the largest key packet of an encrypted message looked at for pass-through
  * @param addressChars the longest e-mail address (RFC 5321's path limit, less the brackets)
  * @param localPartChars the longest local part of an address (RFC 5321)
+ * @param keyFileBytes the largest keyring file read (a key within the other key bounds is far smaller)
+ * @param keyIndexBytes the largest keyring index read
+ * @param keyRecordBytes the largest packet, and the longest armor line, of a key that is read
+ * @param keyUserIds the most user IDs of one key
+ * @param keySubkeys the most subkeys of one key
+ * @param keySignaturesPerComponent the most self-signatures kept per user ID or subkey
+ * @param keyDirectSignatures the most direct-key signatures kept
+ * @param keySignatures the most verified self-signatures kept in all (each costs a verification whenever the key is read)
+ * @param keyClaimedSelfSignatures the most signatures that claim to be the owner's, verified or not
+ * @param keyBareSignatures the most signatures outside any key (a revocation certificate) read
  */
 public record Limits(
         int fieldBytes,
@@ -56,7 +66,17 @@ public record Limits(
         long routedAddressBytes,
         int keyPacketBytes,
         int addressChars,
-        int localPartChars) {
+        int localPartChars,
+        int keyFileBytes,
+        int keyIndexBytes,
+        int keyRecordBytes,
+        int keyUserIds,
+        int keySubkeys,
+        int keySignaturesPerComponent,
+        int keyDirectSignatures,
+        int keySignatures,
+        int keyClaimedSelfSignatures,
+        int keyBareSignatures) {
 
     /** The bounds the program runs with. */
     public static final Limits DEFAULT = new Limits(
@@ -83,5 +103,16 @@ public record Limits(
             1L << 20, // routedAddressBytes
             64 * 1024, // keyPacketBytes
             254, // addressChars
-            64); // localPartChars
+            64, // localPartChars
+            8 << 20, // keyFileBytes
+            4 << 20, // keyIndexBytes
+            64 * 1024, // keyRecordBytes
+            64, // keyUserIds
+            64, // keySubkeys
+            64, // keySignaturesPerComponent
+            16, // keyDirectSignatures
+            400, // keySignatures
+            2000, // keyClaimedSelfSignatures
+            100); // keyBareSignatures
+
 }

@@ -23,6 +23,7 @@ import org.bouncycastle.openpgp.PGPSignature;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
 import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
 import org.cryptforward.IoErrors;
+import org.cryptforward.Limits;
 
 /**
  * {@code key import}: reads certificates — armored or binary, several per input (as
@@ -30,7 +31,7 @@ import org.cryptforward.IoErrors;
  * revocation certificates (as GnuPG writes them next to a new key), and stores them all or none.
  *
  * <ul>
- *   <li>Input is read as a stream, at most {@value #MAX_INPUT} bytes of it, by {@link KeyReader}:
+ *   <li>Input is read as a stream, at most {@link Limits#keyInputBytes()} bytes (64 MB) of it, by {@link KeyReader}:
  *       only the owner's verified self-signatures are kept (third-party certifications and
  *       signatures that do not verify are dropped before anything judges the key), and a key
  *       beyond the bounds on user IDs, subkeys and signatures is refused with the reason.
@@ -54,7 +55,7 @@ public final class KeyImporter {
     public static final Duration EXPIRY_WARNING = Duration.ofDays(30);
 
     /** The most {@code key import} reads from one input: public keys are small; this is not one. */
-    public static final int MAX_INPUT = 64 << 20;
+    public static final int MAX_INPUT = Limits.DEFAULT.keyInputBytes();
 
     /** One input: its name (a file, or "standard input") and bytes. */
     public record Input(String name, byte[] bytes) {}
@@ -312,7 +313,7 @@ public final class KeyImporter {
 
     /**
      * Everything in one input: certificates and bare signatures, read as a stream of at most
-     * {@value #MAX_INPUT} bytes. A secret key anywhere refuses the whole input; so does anything
+     * {@link Limits#keyInputBytes()} bytes (64 MB). A secret key anywhere refuses the whole input; so does anything
      * that is not a key (an encrypted message, garbage), and a key beyond the bounds.
      *
      * @throws IOException when the input cannot be read (as opposed to read and refused)

@@ -26,6 +26,7 @@ import org.bouncycastle.openpgp.PGPPublicKeyRing;
 import org.bouncycastle.openpgp.PGPSignature;
 import org.bouncycastle.openpgp.operator.bc.BcKeyFingerprintCalculator;
 import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
+import org.cryptforward.Limits;
 
 /**
  * Reads OpenPGP public keys from a stream, packet by packet, keeping only what the key's owner
@@ -56,17 +57,17 @@ import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
  * signature is verified with it, so that a monstrous RSA exponent cannot make verification slow.
  */
 final class KeyReader {
-    static final int MAX_USER_IDS = 64;
-    static final int MAX_SUBKEYS = 64;
-    static final int MAX_SIGNATURES_PER_COMPONENT = 64;
-    static final int MAX_DIRECT_SIGNATURES = 16;
+    static final int MAX_USER_IDS = Limits.DEFAULT.keyUserIds();
+    static final int MAX_SUBKEYS = Limits.DEFAULT.keySubkeys();
+    static final int MAX_SIGNATURES_PER_COMPONENT = Limits.DEFAULT.keySignaturesPerComponent();
+    static final int MAX_DIRECT_SIGNATURES = Limits.DEFAULT.keyDirectSignatures();
     /** Verified self-signatures kept in all: each costs a verification whenever the key is read. */
-    static final int MAX_SIGNATURES = 400;
-    static final int MAX_CLAIMED_SELF_SIGNATURES = 2000;
+    static final int MAX_SIGNATURES = Limits.DEFAULT.keySignatures();
+    static final int MAX_CLAIMED_SELF_SIGNATURES = Limits.DEFAULT.keyClaimedSelfSignatures();
     /** No key, user ID or signature packet worth keeping is larger; larger ones are dropped or refused. */
-    static final int MAX_PACKET = 64 * 1024;
-    static final int MAX_BARE_SIGNATURES = 100;
-    private static final int MAX_LINE = 64 * 1024;
+    static final int MAX_PACKET = Limits.DEFAULT.keyRecordBytes();
+    static final int MAX_BARE_SIGNATURES = Limits.DEFAULT.keyBareSignatures();
+    private static final int MAX_LINE = Limits.DEFAULT.keyRecordBytes();
 
     private static final BcKeyFingerprintCalculator FPR = new BcKeyFingerprintCalculator();
 
@@ -105,7 +106,7 @@ final class KeyReader {
 
     /** Reads everything in {@code in}, at most {@code maxBytes} bytes of it. */
     static Result read(InputStream in, long maxBytes) throws Refusal, IOException {
-        BufferedInputStream buffered = new BufferedInputStream(new Bounded(in, maxBytes), 1 << 16);
+        BufferedInputStream buffered = new BufferedInputStream(new Bounded(in, maxBytes), Limits.DEFAULT.ioBufferBytes());
         Collector collector = new Collector();
         int first = firstNonBlank(buffered);
         if (first < 0) {
@@ -670,7 +671,7 @@ final class KeyReader {
         }
     }
 
-    /** Lines of text, each at most {@value #MAX_LINE} bytes, with their line ends. */
+    /** Lines of text, each at most {@link Limits#keyRecordBytes()} bytes, with their line ends. */
     private static final class Lines {
         private final InputStream in;
 

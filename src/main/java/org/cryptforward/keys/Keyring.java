@@ -34,6 +34,7 @@ import org.cryptforward.Durability;
 import org.cryptforward.IoErrors;
 import org.bouncycastle.bcpg.PacketFormat;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
+import org.cryptforward.Limits;
 
 /**
  * The public keys cryptforward encrypts to: a directory with one ASCII-armored certificate per
@@ -55,7 +56,7 @@ public final class Keyring {
     public static final String SUFFIX = ".asc";
     static final String LOCK = ".lock";
     /** The largest keyring file read: a key within {@link KeyReader}'s bounds is far smaller. */
-    public static final int MAX_FILE_BYTES = 8 << 20;
+    public static final int MAX_FILE_BYTES = Limits.DEFAULT.keyFileBytes();
     private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-r--r--");
     private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwxr-xr-x");
 
@@ -138,7 +139,7 @@ public final class Keyring {
 
     /**
      * Reads one stored certificate, safely: the file must be a regular file (no symbolic link is
-     * followed, a FIFO or device is never opened), at most {@value #MAX_FILE_BYTES} bytes, hold
+     * followed, a FIFO or device is never opened), at most {@link Limits#keyFileBytes()} bytes, hold
      * exactly one public key, and that key must be the one the file's name says — a copy or a
      * rename of another key's file is refused, so that a rule pinned to a fingerprint gets that key.
      * What it holds is read as an import reads it ({@link KeyReader}): only verified self-signatures.

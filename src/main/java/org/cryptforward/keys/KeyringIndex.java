@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.cryptforward.Durability;
+import org.cryptforward.Limits;
 
 /**
  * The keyring's index, {@code .index}: for each key file, its identity (size, modification time,
@@ -40,7 +41,7 @@ import org.cryptforward.Durability;
 final class KeyringIndex {
     static final String NAME = ".index";
     private static final String HEADER = "cryptforward keyring index 1";
-    private static final int MAX_INDEX = 4 << 20;
+    private static final int MAX_INDEX = Limits.DEFAULT.keyIndexBytes();
 
     private KeyringIndex() {}
 
