@@ -57,10 +57,12 @@ public final class Planner {
         }
         ForwardComposer composer = new ForwardComposer(config.hostname(), clock, random);
         String from = envelope.sender();
-        Optional<String> encrypted = EncryptedInput.detect(header);
+        Optional<EncryptedInput.Ciphertext> encrypted = EncryptedInput.detect(header);
         if (encrypted.isPresent()) {
-            return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.passThrough(header, to, from, r.protectSubject())), "forwarded as it is",
-                    Optional.empty(), false, Optional.empty(), Optional.of("already encrypted (" + encrypted.get() + "), forwarded as it is"),
+            EncryptedInput.Ciphertext c = encrypted.get();
+            return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.passThrough(header, to, from, r.protectSubject(), c.wrapping(),
+                            () -> EncryptedInput.open(header, c))), "forwarded as it is",
+                    Optional.empty(), false, Optional.empty(), Optional.of("already encrypted (" + c.description() + "), forwarded as it is"),
                     Optional.empty());
         }
         RuleKeys keys = RuleKeys.resolve(config.keyring(), r, Date.from(clock.instant()));
