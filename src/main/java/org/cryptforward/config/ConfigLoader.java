@@ -1,7 +1,5 @@
 package org.cryptforward.config;
 
-import jakarta.mail.internet.AddressException;
-import jakarta.mail.internet.InternetAddress;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.AccessDeniedException;
@@ -486,26 +484,20 @@ public final class ConfigLoader {
     }
 
     /**
-     * A bare address, as the SMTP layer will accept it when sending: checked here by the same
-     * strict parser, so that a configured address can never fail a delivery permanently.
+     * A bare address, as the SMTP layer will accept it when sending: the one rule of
+     * {@link org.cryptforward.Addresses}, so that a configured address can never fail a delivery
+     * permanently and {@code check} judges it as {@code deliver} does. ASCII only: a relay without
+     * SMTPUTF8 could not take anything else.
      */
     static boolean isAddress(String s) {
-        if (s.isEmpty() || s.indexOf('@') <= 0 || s.chars().anyMatch(c -> c <= ' ' || c == 127)) {
-            return false;
-        }
-        try {
-            InternetAddress a = new InternetAddress(s, true);
-            a.validate();
-            return s.equals(a.getAddress()) && a.getPersonal() == null;
-        } catch (AddressException e) {
-            return false;
-        }
+        return org.cryptforward.Addresses.isValid(s, false);
     }
 
     /** Whether a relay host is this machine, decided without DNS. */
     static boolean isLoopback(String host) {
         String h = host.toLowerCase(Locale.ROOT);
-        if (h.equals("localhost") || h.equals("localhost.") || h.endsWith(".localhost")) {
+        // by name, only localhost itself: "x.localhost" is whatever the resolver makes of it
+        if (h.equals("localhost") || h.equals("localhost.")) {
             return true;
         }
         if (h.matches("[0-9.]+") || h.indexOf(':') >= 0) {

@@ -26,7 +26,8 @@ import org.apache.james.mime4j.util.ByteArrayBuffer;
  * colon is tolerated) and continues over lines that start with a space or tab. The section ends
  * at the first empty line; a line that is neither a field nor a continuation (a message without
  * the empty line, or without any header) also ends it and begins the body, as lenient readers do.
- * Line ends may be CRLF, LF or a mix.
+ * Line ends may be CRLF, LF, a bare CR or a mix: a message whose lines end in CR alone is read as
+ * lines, never as one long field.
  *
  * <p>To keep memory bounded whatever the input, only fields whose names are asked for are
  * remembered, at most {@value #MAX_PER_NAME} of each.
@@ -81,7 +82,7 @@ public final class HeaderSection {
                     headerEnd = bodyStart = lineStart;
                     break;
                 }
-                if (first == '\n' || (first == '\r' && in.peekAt(1) == '\n')) {
+                if (first == '\n' || first == '\r') {
                     headerEnd = lineStart;
                     in.skipLine();
                     bodyStart = in.offset();
@@ -299,22 +300,31 @@ public final class HeaderSection {
             return ensure(i + 1) ? buf[pos + i] & 0xff : -1;
         }
 
-        /** Skips to after the next LF (or to the end); returns whether the line ended in CRLF. */
+        /**
+         * Skips to after the end of the line — LF, CRLF or a bare CR: the section is read the same
+         * whatever the line ends — or to the end; returns whether the line ended in CRLF.
+         */
         boolean skipLine() throws IOException {
-            int prev = -1;
             while (true) {
                 if (pos >= len && !ensure(1)) {
                     return false;
                 }
                 int limit = len;
                 for (int i = pos; i < limit; i++) {
-                    if (buf[i] == '\n') {
-                        boolean cr = (i > pos ? buf[i - 1] : prev) == '\r';
+                    byte b = buf[i];
+                    if (b == '\n') {
                         pos = i + 1;
-                        return cr;
+                        return false;
+                    }
+                    if (b == '\r') {
+                        pos = i + 1;
+                        if (peek() == '\n') {
+                            pos++;
+                            return true;
+                        }
+                        return false;
                     }
                 }
-                prev = buf[limit - 1];
                 pos = limit;
             }
         }

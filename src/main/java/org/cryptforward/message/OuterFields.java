@@ -29,7 +29,8 @@ public final class OuterFields {
             if (b == '\r' && i + 1 < n && raw[i + 1] == '\n') {
                 continue;
             }
-            if (b == '\n') {
+            if (b == '\n' || (b == '\r' && (i + 1 == n || raw[i + 1] == ' ' || raw[i + 1] == '\t'))) {
+                // LF, or a bare CR that ends a line (HeaderSection reads it as one): a fold or the end
                 if (i + 1 < n && (raw[i + 1] == ' ' || raw[i + 1] == '\t')) {
                     out.write('\n');
                     lineLength = 0;

@@ -172,9 +172,12 @@ public final class Delivery {
                 OutboundMessage out = plan.forwarder().get().forwardTo(to, localCopy);
                 try {
                     if (connection == null) {
-                        connection = relay.connect();
+                        connection = relay.connect(envelopeFrom);
                     }
                     connection.send(out, envelopeFrom, to);
+                    if (connection.senderNote() != null) {
+                        line.note(connection.senderNote());
+                    }
                     entry.record((plan.notice() ? "notice " : "sent ") + to);
                     sent.add(to + " as " + out.messageId());
                 } catch (Failure f) {

@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
+import org.cryptforward.Addresses;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
 import org.cryptforward.config.RelayConfig;
@@ -68,7 +69,18 @@ public final class SmtpRelay {
 
     /** Connects, says EHLO, does STARTTLS or TLS, and authenticates. */
     public Connection connect() throws Failure {
+        return connect("");
+    }
+
+    /**
+     * Connects for mail from {@code envelopeFrom}: a sender that is not ASCII needs SMTPUTF8
+     * (RFC 6531), which is asked for only then — flagging every message would have a relay bounce
+     * what it cannot pass on to a next hop without SMTPUTF8.
+     */
+    public Connection connect(String envelopeFrom) throws Failure {
         Properties props = properties();
+        boolean utf8 = !Addresses.isAscii(envelopeFrom);
+        props.put("mail.mime.allowutf8", String.valueOf(utf8));
         Session session = Session.getInstance(props);
         boolean implicitTls = config.security() == Security.TLS;
         String protocol = implicitTls ? "smtps" : "smtp";
@@ -83,17 +95,48 @@ public final class SmtpRelay {
         } catch (RuntimeException e) {
             throw Failure.temporary("4.4.0", "cannot talk to relay " + address() + ": " + describe(e), e);
         }
-        return new Connection(transport, session);
+        return new Connection(transport, session, utf8 && transport.supportsExtension("SMTPUTF8"));
     }
 
     /** One open SMTP session. */
     public final class Connection implements AutoCloseable {
         private final SMTPTransport transport;
         private final Session session;
+        private final boolean smtpUtf8;
+        private String senderNote;
 
-        Connection(SMTPTransport transport, Session session) {
+        Connection(SMTPTransport transport, Session session, boolean smtpUtf8) {
             this.transport = transport;
             this.session = session;
+            this.smtpUtf8 = smtpUtf8;
+        }
+
+        /** What became of a sender that could not be sent as it is, for the log line; null if nothing. */
+        public String senderNote() {
+            return senderNote;
+        }
+
+        /**
+         * The MAIL FROM address to send: the sender checked once more by the one address rule;
+         * a non-ASCII one only with SMTPUTF8, else the null sender (noted).
+         */
+        String mailFrom(String envelopeFrom) {
+            if (envelopeFrom.isEmpty()) {
+                return "";
+            }
+            if (Addresses.mailbox(envelopeFrom, true).filter(envelopeFrom::equals).isEmpty()) {
+                senderNote = "sender is not a valid address: sent from <>";
+                return "";
+            }
+            if (Addresses.isAscii(envelopeFrom)) {
+                return envelopeFrom;
+            }
+            if (smtpUtf8) {
+                senderNote = "non-ASCII sender sent with SMTPUTF8";
+                return envelopeFrom;
+            }
+            senderNote = "non-ASCII sender needs SMTPUTF8, which relay " + address() + " does not offer: sent from <>";
+            return "";
         }
 
         /**
@@ -104,7 +147,8 @@ public final class SmtpRelay {
          */
         public void send(OutboundMessage message, String envelopeFrom, String recipient) throws Failure {
             StreamingMessage m = new StreamingMessage(session, message);
-            m.setEnvelopeFrom(envelopeFrom.isEmpty() ? "<>" : envelopeFrom);
+            String from = mailFrom(envelopeFrom);
+            m.setEnvelopeFrom(from.isEmpty() ? "<>" : from);
             try {
                 InternetAddress to = new InternetAddress(recipient, true);
                 transport.sendMessage(m, new InternetAddress[] {to});
@@ -140,7 +184,6 @@ public final class SmtpRelay {
         p.put(pre + "writetimeout", String.valueOf(timeout));
         p.put(pre + "localhost", heloName);
         p.put(pre + "quitwait", "true");
-        p.put("mail.mime.allowutf8", "false");
         if (config.security() != Security.NONE) {
             try {
                 p.put(pre + "ssl.socketFactory", TrustAnchors.socketFactory(config.caFile()));
