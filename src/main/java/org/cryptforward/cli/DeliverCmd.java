@@ -51,16 +51,35 @@ final class DeliverCmd implements Callable<Integer> {
 
     @Override
     public Integer call() throws Failure, java.io.IOException {
+        if (context.ownsProcess() && !dryRun) {
+            // before anything is read: the configuration itself could hang (a FIFO, a stalled mount)
+            Watchdog.arm(Watchdog.DEFAULT, context.err());
+        }
         Config cfg = loadConfig(config.locate(context.env()));
         Deadline deadline = new Deadline(context.clock(), cfg.deadline());
         if (context.ownsProcess() && !dryRun) {
             Watchdog.arm(cfg.deadline(), context.err());
         }
-        MailLog log = cfg.logFile().<MailLog>map(f -> new FileMailLog(f, context.clock())).orElseGet(() -> new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock()));
+        FileMailLog fileLog = cfg.logFile().map(f -> new FileMailLog(f, context.clock())).orElse(null);
+        MailLog log = fileLog != null ? fileLog : new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock());
         Delivery delivery = new Delivery(cfg, context.clock(), new SecureRandom(), context.env(), log, deadline, context.out());
-        Delivery.Outcome outcome = delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
-        context.out().flush();
-        return outcome.exitCode() == ExitCodes.OK ? ExitCodes.OK : outcome.exitCode();
+        int code;
+        try {
+            Delivery.Outcome outcome = delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
+            context.out().flush();
+            code = outcome.exitCode() == ExitCodes.OK ? ExitCodes.OK : outcome.exitCode();
+        } catch (Failure f) {
+            if (fileLog == null || fileLog.lost() == null) {
+                throw f;
+            }
+            // the status line first, as the MTA reads it; then why the log line is missing
+            code = Cli.report(f, context.err(), true, debug);
+        }
+        if (fileLog != null && fileLog.lost() != null) {
+            context.err().println(fileLog.lost());
+            context.err().flush();
+        }
+        return code;
     }
 
     /** Loads the configuration; any problem is a temporary failure naming file and line. */

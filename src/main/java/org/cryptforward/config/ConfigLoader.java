@@ -48,6 +48,9 @@ public final class ConfigLoader {
     private static final Pattern HOSTNAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\\.?");
     private static final Pattern HEADER_NAME = Pattern.compile("[!-9;-~]+");
 
+    /** The largest configuration read. */
+    static final long MAX_CONFIG = 1L << 20;
+
     private final Path file;
     private final Path baseDir;
     private final List<ConfigProblem> problems = new ArrayList<>();
@@ -103,6 +106,16 @@ public final class ConfigLoader {
     private Config read() {
         String text;
         try {
+            // at once, before reading: a FIFO, a device or a directory would hang or flood the reader
+            java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            if (!a.isRegularFile()) {
+                problem(0, "", "not a regular file (" + (a.isDirectory() ? "a directory" : "a FIFO, socket or device") + ")");
+                return null;
+            }
+            if (a.size() > MAX_CONFIG) {
+                problem(0, "", "larger than " + (MAX_CONFIG >> 10) + " KiB: not a configuration");
+                return null;
+            }
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             problem(0, "", "no such file");

@@ -88,7 +88,14 @@ public final class Delivery {
             Optional<Rule> rule = router.route(envelope, header).map(Router.Match::rule);
             LogLine line = new LogLine(header.value("Message-ID", FIELD_LIMIT).orElse(""), envelope, message.length());
             line.rule(rule.map(Rule::name).orElse("(none)"));
+            router.degraded().ifPresent(line::note);
             line.relay(rule.isPresent() ? config.relay().address() : "none");
+            if (!request.dryRun()) {
+                org.cryptforward.Signals.whenTerminated(() -> {
+                    line.status("deferred", "4.3.0 terminated by a signal; the MTA will retry");
+                    log.log(MailLog.Level.WARNING, line.toString());
+                });
+            }
             Planner planner = new Planner(config, clock, random);
             if (request.dryRun()) {
                 return dryRun(note(planner.plan(header, envelope, rule), line), line);
