@@ -31,8 +31,8 @@ import org.cryptforward.crypto.Encryptor;
 public final class Ciphertexts {
     private Ciphertexts() {}
 
-    /** The armored OpenPGP encryption of {@code plain} to {@code key}, as Encryptor makes it. */
-    public static byte[] pgp(TestKeys key, byte[] plain) {
+    /** The encryption subkeys of a test key. */
+    public static List<PGPPublicKey> encryptionKeys(TestKeys key) {
         try {
             PGPPublicKeyRing ring = new PGPPublicKeyRing(PGPUtil.getDecoderStream(new ByteArrayInputStream(key.publicKey())),
                     new BcKeyFingerprintCalculator());
@@ -43,6 +43,16 @@ public final class Ciphertexts {
                     keys.add(k);
                 }
             }
+            return keys;
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
+    /** The armored OpenPGP encryption of {@code plain} to {@code key}, as Encryptor makes it. */
+    public static byte[] pgp(TestKeys key, byte[] plain) {
+        try {
+            List<PGPPublicKey> keys = encryptionKeys(key);
             ByteArrayOutputStream out = new ByteArrayOutputStream();
             try (OutputStream enc = new Encryptor(new SecureRandom()).open(out, keys, Map.of())) {
                 enc.write(plain);
