@@ -145,12 +145,14 @@ class LeakFuzzTest {
 
     /** The composed message with the ciphertext taken out, after checking it is nothing but ciphertext. */
     static String outsideCiphertext(String wire) {
-        int begin = wire.indexOf("-----BEGIN PGP MESSAGE-----\n");
-        if (begin >= 0) {
-            int end = wire.indexOf("-----END PGP MESSAGE-----", begin);
+        // the armor is in the body: an outer From or Subject may quote an armor line
+        int begin = wire.indexOf("\n-----BEGIN PGP MESSAGE-----\n", wire.indexOf("\n\n")) + 1;
+        if (begin > 0) {
+            int end = wire.indexOf("\n-----END PGP MESSAGE-----", begin) + 1;
             assertTrue(end > begin, "armor complete");
+            assertTrue(wire.indexOf("-----BEGIN PGP MESSAGE-----", begin + 1) < 0, "one armor");
             for (String line : wire.substring(begin + 28, end).split("\n")) {
-                assertTrue(line.matches("[A-Za-z0-9+/=]*") || line.matches("Charset: [A-Za-z0-9._:+-]+"), "armor holds base64: " + line);
+                assertTrue(line.matches("[A-Za-z0-9+/=]*") || line.matches("Charset: [A-Za-z0-9._:+-]+"), "armor holds base64: " + line + "\n--- wire:\n" + wire);
             }
             return wire.substring(0, begin) + wire.substring(end);
         }
