@@ -86,7 +86,9 @@ public final class ForwardComposer {
      */
     public OutboundMessage inline(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
             throws IOException {
-        String charset = header.contentType().charset().replaceAll("[^A-Za-z0-9._:+-]", "");
+        // the armor's Charset header stands outside the encryption: a known charset's own name
+        // only, never the text of the original's parameter
+        String charset = knownCharset(header.contentType().charset());
         Optional<String> hiddenSubject = protectSubject ? header.value("Subject", FIELD_LIMIT) : Optional.empty();
         return forward(header, to, fallbackFrom, protectSubject, out -> {
             out.write(ascii("MIME-Version: 1.0\n"
@@ -194,6 +196,15 @@ public final class ForwardComposer {
         @Override
         public void close() throws IOException {
             out.flush();
+        }
+    }
+
+    /** {@code name} as written if it names a charset the JDK knows (so it is no free text), else us-ascii. */
+    static String knownCharset(String name) {
+        try {
+            return name.matches("[A-Za-z0-9._:+-]{1,40}") && java.nio.charset.Charset.isSupported(name) ? name : "us-ascii";
+        } catch (RuntimeException e) {
+            return "us-ascii";
         }
     }
 

@@ -206,6 +206,17 @@ class EnvelopeAndHeaderLeakTest {
     }
 
     @Test
+    void theInlineArmorNamesOnlyAKnownCharset() throws Exception {
+        sb.writeConfig(Files.readString(sb.config).replace("forward_to = [\"admin@example.org\"]", "forward_to = [\"admin@example.org\"]\nformat = \"inline\""));
+        byte[] m = latin1("To: root\nSubject: inline\nContent-Type: text/plain; charset=\"" + CANARY + "\"\n\nbody\n");
+        String wire = new String(deliverOk(m, "--recipient", "root"), StandardCharsets.ISO_8859_1);
+        assertFalse(wire.contains(CANARY), wire);
+        assertTrue(wire.contains("Charset: us-ascii"), wire);
+        byte[] latin = latin1("To: root\nSubject: inline\nContent-Type: text/plain; charset=latin1\n\nbody\n");
+        assertTrue(new String(deliverOk(latin, "--recipient", "root"), StandardCharsets.ISO_8859_1).contains("Charset: latin1"));
+    }
+
+    @Test
     void aRelayNamedDotLocalhostIsNotLoopbackByItsNameAlone() throws Exception {
         sb.writeConfig(Files.readString(sb.config).replace("host = \"127.0.0.1\"", "host = \"relay.localhost\"")
                 .replace("[relay]\n", "[relay]\nsecurity = \"none\"\n"));
