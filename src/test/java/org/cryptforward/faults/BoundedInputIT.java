@@ -108,14 +108,20 @@ class BoundedInputIT {
         Path fifo = tmp.resolve("cf.toml");
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
         long t0 = System.nanoTime();
-        Launcher.Run run = Launcher.run(new ByteArrayInputStream("Subject: x\n\nx\n".getBytes(StandardCharsets.US_ASCII)), Map.of(), 60,
-                "deliver", "--config", fifo.toString());
+        Path in = Files.write(tmp.resolve("in"), "Subject: x\n\nx\n".getBytes(StandardCharsets.US_ASCII));
+        Launcher.Run run = Launcher.finish(Launcher.startDeliver(fifo, in, tmp.resolve("out"), Map.of()), tmp.resolve("out"), 60);
         assertEquals(75, run.exit(), run.output());
         assertTrue(run.output().startsWith("4.3.5 cryptforward: configuration error: "), run.output());
         assertTrue(run.output().contains("not a regular file"), run.output());
         assertEquals(1, run.output().lines().count(), run.output());
-        Launcher.Run check = Launcher.run(new ByteArrayInputStream(new byte[0]), Map.of(), 60, "check", "--config", fifo.toString());
-        assertTrue(check.exit() != 0 && check.output().contains("not a regular file"), check.output());
+        Process check = Launcher.start(List.of(Launcher.path().toString(), "check", "--config", fifo.toString()), in, tmp.resolve("check"), Map.of());
+        if (!check.waitFor(60, TimeUnit.SECONDS)) {
+            check.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
+            check.destroyForcibly();
+            throw new AssertionError("check hangs on a FIFO");
+        }
+        String checkOut = Files.readString(tmp.resolve("check"));
+        assertTrue(check.exitValue() != 0 && checkOut.contains("not a regular file"), checkOut);
         assertTrue(System.nanoTime() - t0 < TimeUnit.SECONDS.toNanos(30), "at once, not at a deadline");
     }
 
