@@ -33,7 +33,7 @@ import org.apache.james.mime4j.util.ByteArrayBuffer;
  * remembered, at most {@value #MAX_PER_NAME} of each.
  */
 public final class HeaderSection {
-    static final int MAX_PER_NAME = 1000;
+    public static final int MAX_PER_NAME = 1000;
     /** The longest field name considered: a line of SMTP's 998 octets, less the colon. */
     private static final int MAX_NAME = 997;
 

@@ -62,6 +62,8 @@ public final class Router {
         boolean cut = false;
         fields:
         for (String name : List.of("To", "Cc")) {
+            // HeaderSection keeps at most MAX_PER_NAME fields of a name: at the bound, some may be missing
+            cut |= header.all(name).size() >= HeaderSection.MAX_PER_NAME;
             for (HeaderSection.Field f : header.all(name)) {
                 if (bytes >= MAX_ADDRESS_BYTES) {
                     cut = true;
