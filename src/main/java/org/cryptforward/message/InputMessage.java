@@ -25,14 +25,17 @@ public final class InputMessage implements Closeable {
     /** An envelope line longer than this is not one. */
     private static final int MAX_ENVELOPE_LINE = 2048;
     /**
-     * A real envelope line: {@code From }, a sender without white space, then a ctime(3) date
-     * (Postfix: {@code From a@b  Tue Dec  1 08:29:51 2026}, Exim: {@code Tue Dec 01 ...}), with an
-     * optional zone. Anything else starting with {@code From } — {@code From : x} is a header
-     * field — is part of the message.
+     * A real envelope line: {@code From }, a sender without white space, then a date — ctime(3)
+     * as Postfix and Exim write it ({@code From a@b  Tue Dec  1 08:29:51 2026}) or RFC 5322 style
+     * as Thunderbird does ({@code From - Thu, 24 Nov 2022 19:06:16 GMT}): a month name, a time and
+     * a year, and nothing but the words of a date. Anything else starting with {@code From } —
+     * {@code From : x} is a header field — is part of the message.
      */
     static final java.util.regex.Pattern ENVELOPE_LINE = java.util.regex.Pattern.compile(
-            "From [^\\s]+[ \\t]+(Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)"
-                    + " {1,2}\\d{1,2} \\d{1,2}:\\d{2}(:\\d{2})?( [A-Za-z]{1,5}| [+-]\\d{4})? \\d{4}( [+-]\\d{4}| [A-Za-z]{1,5})?");
+            "From [^\\s]+[ \\t]+(?=.*\\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\\b)(?=.*\\b\\d{1,2}:\\d{2}\\b)(?=.*\\b\\d{4}\\b)"
+                    + "(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|\\d{1,4},?|\\d{1,2}:\\d{2}(?::\\d{2})?"
+                    + "|[+-]\\d{4}|\\(?[A-Z]{1,5}\\)?)(?: +(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+                    + "|\\d{1,4},?|\\d{1,2}:\\d{2}(?::\\d{2})?|[+-]\\d{4}|\\(?[A-Z]{1,5}\\)?))*");
 
     private final Spool spool;
     private final String envelopeLine;

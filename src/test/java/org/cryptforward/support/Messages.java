@@ -21,7 +21,7 @@ public final class Messages {
         if (startsWith(input, 0, "From ")) {
             int nl = indexOf(input, (byte) '\n', 0);
             if (nl >= 0 && nl < 2048 && new String(input, 0, nl, StandardCharsets.ISO_8859_1).strip()
-                    .matches("From \\S+\\s+[A-Z][a-z]{2} [A-Z][a-z]{2} +\\d{1,2} \\d{1,2}:\\d\\d.* \\d{4}.*")) {
+                    .matches("From \\S+\\s+([A-Z][a-z]{2},? )?([A-Z][a-z]{2} +\\d{1,2}|\\d{1,2} [A-Z][a-z]{2}) .*\\d{1,2}:\\d\\d.*")) {
                 return Arrays.copyOfRange(input, nl + 1, input.length);
             }
         }
