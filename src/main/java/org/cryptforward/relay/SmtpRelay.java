@@ -265,7 +265,15 @@ public final class SmtpRelay {
     }
 
     private Failure classifySend(MessagingException e, String recipient) {
-        for (Throwable t = e; t != null; t = next(t)) {
+        // the most specific reply first: Angus wraps a refused sender or recipient (the reply to
+        // MAIL or RCPT) in an SMTPSendFailedException that carries the same code
+        Throwable specific = null;
+        for (Throwable t = e; t != null && specific == null; t = next(t)) {
+            if (t instanceof SMTPAddressFailedException || t instanceof SMTPSenderFailedException) {
+                specific = t;
+            }
+        }
+        for (Throwable t = specific != null ? specific : e; t != null; t = next(t)) {
             int code = -1;
             String text = null;
             String what = "";
