@@ -113,9 +113,15 @@ class LeakFuzzTest {
         if (separated) {
             m.append(eol(d));
         }
-        String body = body(d);
-        // without the empty line, a body starting with white space would continue the last field
-        m.append(separated ? body : body.replaceFirst("^[ \t]+", ""));
+        int kind = d.consumeInt(0, 6);
+        String body = body(d, kind);
+        if (!separated) {
+            // without the empty line, a body starting with white space would continue the last
+            // field, and free text could go on with fields of its own (a Subject: line is then a
+            // Subject): a line that is no field ends the header first
+            body = kind == 0 || kind == 6 ? "no field here\n" + body : body.replaceFirst("^[ \t]+", "");
+        }
+        m.append(body);
         boolean protect = d.consumeBoolean();
         boolean inline = d.consumeBoolean();
         byte[] message = m.toString().getBytes(StandardCharsets.ISO_8859_1);
@@ -138,7 +144,7 @@ class LeakFuzzTest {
             out.writeTo(wire);
             String outside = outsideCiphertext(wire.toString(StandardCharsets.ISO_8859_1));
             assertFalse(outside.contains(CANARY), () -> "plaintext outside the ciphertext:\n" + outside + "\n--- input:\n"
-                    + new String(message, StandardCharsets.ISO_8859_1));
+                    + new String(message, StandardCharsets.ISO_8859_1) + "\n--- hex:\n" + java.util.HexFormat.of().formatHex(message));
             assertOuterHeader(outside);
         }
     }
@@ -271,8 +277,8 @@ class LeakFuzzTest {
     }
 
     /** The rest of the message after the header: its MIME fields come first where it has them. */
-    static String body(FuzzedDataProvider d) {
-        return switch (d.consumeInt(0, 6)) {
+    static String body(FuzzedDataProvider d, int kind) {
+        return switch (kind) {
             case 0 -> text(d);
             case 1 -> "Content-Type: text/plain\n\n" + armor(d);
             case 2 -> "MIME-Version: 1.0\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n"
