@@ -16,7 +16,7 @@ package org.cryptforward;
  * @param envelopeLineBytes the longest envelope {@code From } line
  * @param outerFieldBytes the longest header field copied onto the outer header of a forward
  * @param outputLineBytes the longest line written in a header (RFC 5322)
- * @param encryptedSampleBytes how much of a body is looked at to tell whether it is already encrypted
+ * @param encryptedSampleBytes how much of each MIME part is kept to tell whether it is already encrypted
  * @param encryptedMixedBytes the largest multipart message whose parts are examined for ciphertext
  * @param mimeLineBytes the longest line the MIME outline reads
  * @param mimeFields the most header fields the MIME outline reads, over all parts
@@ -40,6 +40,9 @@ package org.cryptforward;
  * @param keyDirectSignatures the most direct-key signatures kept
  * @param keySignatures the most verified self-signatures kept in all (each costs a verification whenever the key is read)
  * @param keyClaimedSelfSignatures the most signatures that claim to be the owner's, verified or not
+ * @param mimeParts the most MIME entities outlined (more: the structure is treated as opaque)
+ * @param routedAddresses the most To/Cc addresses of one message matched against the rules
+ * @param armorLineBytes the longest armor line of an encrypted message accepted for pass-through
  * @param keyBareSignatures the most signatures outside any key (a revocation certificate) read
  */
 public record Limits(
@@ -76,6 +79,9 @@ public record Limits(
         int keyDirectSignatures,
         int keySignatures,
         int keyClaimedSelfSignatures,
+        int mimeParts,
+        int routedAddresses,
+        int armorLineBytes,
         int keyBareSignatures) {
 
     /** The bounds the program runs with. */
@@ -89,7 +95,7 @@ public record Limits(
             2048, // envelopeLineBytes
             16 * 1024, // outerFieldBytes
             998, // outputLineBytes
-            256 * 1024, // encryptedSampleBytes
+            4096, // encryptedSampleBytes
             32L << 20, // encryptedMixedBytes
             1 << 20, // mimeLineBytes
             10_000, // mimeFields
@@ -113,6 +119,9 @@ public record Limits(
             16, // keyDirectSignatures
             400, // keySignatures
             2000, // keyClaimedSelfSignatures
+            1000, // mimeParts
+            10_000, // routedAddresses
+            4096, // armorLineBytes
             100); // keyBareSignatures
 
 }

@@ -28,6 +28,7 @@ public final class Main {
         PrintStream err = System.err;
         Runtime.getRuntime().addShutdownHook(new Thread(() -> {
             // Only signals get here: a normal end halts below and runs no hooks.
+            Signals.terminated();
             err.println("4.3.0 cryptforward: terminated by a signal");
             err.flush();
             Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);

@@ -58,18 +58,36 @@ final class DeliverCmd implements Callable<Integer> {
 
     @Override
     public Integer call() throws Failure, java.io.IOException {
+        if (context.ownsProcess() && !dryRun) {
+            // before anything is read: the configuration itself could hang (a FIFO, a stalled mount)
+            Watchdog.arm(Watchdog.DEFAULT, context.err());
+        }
         Config cfg = loadConfig(config.locate(context.env()));
         Deadline deadline = new Deadline(context.clock(), cfg.deadline());
         if (context.ownsProcess() && !dryRun) {
             Watchdog.arm(cfg.deadline(), context.err());
         }
-        MailLog log = cfg.logFile().<MailLog>map(f -> new FileMailLog(f, context.clock())).orElseGet(() -> new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock()));
+        FileMailLog fileLog = cfg.logFile().map(f -> new FileMailLog(f, context.clock())).orElse(null);
+        MailLog log = fileLog != null ? fileLog : new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock());
         SecureRandom random = new SecureRandom();
         Delivery delivery = new Delivery(cfg, new Planner(cfg, context.clock(), random), ports(cfg, context.clock(), random, deadline),
                 context.env(), log, deadline, context.out());
-        delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
-        context.out().flush();
-        return ExitCodes.OK; // every other ending is a Failure, mapped to its exit code by Cli
+        int code = ExitCodes.OK; // every other ending is a Failure, mapped to its exit code by Cli
+        try {
+            delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
+            context.out().flush();
+        } catch (Failure f) {
+            if (fileLog == null || fileLog.lost() == null) {
+                throw f;
+            }
+            // the status line first, as the MTA reads it; then why the log line is missing
+            code = Cli.report(f, context.err(), true, debug);
+        }
+        if (fileLog != null && fileLog.lost() != null) {
+            context.err().println(fileLog.lost());
+            context.err().flush();
+        }
+        return code;
     }
 
     /** The real side effects of a delivery: the configured mailbox, the journal in state_dir, the SMTP relay. */

@@ -7,23 +7,50 @@ import org.cryptforward.ExitCodes;
 /**
  * Ends a delivery that runs into its deadline with 75, before the MTA's own time limit would
  * kill it (Postfix bounces a command killed for running too long). Every step also has its own
- * timeout; this catches whatever is left, such as a stalled standard input.
+ * timeout; this catches whatever is left, such as a stalled standard input or a configuration
+ * that never finishes reading.
+ *
+ * <p>It is armed twice: with the default deadline before anything is read (the configuration
+ * is not known yet, and reading it could hang), then again with the configured one, which
+ * replaces it. One thread per process.
  */
 final class Watchdog {
+    /** deadline_seconds when the configuration does not set it (see ConfigLoader). */
+    static final Duration DEFAULT = Duration.ofSeconds(600);
+
+    private static Thread thread;
+    private static volatile long due;
+    private static volatile long seconds;
+    private static volatile PrintStream out;
+
     private Watchdog() {}
 
-    static void arm(Duration deadline, PrintStream err) {
-        Thread t = new Thread(() -> {
-            try {
-                Thread.sleep(deadline.toMillis());
-            } catch (InterruptedException e) {
-                return;
+    /** Arms, or re-arms from now, the deadline of this process. */
+    static synchronized void arm(Duration deadline, PrintStream err) {
+        seconds = deadline.toSeconds();
+        out = err;
+        due = System.nanoTime() + deadline.toNanos();
+        if (thread != null) {
+            thread.interrupt(); // look at the new deadline
+            return;
+        }
+        thread = new Thread(() -> {
+            while (true) {
+                long left = due - System.nanoTime();
+                if (left <= 0) {
+                    break;
+                }
+                try {
+                    Thread.sleep(Math.max(1, left / 1_000_000));
+                } catch (InterruptedException e) {
+                    // re-armed: loop and look again
+                }
             }
-            err.println("4.4.7 cryptforward: deadline of " + deadline.toSeconds() + " s reached; the MTA will retry");
-            err.flush();
+            out.println("4.4.7 cryptforward: deadline of " + seconds + " s reached; the MTA will retry");
+            out.flush();
             Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);
         }, "deadline");
-        t.setDaemon(true);
-        t.start();
+        thread.setDaemon(true);
+        thread.start();
     }
 }

@@ -1,7 +1,5 @@
 package org.cryptforward.config;
 
-import jakarta.mail.internet.AddressException;
-import jakarta.mail.internet.InternetAddress;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.AccessDeniedException;
@@ -50,6 +48,9 @@ public final class ConfigLoader {
 
     private static final Pattern HOSTNAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\\.?");
     private static final Pattern HEADER_NAME = Pattern.compile("[!-9;-~]+");
+
+    /** The largest configuration read. */
+    static final long MAX_CONFIG = 1L << 20;
 
     private final Path file;
     private final Path baseDir;
@@ -106,6 +107,16 @@ public final class ConfigLoader {
     private Config read() {
         String text;
         try {
+            // at once, before reading: a FIFO, a device or a directory would hang or flood the reader
+            java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            if (!a.isRegularFile()) {
+                problem(0, "", "not a regular file (" + (a.isDirectory() ? "a directory" : "a FIFO, socket or device") + ")");
+                return null;
+            }
+            if (a.size() > MAX_CONFIG) {
+                problem(0, "", "larger than " + (MAX_CONFIG >> 10) + " KiB: not a configuration");
+                return null;
+            }
             text = Files.readString(file);
         } catch (NoSuchFileException e) {
             problem(0, "", "no such file");
@@ -487,26 +498,20 @@ public final class ConfigLoader {
     }
 
     /**
-     * A bare address, as the SMTP layer will accept it when sending: checked here by the same
-     * strict parser, so that a configured address can never fail a delivery permanently.
+     * A bare address, as the SMTP layer will accept it when sending: the one rule of
+     * {@link org.cryptforward.Addresses}, so that a configured address can never fail a delivery
+     * permanently and {@code check} judges it as {@code deliver} does. ASCII only: a relay without
+     * SMTPUTF8 could not take anything else.
      */
     static boolean isAddress(String s) {
-        if (s.isEmpty() || s.indexOf('@') <= 0 || s.chars().anyMatch(c -> c <= ' ' || c == 127)) {
-            return false;
-        }
-        try {
-            InternetAddress a = new InternetAddress(s, true);
-            a.validate();
-            return s.equals(a.getAddress()) && a.getPersonal() == null;
-        } catch (AddressException e) {
-            return false;
-        }
+        return org.cryptforward.Addresses.isValid(s, false);
     }
 
     /** Whether a relay host is this machine, decided without DNS. */
     static boolean isLoopback(String host) {
         String h = host.toLowerCase(Locale.ROOT);
-        if (h.equals("localhost") || h.equals("localhost.") || h.endsWith(".localhost")) {
+        // by name, only localhost itself: "x.localhost" is whatever the resolver makes of it
+        if (h.equals("localhost") || h.equals("localhost.")) {
             return true;
         }
         if (h.matches("[0-9.]+") || h.indexOf(':') >= 0) {

@@ -16,12 +16,21 @@ import org.cryptforward.Dates;
 
 /**
  * Appends lines to {@code log_file} with an ISO time stamp and the process id, in one write
- * with O_APPEND so that concurrent deliveries do not interleave.
+ * with O_APPEND so that concurrent deliveries do not interleave. A symbolic link at {@code log_file}
+ * is not followed; a line that cannot be written is not lost without a word: {@link #lost} says
+ * why, and {@code deliver} prints it on standard error after its status line (logging never
+ * decides a delivery, so that is all).
  */
 public final class FileMailLog implements MailLog {
 
     private final Path file;
     private final Clock clock;
+    private volatile String lost;
+
+    /** Why a line could not be written, for the caller to say (after the status line); null if none was lost. */
+    public String lost() {
+        return lost;
+    }
 
     public FileMailLog(Path file, Clock clock) {
         this.file = file;
@@ -37,7 +46,12 @@ public final class FileMailLog implements MailLog {
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r-----")))) {
             ch.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
         } catch (IOException | RuntimeException e) {
-            // logging never decides a delivery
+            // logging never decides a delivery; but say once that the line is lost
+            if (lost == null) {
+                String why = java.nio.file.Files.isSymbolicLink(file) ? "it is a symbolic link, which is not followed"
+                        : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
+                lost = "cryptforward: warning: cannot write log_file " + file + " (" + SyslogMailLog.sanitize(why) + "); log line lost";
+            }
         }
     }
 }

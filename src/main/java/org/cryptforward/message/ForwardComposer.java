@@ -93,7 +93,9 @@ public final class ForwardComposer {
      */
     public OutboundMessage inline(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
             throws IOException {
-        String charset = header.contentType().charset().replaceAll("[^A-Za-z0-9._:+-]", "");
+        // the armor's Charset header stands outside the encryption: a known charset's own name
+        // only, never the text of the original's parameter
+        String charset = knownCharset(header.contentType().charset());
         Optional<String> hiddenSubject = protectSubject ? header.value("Subject", FIELD_LIMIT) : Optional.empty();
         return forward(header, to, fallbackFrom, protectSubject, out -> {
             out.write(ascii("MIME-Version: 1.0\n"
@@ -106,24 +108,111 @@ public final class ForwardComposer {
         });
     }
 
+    /** How verified ciphertext is wrapped when it is forwarded as it is. */
+    public enum Wrapping {
+        /** multipart/encrypted (RFC 3156), for OpenPGP from PGP/MIME in any of its forms. */
+        PGP_MIME,
+        /** text/plain with the armored message as the body, for inline PGP. */
+        INLINE,
+        /** application/pkcs7-mime; smime-type=enveloped-data. */
+        SMIME_ENVELOPED,
+        /** application/pkcs7-mime; smime-type=authEnveloped-data. */
+        SMIME_AUTH_ENVELOPED
+    }
+
+    /** Opens the verified ciphertext, as binary (OpenPGP packets or CMS DER), each time it is asked. */
+    public interface Ciphertext {
+        InputStream open() throws IOException;
+    }
+
     /**
-     * An already encrypted message, forwarded as it is: the outer header as for any forward, then
-     * the original's own MIME fields and body, byte for byte. Nothing is encrypted a second time.
+     * An already encrypted message, forwarded as it is: the outer header exactly as for an
+     * encrypted forward, then a fresh MIME structure around the ciphertext alone, armored or
+     * base64-encoded by us. Nothing else of the original body leaves — no preamble or epilogue,
+     * no MIME field or parameter, no armor header, no other part — and nothing is encrypted a
+     * second time. {@code ciphertext} must have been verified (see EncryptedInput).
      */
-    public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom, boolean protectSubject) {
+    public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom, boolean protectSubject, Wrapping wrapping,
+            Ciphertext ciphertext) {
+        String boundary = "=_cf" + hex(12);
         return forward(header, to, fallbackFrom, protectSubject, out -> {
-            out.write(ascii("MIME-Version: 1.0\n"));
-            for (String name : List.of("Content-Type", "Content-Transfer-Encoding")) {
-                Optional<HeaderSection.Field> f = header.first(name);
-                if (f.isPresent()) {
-                    out.write(OuterFields.copy(header.raw(f.get(), FIELD_LIMIT)));
+            switch (wrapping) {
+                case PGP_MIME -> {
+                    out.write(ascii("MIME-Version: 1.0\n"
+                            + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n"
+                            + " boundary=\"" + boundary + "\"\n"
+                            + "\n"
+                            + PREAMBLE
+                            + "\n--" + boundary + "\n"
+                            + "Content-Type: application/pgp-encrypted\n"
+                            + "Content-Description: PGP/MIME version identification\n"
+                            + "\n"
+                            + "Version: 1\n"
+                            + "\n--" + boundary + "\n"
+                            + "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
+                            + "Content-Description: OpenPGP encrypted message\n"
+                            + "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
+                            + "\n"));
+                    armor(ciphertext, out);
+                    out.write(ascii("\n--" + boundary + "--\n"));
                 }
-            }
-            out.write('\n');
-            try (InputStream body = header.message().open(header.bodyStart(), header.message().length())) {
-                body.transferTo(out);
+                case INLINE -> {
+                    out.write(ascii("MIME-Version: 1.0\n"
+                            + "Content-Type: text/plain; charset=us-ascii\n"
+                            + "Content-Transfer-Encoding: 7bit\n"
+                            + "\n"));
+                    armor(ciphertext, out);
+                }
+                case SMIME_ENVELOPED, SMIME_AUTH_ENVELOPED -> {
+                    String smimeType = wrapping == Wrapping.SMIME_ENVELOPED ? "enveloped-data" : "authEnveloped-data";
+                    out.write(ascii("MIME-Version: 1.0\n"
+                            + "Content-Type: application/pkcs7-mime; smime-type=" + smimeType + "; name=\"smime.p7m\"\n"
+                            + "Content-Transfer-Encoding: base64\n"
+                            + "Content-Disposition: attachment; filename=\"smime.p7m\"\n"
+                            + "\n"));
+                    try (InputStream in = ciphertext.open();
+                            OutputStream b64 = java.util.Base64.getMimeEncoder(76, new byte[] {'\n'}).wrap(new Unclosed(out))) {
+                        in.transferTo(b64);
+                    }
+                    out.write('\n');
+                }
+                default -> throw new IllegalStateException(wrapping.toString());
             }
         });
+    }
+
+    /** Our own armor of the verified packets: no header of the original's armor comes along. */
+    private static void armor(Ciphertext ciphertext, OutputStream out) throws IOException {
+        try (InputStream in = ciphertext.open();
+                ArmoredOutputStream armor = ArmoredOutputStream.builder().clearHeaders().build(new Unclosed(out))) {
+            in.transferTo(armor);
+        }
+    }
+
+    /** Passes writes on, but not close: the message goes on after the part. */
+    private static final class Unclosed extends java.io.FilterOutputStream {
+        Unclosed(OutputStream out) {
+            super(out);
+        }
+
+        @Override
+        public void write(byte[] b, int off, int len) throws IOException {
+            out.write(b, off, len);
+        }
+
+        @Override
+        public void close() throws IOException {
+            out.flush();
+        }
+    }
+
+    /** {@code name} as written if it names a charset the JDK knows (so it is no free text), else us-ascii. */
+    static String knownCharset(String name) {
+        try {
+            return name.matches("[A-Za-z0-9._:+-]{1,40}") && java.nio.charset.Charset.isSupported(name) ? name : "us-ascii";
+        } catch (RuntimeException e) {
+            return "us-ascii";
+        }
     }
 
     /** What follows the outer header of a forward. */

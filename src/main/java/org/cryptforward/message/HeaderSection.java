@@ -27,7 +27,8 @@ import org.cryptforward.Limits;
  * colon is tolerated) and continues over lines that start with a space or tab. The section ends
  * at the first empty line; a line that is neither a field nor a continuation (a message without
  * the empty line, or without any header) also ends it and begins the body, as lenient readers do.
- * Line ends may be CRLF, LF or a mix.
+ * Line ends may be CRLF, LF, a bare CR or a mix: a message whose lines end in CR alone is read as
+ * lines, never as one long field.
  *
  * <p>A UTF-8 byte-order mark before the first field (some editors and Windows tools write one)
  * is skipped: the field starts after it, so it is read and copied outside without the mark. The
@@ -37,7 +38,7 @@ import org.cryptforward.Limits;
  * remembered, at most {@link Limits#headerFieldsPerName()} of each.
  */
 public final class HeaderSection {
-    static final int MAX_PER_NAME = Limits.DEFAULT.headerFieldsPerName();
+    public static final int MAX_PER_NAME = Limits.DEFAULT.headerFieldsPerName();
     /** The longest field name considered: a line of SMTP's 998 octets, less the colon. */
     private static final int MAX_NAME = Limits.DEFAULT.headerNameBytes();
     /** The UTF-8 byte-order mark. */
@@ -89,7 +90,7 @@ public final class HeaderSection {
                     headerEnd = bodyStart = lineStart;
                     break;
                 }
-                if (first == '\n' || (first == '\r' && in.peekAt(1) == '\n')) {
+                if (first == '\n' || first == '\r') {
                     headerEnd = lineStart;
                     in.skipLine();
                     bodyStart = in.offset();
@@ -307,22 +308,31 @@ public final class HeaderSection {
             return ensure(i + 1) ? buf[pos + i] & 0xff : -1;
         }
 
-        /** Skips to after the next LF (or to the end); returns whether the line ended in CRLF. */
+        /**
+         * Skips to after the end of the line — LF, CRLF or a bare CR: the section is read the same
+         * whatever the line ends — or to the end; returns whether the line ended in CRLF.
+         */
         boolean skipLine() throws IOException {
-            int prev = -1;
             while (true) {
                 if (pos >= len && !ensure(1)) {
                     return false;
                 }
                 int limit = len;
                 for (int i = pos; i < limit; i++) {
-                    if (buf[i] == '\n') {
-                        boolean cr = (i > pos ? buf[i - 1] : prev) == '\r';
+                    byte b = buf[i];
+                    if (b == '\n') {
                         pos = i + 1;
-                        return cr;
+                        return false;
+                    }
+                    if (b == '\r') {
+                        pos = i + 1;
+                        if (peek() == '\n') {
+                            pos++;
+                            return true;
+                        }
+                        return false;
                     }
                 }
-                prev = buf[limit - 1];
                 pos = limit;
             }
         }

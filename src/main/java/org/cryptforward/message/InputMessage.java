@@ -16,7 +16,8 @@ import org.cryptforward.Limits;
  *
  * <p>The input is read as bytes, never decoded. A leading mbox {@code From } line (Postfix writes
  * {@code From sender  date}, Exim {@code From sender date}) is the envelope, not part of the
- * message: it is split off, and the sender in it kept. The SHA-256 digest of the message without
+ * message: it is split off, and the sender in it kept — but only a real one, a sender and a
+ * date ({@code From : x} is a header field and stays). The SHA-256 digest of the message without
  * that line identifies the message across MTA retries, where only the line's time stamp changes.
  * Exim's pipe transport appends one {@code \n} after the message; {@link #read} removes it when
  * asked to.
@@ -24,6 +25,18 @@ import org.cryptforward.Limits;
 public final class InputMessage implements Closeable {
     /** An envelope line longer than this is not one. */
     private static final int MAX_ENVELOPE_LINE = Limits.DEFAULT.envelopeLineBytes();
+    /**
+     * A real envelope line: {@code From }, a sender without white space, then a date — ctime(3)
+     * as Postfix and Exim write it ({@code From a@b  Tue Dec  1 08:29:51 2026}) or RFC 5322 style
+     * as Thunderbird does ({@code From - Thu, 24 Nov 2022 19:06:16 GMT}): a month name, a time and
+     * a year, and nothing but the words of a date. Anything else starting with {@code From } —
+     * {@code From : x} is a header field — is part of the message.
+     */
+    static final java.util.regex.Pattern ENVELOPE_LINE = java.util.regex.Pattern.compile(
+            "From [^\\s]+[ \\t]+(?=.*\\b(Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec)\\b)(?=.*\\b\\d{1,2}:\\d{2}\\b)(?=.*\\b\\d{4}\\b)"
+                    + "(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec|\\d{1,4},?|\\d{1,2}:\\d{2}(?::\\d{2})?"
+                    + "|[+-]\\d{4}|\\(?[A-Z]{1,5}\\)?)(?: +(?:(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun),?|Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec"
+                    + "|\\d{1,4},?|\\d{1,2}:\\d{2}(?::\\d{2})?|[+-]\\d{4}|\\(?[A-Z]{1,5}\\)?))*");
 
     private final Spool spool;
     private final String envelopeLine;
@@ -70,8 +83,11 @@ public final class InputMessage implements Closeable {
             String envelope = null;
             int messageStart = 0;
             if (eol >= 0 && startsWith(buf, head, "From ")) {
-                envelope = new String(buf, 0, eol, StandardCharsets.ISO_8859_1).stripTrailing();
-                messageStart = eol + 1;
+                String line = new String(buf, 0, eol, StandardCharsets.ISO_8859_1).stripTrailing();
+                if (ENVELOPE_LINE.matcher(line).matches()) {
+                    envelope = line;
+                    messageStart = eol + 1;
+                }
             }
             spool.write(buf, 0, head);
             sha.update(buf, messageStart, head - messageStart);
@@ -139,8 +155,13 @@ public final class InputMessage implements Closeable {
             return Optional.empty(); // "From " alone (fuzzing found it): no sender named
         }
         String rest = envelopeLine.substring(5).stripLeading();
-        int sp = rest.indexOf(' ');
-        String sender = sp < 0 ? rest : rest.substring(0, sp);
+        int sp = 0;
+        while (sp < rest.length() && rest.charAt(sp) > ' ') {
+            sp++;
+        }
+        // the line's bytes were kept as ISO-8859-1: the sender is read as UTF-8 (bytes that are
+        // not become U+FFFD, which no valid address contains)
+        String sender = new String(rest.substring(0, sp).getBytes(StandardCharsets.ISO_8859_1), StandardCharsets.UTF_8);
         if (sender.equalsIgnoreCase("MAILER-DAEMON") || sender.equals("<>")) {
             return Optional.of("");
         }

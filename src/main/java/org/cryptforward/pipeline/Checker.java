@@ -244,7 +244,11 @@ public final class Checker {
     private void checkLog(Config config) {
         if (config.logFile().isPresent()) {
             Path f = config.logFile().get();
-            if (Files.exists(f) ? !Files.isWritable(f) : !Files.isWritable(f.toAbsolutePath().getParent())) {
+            if (Files.isSymbolicLink(f)) {
+                error("log_file " + f + " is a symbolic link; cryptforward refuses to follow it, so log lines would be lost");
+            } else if (Files.exists(f, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                error("log_file " + f + " is not a regular file");
+            } else if (Files.exists(f) ? !Files.isWritable(f) : !Files.isWritable(f.toAbsolutePath().getParent())) {
                 error("log_file " + f + " is not writable by this user");
             }
         } else if (!Files.exists(config.syslogSocket())) {

@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
+import org.cryptforward.Signals;
 import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
@@ -81,7 +82,14 @@ public final class Delivery {
             Optional<Rule> rule = intake.rule();
             LogLine line = new LogLine(intake.messageId().orElse(""), envelope, intake.message().length());
             line.rule(rule.map(Rule::name).orElse("(none)"));
+            router.degraded().ifPresent(line::note);
             line.relay(rule.isPresent() ? ports.relay().address() : "none");
+            if (!request.dryRun()) {
+                Signals.whenTerminated(() -> {
+                    line.status("deferred", "4.3.0 terminated by a signal; the MTA will retry");
+                    log.log(MailLog.Level.WARNING, line.toString());
+                });
+            }
             if (request.dryRun()) {
                 return dryRun(note(planner.plan(intake.header(), envelope, rule), line), line);
             }
@@ -159,9 +167,12 @@ public final class Delivery {
                 OutboundMessage out = plan.forwarder().forwardTo(to, localCopy);
                 try {
                     if (session == null) {
-                        session = ports.relay().connect();
+                        session = ports.relay().connect(envelopeFrom);
                     }
                     session.send(out, envelopeFrom, to);
+                    if (session.senderNote() != null) {
+                        line.note(session.senderNote());
+                    }
                     entry.record(sentRecord(plan, to));
                     sent.add(to + " as " + out.messageId());
                 } catch (Failure f) {

@@ -55,7 +55,8 @@ final class LogLine {
     }
 
     void note(String text) {
-        this.note = text;
+        // notes add up (the plan's, then the relay's), each said once
+        this.note = note == null || note.equals(text) ? text : note.contains(text) ? note : note + "; " + text;
     }
 
     boolean hasWarning() {

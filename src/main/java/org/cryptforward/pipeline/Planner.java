@@ -57,9 +57,11 @@ public final class Planner {
         }
         ForwardComposer composer = new ForwardComposer(config.hostname(), clock, random);
         String from = envelope.sender();
-        Optional<String> encrypted = EncryptedInput.detect(header);
+        Optional<EncryptedInput.Ciphertext> encrypted = EncryptedInput.detect(header);
         if (encrypted.isPresent()) {
-            return new Plan.PassThrough(r, encrypted.get(), (to, local) -> composer.passThrough(header, to, from, r.protectSubject()));
+            EncryptedInput.Ciphertext c = encrypted.get();
+            return new Plan.PassThrough(r, c.description(), (to, local) -> composer.passThrough(header, to, from, r.protectSubject(), c.wrapping(),
+                    () -> EncryptedInput.open(header, c)));
         }
         RuleKeys keys = RuleKeys.resolve(config.keyring(), r, Date.from(clock.instant()));
         if (keys.temporary()) {

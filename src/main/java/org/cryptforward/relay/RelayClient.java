@@ -13,8 +13,11 @@ public interface RelayClient {
     /** The relay's address, for the log line. */
     String address();
 
-    /** Opens a session ready to send (connected, TLS and AUTH done). */
-    Connection connect() throws Failure;
+    /**
+     * Opens a session ready to send mail from {@code envelopeFrom} (connected, TLS and AUTH done;
+     * SMTPUTF8 asked for when the sender needs it).
+     */
+    Connection connect(String envelopeFrom) throws Failure;
 
     /** One open session. */
     interface Connection extends AutoCloseable {
@@ -24,6 +27,9 @@ public interface RelayClient {
          * @param envelopeFrom the MAIL FROM address; {@code ""} for the null sender
          */
         void send(OutboundMessage message, String envelopeFrom, String recipient) throws Failure;
+
+        /** What became of a sender that could not be sent as it is, for the log line; null if nothing. */
+        String senderNote();
 
         /** Ends the session; never fails (what was sent is acknowledged already). */
         @Override

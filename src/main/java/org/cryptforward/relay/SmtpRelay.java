@@ -21,6 +21,7 @@ import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
+import org.cryptforward.Addresses;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
 import org.cryptforward.IoErrors;
@@ -69,10 +70,21 @@ public final class SmtpRelay implements RelayClient {
         return config.address();
     }
 
-    /** Connects, says EHLO, does STARTTLS or TLS, and authenticates. */
-    @Override
+    /** Connects, says EHLO, does STARTTLS or TLS, and authenticates, for mail from the null sender. */
     public Connection connect() throws Failure {
+        return connect("");
+    }
+
+    /**
+     * Connects for mail from {@code envelopeFrom}: a sender that is not ASCII needs SMTPUTF8
+     * (RFC 6531), which is asked for only then — flagging every message would have a relay bounce
+     * what it cannot pass on to a next hop without SMTPUTF8.
+     */
+    @Override
+    public Connection connect(String envelopeFrom) throws Failure {
         Properties props = properties();
+        boolean utf8 = !Addresses.isAscii(envelopeFrom);
+        props.put("mail.mime.allowutf8", String.valueOf(utf8));
         Session session = Session.getInstance(props);
         boolean implicitTls = config.security() == Security.TLS;
         String protocol = implicitTls ? "smtps" : "smtp";
@@ -87,17 +99,48 @@ public final class SmtpRelay implements RelayClient {
         } catch (RuntimeException e) {
             throw Failure.temporary("4.4.0", "cannot talk to relay " + address() + ": " + describe(e), e);
         }
-        return new Connection(transport, session);
+        return new Connection(transport, session, utf8 && transport.supportsExtension("SMTPUTF8"));
     }
 
     /** One open SMTP session. */
     public final class Connection implements RelayClient.Connection {
         private final SMTPTransport transport;
         private final Session session;
+        private final boolean smtpUtf8;
+        private String senderNote;
 
-        Connection(SMTPTransport transport, Session session) {
+        Connection(SMTPTransport transport, Session session, boolean smtpUtf8) {
             this.transport = transport;
             this.session = session;
+            this.smtpUtf8 = smtpUtf8;
+        }
+
+        @Override
+        public String senderNote() {
+            return senderNote;
+        }
+
+        /**
+         * The MAIL FROM address to send: the sender checked once more by the one address rule;
+         * a non-ASCII one only with SMTPUTF8, else the null sender (noted).
+         */
+        String mailFrom(String envelopeFrom) {
+            if (envelopeFrom.isEmpty()) {
+                return "";
+            }
+            if (Addresses.mailbox(envelopeFrom, true).filter(envelopeFrom::equals).isEmpty()) {
+                senderNote = "sender is not a valid address: sent from <>";
+                return "";
+            }
+            if (Addresses.isAscii(envelopeFrom)) {
+                return envelopeFrom;
+            }
+            if (smtpUtf8) {
+                senderNote = "non-ASCII sender sent with SMTPUTF8";
+                return envelopeFrom;
+            }
+            senderNote = "non-ASCII sender needs SMTPUTF8, which relay " + address() + " does not offer: sent from <>";
+            return "";
         }
 
         /**
@@ -109,7 +152,8 @@ public final class SmtpRelay implements RelayClient {
         @Override
         public void send(OutboundMessage message, String envelopeFrom, String recipient) throws Failure {
             StreamingMessage m = new StreamingMessage(session, message);
-            m.setEnvelopeFrom(envelopeFrom.isEmpty() ? "<>" : envelopeFrom);
+            String from = mailFrom(envelopeFrom);
+            m.setEnvelopeFrom(from.isEmpty() ? "<>" : from);
             try {
                 InternetAddress to = new InternetAddress(recipient, true);
                 transport.sendMessage(m, new InternetAddress[] {to});
@@ -145,7 +189,6 @@ public final class SmtpRelay implements RelayClient {
         p.put(pre + "writetimeout", String.valueOf(timeout));
         p.put(pre + "localhost", heloName);
         p.put(pre + "quitwait", "true");
-        p.put("mail.mime.allowutf8", "false");
         if (config.security() != Security.NONE) {
             try {
                 p.put(pre + "ssl.socketFactory", TrustAnchors.socketFactory(config.caFile()));
@@ -208,7 +251,15 @@ public final class SmtpRelay implements RelayClient {
     }
 
     private Failure classifySend(MessagingException e, String recipient) {
-        for (Throwable t = e; t != null; t = next(t)) {
+        // the most specific reply first: Angus wraps a refused sender or recipient (the reply to
+        // MAIL or RCPT) in an SMTPSendFailedException that carries the same code
+        Throwable specific = null;
+        for (Throwable t = e; t != null && specific == null; t = next(t)) {
+            if (t instanceof SMTPAddressFailedException || t instanceof SMTPSenderFailedException) {
+                specific = t;
+            }
+        }
+        for (Throwable t = specific != null ? specific : e; t != null; t = next(t)) {
             int code = -1;
             String text = null;
             String what = "";

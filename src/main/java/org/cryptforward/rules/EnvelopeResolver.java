@@ -5,6 +5,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import org.cryptforward.Limits;
+import org.cryptforward.Addresses;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.HeaderValues;
 import org.cryptforward.message.InputMessage;
@@ -18,6 +19,7 @@ import org.cryptforward.message.InputMessage;
  *
  * <p>Sender: {@code --sender}; {@code $SENDER} (set but empty is the null sender, as Postfix passes
  * bounces); the {@code Return-Path} header; the envelope {@code From } line; else {@code <>}.
+ * Whatever the source, the sender is a valid address (see {@link Addresses}) or {@code <>}.
  */
 public final class EnvelopeResolver {
     static final int VALUE_LIMIT = Limits.DEFAULT.envelopeValueBytes();
@@ -54,52 +56,54 @@ public final class EnvelopeResolver {
             }
         }
 
-        String sender;
+        String raw;
         String senderSource;
         if (senderOption != null) {
-            sender = stripBrackets(senderOption);
+            raw = senderOption;
             senderSource = "--sender";
         } else if (env.containsKey("SENDER")) {
-            sender = stripBrackets(env.get("SENDER"));
+            raw = env.get("SENDER");
             senderSource = "$SENDER";
         } else {
             Optional<String> rp = header.value("Return-Path", VALUE_LIMIT);
             if (rp.isPresent()) {
-                sender = stripBrackets(rp.get());
+                raw = rp.get();
                 senderSource = "Return-Path header";
             } else if (message.envelopeLineSender().isPresent()) {
-                sender = message.envelopeLineSender().get();
+                raw = message.envelopeLineSender().get();
                 senderSource = "From_ line";
             } else {
-                sender = "";
+                raw = "";
                 senderSource = "none";
             }
         }
-        if (sender.equalsIgnoreCase("MAILER-DAEMON")) {
-            sender = "";
+        // one rule for every source: a valid address, or the null sender
+        String sender = sender(raw);
+        if (sender.isEmpty() && !isNull(raw)) {
+            senderSource += " (not a valid address: <> used)";
         }
         return new Envelope(recipient, recipientSource, sender, senderSource);
     }
 
-    private static boolean nonBlank(String s) {
-        return s != null && !s.isBlank();
+    /**
+     * The envelope sender named by {@code raw} (bare or in angle brackets, as any source gives
+     * it): the valid address, or {@code ""} (the null sender) for {@code <>}, MAILER-DAEMON and
+     * anything that is not a valid address — never anything that could add to an SMTP command
+     * or a header field.
+     */
+    public static String sender(String raw) {
+        if (raw == null || raw.strip().equalsIgnoreCase("MAILER-DAEMON")) {
+            return "";
+        }
+        return Addresses.mailbox(raw, true).orElse("");
     }
 
-    private static String stripBrackets(String s) {
-        String t = s.strip();
-        int lt = t.indexOf('<');
-        int gt = t.lastIndexOf('>');
-        if (lt >= 0 && gt > lt) {
-            t = t.substring(lt + 1, gt).strip();
-        }
-        // nothing that could break a protocol line or a log line
-        StringBuilder sb = new StringBuilder(t.length());
-        for (int i = 0; i < t.length() && sb.length() < 512; i++) {
-            char c = t.charAt(i);
-            if (c > ' ' && c != 127 && c != '<' && c != '>') {
-                sb.append(c);
-            }
-        }
-        return sb.toString();
+    private static boolean isNull(String raw) {
+        String s = raw.strip();
+        return s.isEmpty() || s.equals("<>") || s.equalsIgnoreCase("MAILER-DAEMON");
+    }
+
+    private static boolean nonBlank(String s) {
+        return s != null && !s.isBlank();
     }
 }

@@ -22,14 +22,23 @@ import org.cryptforward.message.HeaderValues;
  * <p>A rule matches when one of its recipient globs matches the envelope recipient or an address
  * in To or Cc (a rule without globs matches any recipient), and every one of its header regexes
  * finds a match in the decoded value of a field of that name.
+ *
+ * <p>Bounded whatever the input: at most {@value #MAX_ADDRESSES} addresses from at most 1 MiB of
+ * To/Cc values are matched (HeaderSection keeps at most 1000 fields of a name); past that the
+ * rules are matched on what was read, and {@link #degraded} says so for the log line.
  */
 public final class Router {
     static final int VALUE_LIMIT = Limits.DEFAULT.routedValueBytes();
+    /** The most To/Cc addresses matched against the rules; the rest are not looked at. */
+    public static final int MAX_ADDRESSES = Limits.DEFAULT.routedAddresses();
+    /** The most bytes of To/Cc values read for them. */
+    static final long MAX_ADDRESS_BYTES = Limits.DEFAULT.routedAddressBytes();
 
     /** The outcome: the rule, and in words why it matched. */
     public record Match(Rule rule, List<String> reasons) {}
 
     private final List<Rule> rules;
+    private Optional<String> degraded = Optional.empty();
 
     public Router(List<Rule> rules) {
         this.rules = List.copyOf(rules);
@@ -50,10 +59,31 @@ public final class Router {
         Set<String> candidates = new LinkedHashSet<>();
         envelope.recipient().ifPresent(r -> candidates.add(r.toLowerCase(Locale.ROOT)));
         Set<String> headerAddresses = new LinkedHashSet<>();
+        long bytes = 0;
+        boolean cut = false;
+        fields:
         for (String name : List.of("To", "Cc")) {
+            // HeaderSection keeps at most MAX_PER_NAME fields of a name: at the bound, some may be missing
+            cut |= header.all(name).size() >= HeaderSection.MAX_PER_NAME;
             for (HeaderSection.Field f : header.all(name)) {
-                headerAddresses.addAll(HeaderValues.addresses(header.value(f, VALUE_LIMIT)));
+                if (bytes >= MAX_ADDRESS_BYTES) {
+                    cut = true;
+                    break fields;
+                }
+                int limit = (int) Math.min(VALUE_LIMIT, MAX_ADDRESS_BYTES - bytes);
+                cut |= f.length() > limit;
+                bytes += Math.min(f.length(), limit);
+                for (String a : HeaderValues.addresses(header.value(f, limit))) {
+                    if (headerAddresses.size() >= MAX_ADDRESSES) {
+                        cut = true;
+                        break fields;
+                    }
+                    headerAddresses.add(a);
+                }
             }
+        }
+        if (cut) {
+            degraded = Optional.of("To/Cc too large: rules matched on the first " + headerAddresses.size() + " addresses");
         }
         candidates.addAll(headerAddresses);
         for (Rule rule : rules) {
@@ -67,6 +97,11 @@ public final class Router {
             return Optional.of(new Match(rule, reasons));
         }
         return Optional.empty();
+    }
+
+    /** Whether the last {@link #route} matched on part of the addresses only, and how. */
+    public Optional<String> degraded() {
+        return degraded;
     }
 
     private static boolean recipientMatches(Rule rule, Envelope envelope, Set<String> candidates, List<String> reasons) {

@@ -161,7 +161,7 @@ final class MemoryPorts {
         }
 
         @Override
-        public Connection connect() throws Failure {
+        public Connection connect(String envelopeFrom) throws Failure {
             connects++;
             if (connectFailure != null) {
                 throw connectFailure;
@@ -186,6 +186,11 @@ final class MemoryPorts {
                         throw scripted.poll();
                     }
                     sent.add(new Sent(envelopeFrom, recipient, out.toByteArray()));
+                }
+
+                @Override
+                public String senderNote() {
+                    return null;
                 }
 
                 @Override

@@ -149,6 +149,28 @@ class RelayFailureTest {
     }
 
     @Test
+    void aRefusedSenderOrTooManyRecipientsIsNotABounce() throws Exception {
+        // the sender is envelope_from or the relay's policy, the same for every message; 552 to
+        // RCPT is "too many recipients", to be taken as 452 (RFC 5321 4.5.3.1.10)
+        for (Step step : List.of(Step.MAIL, Step.RCPT)) {
+            relay.clear();
+            relay.at(step, Action.reply(step == Step.MAIL ? "550 5.7.1 sender refused" : "552 5.5.3 too many recipients"));
+            Sandbox sb = new Sandbox(tmp.resolve("sb" + step), relay.port(), "", true);
+            assertStatusLine(sb.deliver(MESSAGE, "--recipient", "root"), 75, "4.", "relay");
+        }
+    }
+
+    @Test
+    void aPermanentRejectionWithoutALocalCopyStaysQueued() throws Exception {
+        relay.at(Step.RCPT, Action.reply("550 5.1.1 no such user"));
+        Sandbox sb = sandbox(relay.port(), "local_copy = false\n");
+        Sandbox.Run run = sb.deliver(MESSAGE, "--recipient", "root");
+        assertStatusLine(run, 75, "4.1.1", "keeps no local copy");
+        assertTrue(sb.maildirMessages().isEmpty(), "no local copy, as the rule says");
+        assertTrue(sb.logText().contains("status=deferred"), sb.logText());
+    }
+
+    @Test
     void authenticationRequiredIsNotABounce() throws Exception {
         relay.at(Step.MAIL, Action.reply("530 5.7.0 authentication required"));
         Sandbox sb = sandbox(relay.port(), "");

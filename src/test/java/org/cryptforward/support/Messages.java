@@ -13,11 +13,15 @@ import java.util.List;
 public final class Messages {
     private Messages() {}
 
-    /** The message without a leading mbox {@code From } line. */
+    /**
+     * The message without a leading mbox {@code From } line — a real one: a sender, then a ctime
+     * date ({@code From : x} or {@code From } alone is part of the message).
+     */
     public static byte[] withoutEnvelopeLine(byte[] input) {
         if (startsWith(input, 0, "From ")) {
             int nl = indexOf(input, (byte) '\n', 0);
-            if (nl >= 0 && nl < 2048) {
+            if (nl >= 0 && nl < 2048 && new String(input, 0, nl, StandardCharsets.ISO_8859_1).strip()
+                    .matches("From \\S+\\s+([A-Z][a-z]{2},? )?([A-Z][a-z]{2} +\\d{1,2}|\\d{1,2} [A-Z][a-z]{2}) .*\\d{1,2}:\\d\\d.*")) {
                 return Arrays.copyOfRange(input, nl + 1, input.length);
             }
         }

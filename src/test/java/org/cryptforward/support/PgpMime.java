@@ -62,6 +62,24 @@ public final class PgpMime {
         }
     }
 
+    /**
+     * The OpenPGP packets of the first armored PGP message in {@code text} (armor and its
+     * headers undone, checksum checked by Bouncy Castle), for comparing ciphertexts.
+     */
+    public static byte[] packets(byte[] text) {
+        String t = new String(text, StandardCharsets.ISO_8859_1);
+        int begin = t.indexOf("-----BEGIN PGP MESSAGE-----");
+        int end = t.indexOf("-----END PGP MESSAGE-----", begin);
+        assertTrue(begin >= 0 && end > begin, "an armored PGP message");
+        byte[] armor = t.substring(begin, end + "-----END PGP MESSAGE-----".length()).replace("\r\n", "\n")
+                .getBytes(StandardCharsets.ISO_8859_1);
+        try (InputStream in = org.bouncycastle.bcpg.ArmoredInputStream.builder().build(new ByteArrayInputStream(armor))) {
+            return in.readAllBytes();
+        } catch (IOException e) {
+            throw new AssertionError(e);
+        }
+    }
+
     private static byte[] raw(BodyPart p) throws MessagingException, IOException {
         try (InputStream in = p.getInputStream()) {
             return in.readAllBytes();

@@ -69,6 +69,7 @@ public final class ScriptedRelay implements AutoCloseable {
     private volatile long dropDuringData = -1;
     private volatile String password;
     private volatile boolean closed;
+    private volatile boolean smtpUtf8;
 
     /** A plain SMTP server. */
     public ScriptedRelay() {
@@ -109,6 +110,12 @@ public final class ScriptedRelay implements AutoCloseable {
     /** Drops the connection once this many bytes of a message have arrived (negative: never). */
     public ScriptedRelay dropDuringData(long afterBytes) {
         this.dropDuringData = afterBytes;
+        return this;
+    }
+
+    /** Offers SMTPUTF8 (RFC 6531) in the EHLO reply, or not. */
+    public ScriptedRelay smtpUtf8(boolean offer) {
+        this.smtpUtf8 = offer;
         return this;
     }
 
@@ -206,6 +213,7 @@ public final class ScriptedRelay implements AutoCloseable {
                     String ext = "250-scripted.test\r\n250-8BITMIME\r\n"
                             + (tls != null && !secure ? "250-STARTTLS\r\n" : "")
                             + (user != null ? "250-AUTH PLAIN LOGIN\r\n" : "")
+                            + (smtpUtf8 ? "250-SMTPUTF8\r\n" : "")
                             + "250 SIZE 100000000";
                     if (!respond(out, Step.EHLO, next(Step.EHLO), ext)) {
                         return;
