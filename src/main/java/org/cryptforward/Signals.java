@@ -1,25 +1,36 @@
 package org.cryptforward;
 
+import java.util.Set;
+import java.util.concurrent.ConcurrentHashMap;
+
 /**
  * What to do when a signal ends the process: the delivery under way registers how to write its
  * log line (status deferred), and {@link Main}'s shutdown hook runs it before the status line
  * and the exit with 75 — so that a SIGTERM'd delivery is not missing from the log.
  */
 public final class Signals {
-    private static volatile Runnable onTermination;
+    /** The deliveries under way in this process (one for deliver, several in the service). */
+    private static final Set<Runnable> ACTIONS = ConcurrentHashMap.newKeySet();
 
     private Signals() {}
 
-    /** Replaces what is run when a signal ends the process. */
-    public static void whenTerminated(Runnable r) {
-        onTermination = r;
+    /** A registered action; closing it (when its delivery has ended) withdraws it. */
+    public interface Registration extends AutoCloseable {
+        @Override
+        void close();
     }
 
-    /** Runs the registered action, if any; never throws. */
+    /** Registers what is run if a signal ends the process before the registration is closed. */
+    public static Registration whenTerminated(Runnable r) {
+        Runnable own = r::run; // a distinct element even if the same action is registered twice
+        ACTIONS.add(own);
+        return () -> ACTIONS.remove(own);
+    }
+
+    /** Runs and withdraws every registered action; never throws. */
     static void terminated() {
-        Runnable r = onTermination;
-        onTermination = null;
-        if (r != null) {
+        for (Runnable r : ACTIONS) {
+            ACTIONS.remove(r);
             try {
                 r.run();
             } catch (Throwable t) {

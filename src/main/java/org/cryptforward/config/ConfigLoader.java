@@ -19,6 +19,7 @@ import java.util.Set;
 import java.util.function.IntSupplier;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import org.cryptforward.Limits;
 import org.cryptforward.IoErrors;
 import org.cryptforward.config.RelayConfig.Security;
 import org.cryptforward.config.Rule.Format;
@@ -50,7 +51,7 @@ public final class ConfigLoader {
     private static final Pattern HEADER_NAME = Pattern.compile("[!-9;-~]+");
 
     /** The largest configuration read. */
-    static final long MAX_CONFIG = 1L << 20;
+    static final long MAX_CONFIG = Limits.DEFAULT.configFileBytes();
 
     private final Path file;
     private final Path baseDir;

@@ -84,18 +84,16 @@ public final class Delivery {
             line.rule(rule.map(Rule::name).orElse("(none)"));
             router.degraded().ifPresent(line::note);
             line.relay(rule.isPresent() ? ports.relay().address() : "none");
-            if (!request.dryRun()) {
-                Signals.whenTerminated(() -> {
-                    line.status("deferred", "4.3.0 terminated by a signal; the MTA will retry");
-                    log.log(MailLog.Level.WARNING, line.toString());
-                });
-            }
             if (request.dryRun()) {
                 return dryRun(note(planner.plan(intake.header(), envelope, rule), line), line);
             }
             String key = Journal.key(envelope.recipient().orElse(""), intake.message().digest());
             Outcome outcome;
-            try (DeliveryJournal.Entry entry = ports.journal().open(key, deadline)) {
+            try (Signals.Registration onSignal = Signals.whenTerminated(() -> {
+                        line.status("deferred", "4.3.0 terminated by a signal; the MTA will retry");
+                        log.log(MailLog.Level.WARNING, line.toString());
+                    });
+                    DeliveryJournal.Entry entry = ports.journal().open(key, deadline)) {
                 // The local copy first: nothing that depends on the content (MIME parsing, keys)
                 // can keep the message from being stored.
                 boolean keepLocal = rule.isEmpty() || rule.get().localCopy();
