@@ -186,6 +186,9 @@ public final class SendmailArgs {
     }
 
     private void addRecipients(String arg) throws Failure {
+        if (arg.chars().anyMatch(ch -> ch < 32 && ch != '\t' || ch == 127)) {
+            throw Failure.usage("recipient " + printable(arg) + " is not an address");
+        }
         for (String part : arg.split(",")) {
             String r = part.strip();
             int lt = r.lastIndexOf('<');
