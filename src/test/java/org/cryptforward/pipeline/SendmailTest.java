@@ -232,6 +232,11 @@ class SendmailTest {
         assertEquals("", sb.run(new byte[0], "queue", "run", "--due").out(), "--due is silent");
         assertEquals(2, sb.logText().lines().filter(l -> l.contains("queue=" + id) && l.contains("status=deferred")).count(), sb.logText());
         assertTrue(sb.run(new byte[0], "queue", "list").out().contains(id));
+        assertTrue(sb.run(new byte[0], "check").out().contains("ok: queue: 1 forward waiting for the relay, the oldest (" + id + ")"));
+        sb.clock(Clock.offset(Clock.systemDefaultZone(), Duration.ofHours(3)));
+        String check = sb.run(new byte[0], "check").out();
+        assertTrue(check.contains("warning: queue: 1 forward waiting for the relay, the oldest (" + id + ") for 3 h")
+                && check.contains("refused connection"), check);
 
         sb.clock(Clock.offset(Clock.systemDefaultZone(), Duration.ofDays(2).plusMinutes(1)));
         assertEquals(0, sb.run(new byte[0], "queue", "run", "--due").exit());
@@ -252,6 +257,9 @@ class SendmailTest {
         String after = sb.run(new byte[0], "queue", "list").out();
         assertTrue(after.contains(id + "!"), after);
         assertTrue(sb.logText().contains("status=expired"), sb.logText());
+        Sandbox.Run check = sb.run(new byte[0], "check");
+        assertEquals(78, check.exit(), check.out());
+        assertTrue(check.out().contains("error: queue: 1 forward was given up and kept aside (the oldest " + id), check.out());
 
         // a later run leaves it alone; remove deletes it
         assertEquals(0, sb.run(new byte[0], "queue", "run").exit());
