@@ -257,9 +257,9 @@ class SendmailTest {
         String after = sb.run(new byte[0], "queue", "list").out();
         assertTrue(after.contains(id + "!"), after);
         assertTrue(sb.logText().contains("status=expired"), sb.logText());
-        Sandbox.Run check = sb.run(new byte[0], "check");
-        assertEquals(78, check.exit(), check.out());
-        assertTrue(check.out().contains("error: queue: 1 forward was given up and kept aside (the oldest " + id), check.out());
+        Sandbox.Run checked = sb.run(new byte[0], "check");
+        assertEquals(78, checked.exit(), checked.out());
+        assertTrue(checked.out().contains("error: queue: 1 forward was given up and kept aside (the oldest " + id), checked.out());
 
         // a later run leaves it alone; remove deletes it
         assertEquals(0, sb.run(new byte[0], "queue", "run").exit());
