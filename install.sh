@@ -10,6 +10,7 @@ ACTION=install
 PURGE=no
 WITH_POSTFIX=no
 WITH_EXIM=no
+WITH_SENDMAIL=no
 
 SERVICE_USER=cryptforward
 ETC_DIR=/etc/cryptforward
@@ -25,7 +26,7 @@ DEFAULT_COMMAND=/usr/local/bin/cryptforward
 
 usage() {
     cat <<'EOF'
-Usage: ./install.sh [--prefix DIR] [--postfix | --exim]
+Usage: ./install.sh [--prefix DIR] [--postfix | --exim | --sendmail]
        ./install.sh --uninstall [--purge] [--prefix DIR]
 
 Builds cryptforward (installing OpenJDK 17 and Maven with apt when they are missing) and installs:
@@ -43,6 +44,9 @@ Options:
                  /etc/cryptforward/aliases, owned by cryptforward, first in alias_maps
   --exim         route root's mail to cryptforward under Debian's Exim: a root line in
                  /etc/aliases, run as cryptforward (exim4.conf.localmacros)
+  --sendmail     on a host without an MTA: cryptforward becomes /usr/sbin/sendmail
+                 (and /usr/lib/sendmail, mailq, newaliases), with a systemd timer or a
+                 cron line that runs its queue; refused where an MTA owns those paths
   --uninstall    remove what install.sh installed and the mail routes it set up;
                  keeps configuration, keys, state and mail
   --purge        with --uninstall: also remove /etc/cryptforward, /var/lib/cryptforward
@@ -73,6 +77,7 @@ while [ $# -gt 0 ]; do
         --purge) ACTION=uninstall; PURGE=yes; shift ;;
         --postfix) WITH_POSTFIX=yes; shift ;;
         --exim) WITH_EXIM=yes; shift ;;
+        --sendmail) WITH_SENDMAIL=yes; shift ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown argument '$1' (see ./install.sh --help)" ;;
     esac
@@ -90,8 +95,11 @@ PREFIX=${PREFIX%/}
 if [ "$WITH_POSTFIX" = yes ] && [ "$WITH_EXIM" = yes ]; then
     die "--postfix and --exim exclude each other: a Debian machine has one MTA"
 fi
-if [ "$ACTION" = uninstall ] && { [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ]; }; then
-    die "--uninstall removes the mail routes it finds; do not combine it with --postfix or --exim"
+if [ "$WITH_SENDMAIL" = yes ] && { [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ]; }; then
+    die "--sendmail is for a host without an MTA; with Postfix or Exim use --postfix or --exim alone"
+fi
+if [ "$ACTION" = uninstall ] && { [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ] || [ "$WITH_SENDMAIL" = yes ]; }; then
+    die "--uninstall removes the mail routes it finds; do not combine it with --postfix, --exim or --sendmail"
 fi
 [ "$(id -u)" = 0 ] || die "run as root (it creates a system user and writes to $PREFIX, /etc and /var/lib)"
 
@@ -104,6 +112,11 @@ MAN1=$PREFIX/share/man/man1/cryptforward.1
 MAN5=$PREFIX/share/man/man5/cryptforward.toml.5
 COMPLETION=$PREFIX/share/bash-completion/completions/cryptforward
 COMMAND=$BIN
+SENDMAIL_WRAPPER=$LIB/sendmail
+SENDMAIL_LINKS="/usr/sbin/sendmail /usr/lib/sendmail /usr/bin/mailq /usr/bin/newaliases"
+QUEUE_CRON=/etc/cron.d/cryptforward-queue
+QUEUE_UNIT_DIR=/etc/systemd/system
+QUEUE_UNIT=cryptforward-queue
 
 WORK=
 cleanup() {
@@ -551,6 +564,100 @@ remove_exim() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# No MTA: cryptforward as /usr/sbin/sendmail, and something that runs its queue
+
+# Whether $1 is our link to the wrapper.
+sendmail_link_is_ours() {
+    [ -L "$1" ] && [ "$(readlink "$1")" = "$SENDMAIL_WRAPPER" ]
+}
+
+setup_sendmail() {
+    for p in $SENDMAIL_LINKS; do
+        if { [ -e "$p" ] || [ -L "$p" ]; } && ! sendmail_link_is_ours "$p"; then
+            owner=$(dpkg -S "$p" 2>/dev/null | sed -n '1s/:.*//p' || true)
+            die "$p exists${owner:+ (from the package $owner)}: this host has an MTA; use --postfix or --exim instead of --sendmail"
+        fi
+    done
+    wrapper=$SRC/target/dist/lib/sendmail
+    [ -r "$wrapper" ] || wrapper=$SRC/src/main/sh/sendmail
+    [ -r "$wrapper" ] || die "no sendmail wrapper in the build (target/dist/lib/sendmail)"
+    sed "s|^CF=.*|CF=$COMMAND|" "$wrapper" >"$WORK/sendmail"
+    if cmp -s "$WORK/sendmail" "$SENDMAIL_WRAPPER"; then
+        say "$SENDMAIL_WRAPPER is up to date"
+    else
+        install -o root -g root -m 0755 "$WORK/sendmail" "$SENDMAIL_WRAPPER.new"
+        mv -f "$SENDMAIL_WRAPPER.new" "$SENDMAIL_WRAPPER"
+        say "installed $SENDMAIL_WRAPPER"
+    fi
+    for p in $SENDMAIL_LINKS; do
+        if sendmail_link_is_ours "$p"; then
+            continue
+        fi
+        mkdir -p "$(dirname "$p")"
+        ln -s "$SENDMAIL_WRAPPER" "$p"
+        say "linked $p to $SENDMAIL_WRAPPER"
+    done
+
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        printf '%s\n' "[Unit]" "Description=cryptforward: send the queued encrypted forwards that are due" "" \
+            "[Service]" "Type=oneshot" "User=$SERVICE_USER" "Group=$SERVICE_USER" "WorkingDirectory=/" \
+            "ExecStart=$COMMAND queue run --due" >"$WORK/$QUEUE_UNIT.service"
+        printf '%s\n' "[Unit]" "Description=cryptforward: run the queue every minute" "" \
+            "[Timer]" "OnBootSec=1min" "OnUnitActiveSec=1min" "AccuracySec=10s" "" \
+            "[Install]" "WantedBy=timers.target" >"$WORK/$QUEUE_UNIT.timer"
+        for u in "$QUEUE_UNIT.service" "$QUEUE_UNIT.timer"; do
+            if ! cmp -s "$WORK/$u" "$QUEUE_UNIT_DIR/$u"; then
+                install -o root -g root -m 0644 "$WORK/$u" "$QUEUE_UNIT_DIR/$u"
+                say "installed $QUEUE_UNIT_DIR/$u"
+            fi
+        done
+        timeout 60 systemctl daemon-reload || warn "systemctl daemon-reload failed"
+        timeout 60 systemctl enable --now "$QUEUE_UNIT.timer" >/dev/null 2>&1 || warn "could not enable $QUEUE_UNIT.timer"
+        say "the queue runs every minute from $QUEUE_UNIT.timer"
+    else
+        printf '%s\n' "# $QUEUE_CRON - installed by install.sh --sendmail: sends the queued encrypted" \
+            "# forwards whose next attempt is due (silent: it prints only on failure)." \
+            "* * * * * $SERVICE_USER $COMMAND queue run --due" >"$WORK/cron"
+        if cmp -s "$WORK/cron" "$QUEUE_CRON"; then
+            say "$QUEUE_CRON is in place"
+        else
+            mkdir -p "$(dirname "$QUEUE_CRON")"
+            install -o root -g root -m 0644 "$WORK/cron" "$QUEUE_CRON"
+            say "installed $QUEUE_CRON (the queue runs every minute)"
+        fi
+        command -v cron >/dev/null 2>&1 || warn "no cron daemon is installed: install cron, or run '$COMMAND queue run --due' every minute"
+    fi
+    say "no MTA: /usr/sbin/sendmail is cryptforward; mail to root is kept locally and forwarded encrypted"
+}
+
+remove_sendmail() {
+    for p in $SENDMAIL_LINKS; do
+        if sendmail_link_is_ours "$p"; then
+            rm -f "$p"
+            say "removed $p"
+        fi
+    done
+    if [ -e "$SENDMAIL_WRAPPER" ]; then
+        rm -f "$SENDMAIL_WRAPPER"
+        say "removed $SENDMAIL_WRAPPER"
+    fi
+    if [ -e "$QUEUE_CRON" ]; then
+        rm -f "$QUEUE_CRON"
+        say "removed $QUEUE_CRON"
+    fi
+    if [ -e "$QUEUE_UNIT_DIR/$QUEUE_UNIT.timer" ] || [ -e "$QUEUE_UNIT_DIR/$QUEUE_UNIT.service" ]; then
+        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            timeout 60 systemctl disable --now "$QUEUE_UNIT.timer" >/dev/null 2>&1 || true
+        fi
+        rm -f "$QUEUE_UNIT_DIR/$QUEUE_UNIT.timer" "$QUEUE_UNIT_DIR/$QUEUE_UNIT.service"
+        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            timeout 60 systemctl daemon-reload || true
+        fi
+        say "removed $QUEUE_UNIT.timer and $QUEUE_UNIT.service"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
 
 do_install() {
     WORK=$(mktemp -d)
@@ -566,6 +673,9 @@ do_install() {
     if [ "$WITH_EXIM" = yes ]; then
         setup_exim
     fi
+    if [ "$WITH_SENDMAIL" = yes ]; then
+        setup_sendmail
+    fi
     case ":$PATH:" in
         *":$PREFIX/bin:"*) cf=cryptforward ;;
         *) cf=$BIN ;;
@@ -579,14 +689,14 @@ cryptforward is installed. Next steps:
   3. Check everything, as the user that delivers:
        sudo -u $SERVICE_USER $cf check --relay
 EOF
-    if [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ]; then
+    if [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ] || [ "$WITH_SENDMAIL" = yes ]; then
         cat <<EOF
   4. Send root a test mail and look for the encrypted forward:
        echo "test from \$(hostname)" | mail -s test root
 EOF
     else
         cat <<EOF
-  4. Route root's mail to it: ./install.sh --postfix (or --exim), or see examples/
+  4. Route root's mail to it: ./install.sh --postfix or --exim (--sendmail on a host without an MTA)
 EOF
     fi
     case $PREFIX in
@@ -598,6 +708,7 @@ EOF
 do_uninstall() {
     remove_postfix
     remove_exim
+    remove_sendmail
     for f in "$BIN" "$JAR" "$JSA" "$MAN1" "$MAN5" "$COMPLETION"; do
         if [ -e "$f" ]; then
             rm -f "$f"
