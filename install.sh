@@ -117,6 +117,7 @@ SENDMAIL_LINKS="/usr/sbin/sendmail /usr/lib/sendmail /usr/bin/mailq /usr/bin/new
 QUEUE_CRON=/etc/cron.d/cryptforward-queue
 QUEUE_UNIT_DIR=/etc/systemd/system
 QUEUE_UNIT=cryptforward-queue
+MTA_PACKAGE=cryptforward-sendmail
 
 WORK=
 cleanup() {
@@ -627,10 +628,41 @@ setup_sendmail() {
         fi
         command -v cron >/dev/null 2>&1 || warn "no cron daemon is installed: install cron, or run '$COMMAND queue run --due' every minute"
     fi
+    register_mta_package
     say "no MTA: /usr/sbin/sendmail is cryptforward; mail to root is kept locally and forwarded encrypted"
 }
 
+# Tells dpkg that this host has an MTA: an empty package that provides (and, as every MTA does,
+# conflicts with) mail-transport-agent. Without it, installing bsd-mailx, mdadm or logwatch would
+# pull in exim4, which would take /usr/sbin/sendmail over.
+register_mta_package() {
+    command -v dpkg-deb >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 || return 0
+    if dpkg-query -W -f '${Status}' "$MTA_PACKAGE" 2>/dev/null | grep -q 'install ok installed'; then
+        say "dpkg knows cryptforward as this host's MTA (package $MTA_PACKAGE)"
+        return 0
+    fi
+    pkg=$WORK/mta-package
+    mkdir -p "$pkg/DEBIAN"
+    printf '%s\n' "Package: $MTA_PACKAGE" "Version: 1" "Architecture: all" "Maintainer: install.sh of cryptforward <root@localhost>" \
+        "Provides: mail-transport-agent" "Conflicts: mail-transport-agent" "Replaces: mail-transport-agent" \
+        "Section: mail" "Priority: optional" \
+        "Description: cryptforward as /usr/sbin/sendmail (install.sh --sendmail)" \
+        " Marks cryptforward, installed by its install.sh, as this host's mail transport agent," \
+        " so that packages that need one do not pull in another. It holds no files." >"$pkg/DEBIAN/control"
+    dpkg-deb --root-owner-group --build "$pkg" "$WORK/$MTA_PACKAGE.deb" >/dev/null || { warn "could not build the package $MTA_PACKAGE"; return 0; }
+    dpkg -i "$WORK/$MTA_PACKAGE.deb" >/dev/null || { warn "could not install the package $MTA_PACKAGE"; return 0; }
+    say "installed the package $MTA_PACKAGE: dpkg now counts cryptforward as this host's MTA"
+}
+
 remove_sendmail() {
+    if command -v dpkg-query >/dev/null 2>&1 &&
+        dpkg-query -W -f '${Status}' "$MTA_PACKAGE" 2>/dev/null | grep -q 'install ok installed'; then
+        if dpkg --purge "$MTA_PACKAGE" >/dev/null 2>&1; then
+            say "removed the package $MTA_PACKAGE"
+        else
+            warn "kept the package $MTA_PACKAGE: other packages need an MTA (install one, then: dpkg --purge $MTA_PACKAGE)"
+        fi
+    fi
     for p in $SENDMAIL_LINKS; do
         if sendmail_link_is_ours "$p"; then
             rm -f "$p"

@@ -1,0 +1,135 @@
+package org.cryptforward.faults;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+import java.util.Random;
+import java.util.concurrent.TimeUnit;
+import java.util.stream.Stream;
+import org.cryptforward.support.Launcher;
+import org.cryptforward.support.Messages;
+import org.cryptforward.support.PgpMime;
+import org.cryptforward.support.Sandbox;
+import org.cryptforward.support.ScriptedRelay;
+import org.cryptforward.support.ScriptedRelay.Action;
+import org.cryptforward.support.ScriptedRelay.Step;
+import org.cryptforward.support.SyntheticMail;
+import org.cryptforward.support.TestKeys;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@code sendmail} killed with SIGKILL at random points, 20 times, with a message large enough
+ * that the kill often falls while its forward is encrypted into the queue: no kill ever leaves half
+ * an entry in the queue (every entry there is complete and decrypts to the message), and no file of
+ * the state directory ever holds the plaintext. The leftovers of killed runs are only in
+ * {@code queue/tmp/}, and the next run of the queue removes them; then it sends every complete
+ * entry exactly once.
+ */
+class SendmailKillIT {
+    static final String CANARY = "CANARY-sigkill-5e1b";
+    static final int TRIALS = 20;
+
+    @TempDir
+    Path tmp;
+
+    static byte[] message(int i) {
+        byte[] body = SyntheticMail.cron("kill" + i, 3_000_000, i);
+        byte[] tail = ("last line " + CANARY + "\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] m = new byte[body.length + tail.length];
+        System.arraycopy(body, 0, m, 0, body.length);
+        System.arraycopy(tail, 0, m, body.length, tail.length);
+        return m;
+    }
+
+    static List<Path> files(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            return s.filter(Files::isRegularFile).toList();
+        }
+    }
+
+    static List<Path> entries(Path queue) throws IOException {
+        List<Path> out = new ArrayList<>();
+        if (Files.isDirectory(queue)) {
+            try (Stream<Path> s = Files.list(queue)) {
+                s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{10,32}")).forEach(out::add);
+            }
+        }
+        return out;
+    }
+
+    /** A whole entry: its files, a metadata file that ends as it should, a message of the size it names. */
+    static void assertWhole(Path entry) throws IOException {
+        String meta = Files.readString(entry.resolve("meta"), StandardCharsets.US_ASCII);
+        assertTrue(meta.startsWith("cryptforward-queue 1\n") && meta.endsWith("\nend\n"), entry + ": " + meta);
+        long size = Long.parseLong(meta.lines().filter(l -> l.startsWith("size ")).findFirst().orElseThrow().substring(5));
+        assertEquals(size, Files.size(entry.resolve("message")), entry + ": the message is whole");
+        assertTrue(Files.exists(entry.resolve("lock")));
+        String msg = Files.readString(entry.resolve("message"), StandardCharsets.ISO_8859_1);
+        assertTrue(msg.strip().endsWith("--"), entry + ": the message ends with its closing boundary");
+    }
+
+    @Test
+    void sigkillAtRandomPointsNeverLeavesHalfAnEntryNorPlaintext() throws Exception {
+        try (ScriptedRelay relay = new ScriptedRelay()) {
+            relay.at(Step.GREETING, Action.reply("421 4.3.2 not now")); // everything stays queued
+            Sandbox sb = new Sandbox(tmp.resolve("sb"), relay.port(), "", true, List.of(TestKeys.ED.email));
+            Path queue = sb.state.resolve("queue");
+
+            // how long a whole run takes here, to spread the kills over it
+            long t0 = System.nanoTime();
+            Launcher.Run whole = Launcher.run(new java.io.ByteArrayInputStream(message(0)), Map.of(), 120, "sendmail", "--config",
+                    sb.config.toString(), "-i", "root");
+            long runMillis = (System.nanoTime() - t0) / 1_000_000;
+            assertEquals(0, whole.exit(), whole.output());
+            assertEquals(1, entries(queue).size());
+
+            Random random = new Random(20261201);
+            int killed = 0;
+            for (int i = 1; i <= TRIALS; i++) {
+                Process p = Launcher.start(message(i), Map.of(), "sendmail", "--config", sb.config.toString(), "-i", "root");
+                Optional<ProcessHandle> jvm = Launcher.jvmIfStarted(p, 20_000);
+                long delay = (long) (random.nextDouble() * runMillis * 0.75); // the measured run includes the launcher before the JVM
+                Thread.sleep(delay);
+                if (jvm.isPresent() && jvm.get().isAlive()) {
+                    jvm.get().destroyForcibly(); // SIGKILL
+                    killed++;
+                }
+                assertTrue(p.waitFor(60, TimeUnit.SECONDS), "the launcher ends");
+                p.getInputStream().readAllBytes();
+                for (Path e : entries(queue)) {
+                    assertWhole(e);
+                }
+                for (Path f : files(sb.state)) {
+                    assertFalse(Messages.contains(Files.readAllBytes(f), CANARY.getBytes(StandardCharsets.US_ASCII)),
+                            "trial " + i + " (killed after " + delay + " ms): plaintext in " + f);
+                }
+            }
+            assertTrue(killed >= TRIALS / 2, "most trials were killed mid-run (" + killed + "); a run takes " + runMillis + " ms");
+
+            int queued = entries(queue).size();
+            assertTrue(queued >= 1 && queued <= TRIALS + 1, "entries: " + queued);
+            relay.clear();
+            Launcher.Run flush = Launcher.run(new java.io.ByteArrayInputStream(new byte[0]), Map.of(), 300, "queue", "--config",
+                    sb.config.toString(), "run");
+            assertEquals(0, flush.exit(), flush.output());
+            assertTrue(flush.output().contains(queued + " sent, 0 deferred"), flush.output());
+            assertEquals(queued, relay.accepted().size(), "every whole entry sent once");
+            for (byte[] forward : relay.accepted()) {
+                byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(forward)));
+                assertTrue(Messages.contains(payload, CANARY.getBytes(StandardCharsets.US_ASCII)), "the forward decrypts to the whole message");
+            }
+            assertEquals(List.of(), entries(queue));
+            assertEquals(List.of(), files(queue), "leftovers of killed runs removed");
+        }
+    }
+}
