@@ -572,13 +572,18 @@ sendmail_link_is_ours() {
     [ -L "$1" ] && [ "$(readlink "$1")" = "$SENDMAIL_WRAPPER" ]
 }
 
-setup_sendmail() {
+# Refuses --sendmail where an MTA owns the paths; checked before anything is installed.
+check_no_mta() {
     for p in $SENDMAIL_LINKS; do
         if { [ -e "$p" ] || [ -L "$p" ]; } && ! sendmail_link_is_ours "$p"; then
             owner=$(dpkg -S "$p" 2>/dev/null | sed -n '1s/:.*//p' || true)
             die "$p exists${owner:+ (from the package $owner)}: this host has an MTA; use --postfix or --exim instead of --sendmail"
         fi
     done
+}
+
+setup_sendmail() {
+    check_no_mta
     wrapper=$SRC/target/dist/lib/sendmail
     [ -r "$wrapper" ] || wrapper=$SRC/src/main/sh/sendmail
     [ -r "$wrapper" ] || die "no sendmail wrapper in the build (target/dist/lib/sendmail)"
@@ -692,6 +697,9 @@ remove_sendmail() {
 # ---------------------------------------------------------------------------------------------
 
 do_install() {
+    if [ "$WITH_SENDMAIL" = yes ]; then
+        check_no_mta
+    fi
     WORK=$(mktemp -d)
     prepare_dist
     create_user

@@ -44,7 +44,9 @@ while [ $# -gt 0 ]; do
     shift
 done
 
-for tool in procmail formail gpg bsd-mailx msmtp python3 /usr/bin/time; do
+tools="procmail formail gpg bsd-mailx msmtp python3 /usr/bin/time"
+[ "$sendmail_only" = no ] || tools="gpg msmtp python3 /usr/bin/time"
+for tool in $tools; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is missing (apt-get install procmail gnupg bsd-mailx msmtp time)" >&2; exit 69; }
 done
 if [ -z "$launcher" ]; then

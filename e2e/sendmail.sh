@@ -160,7 +160,8 @@ EOF
 }
 
 cron_errors() {
-    cron_log | grep -E 'CRON.*(MAIL|No MTA|mailer|status 0x|error)' | grep -v 'pam_' || true
+    # what cron logs when it cannot mail (the job's own failure, "grandchild ... failed", is expected)
+    cron_log | grep -E '\) MAIL \(|No MTA|status 0x' | grep -v 'pam_' || true
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -173,7 +174,7 @@ wait_for 30 "cron's mail of $C2 at the sink" sink_has "$C2"
 rm -f /etc/cron.d/e2e-sendmail
 verify_forward "$C1" "" "$C1-BODY"
 verify_forward "$C2" "" "$C2-BODY"
-cron_log | grep -q "CMD (/bin/sh $WORK/job-$C1.sh)" || fail "cron's log does not show the job ran"
+cron_log | grep -q "CMD (.*/bin/sh $WORK/job-$C1.sh)" || fail "cron's log does not show the job ran"
 [ -z "$(cron_errors)" ] || fail "cron logged an error: $(cron_errors)"
 grep -q "to=<root> rule=root-to-admin" "$CF_LOG" && grep -q "to=<admin@example.org> rule=mailto-admin" "$CF_LOG" ||
     fail "the log does not show both recipients routed"
@@ -217,7 +218,7 @@ mailq >"$WORK/mailq"
 sed 's/^/    /' "$WORK/mailq"
 grep -q "refused connection" "$WORK/mailq" || fail "mailq does not show the relay's error"
 [ "$(local_count "$C5")" = 1 ] || fail "the local copy of $C5 was not kept while the relay was down"
-cron_log | grep -q "CMD (/bin/sh $WORK/job-$C5.sh)" || fail "cron did not log the job"
+cron_log | grep -q "CMD (.*/bin/sh $WORK/job-$C5.sh)" || fail "cron did not log the job"
 sleep 2
 [ -z "$(cron_errors)" ] || fail "cron logged an error while the relay was down: $(cron_errors)"
 T6=DOWN$RANDOM$RANDOM
