@@ -621,9 +621,7 @@ setup_sendmail() {
         timeout 60 systemctl enable --now "$QUEUE_UNIT.timer" >/dev/null 2>&1 || warn "could not enable $QUEUE_UNIT.timer"
         say "the queue runs every minute from $QUEUE_UNIT.timer"
     else
-        printf '%s\n' "# $QUEUE_CRON - installed by install.sh --sendmail: sends the queued encrypted" \
-            "# forwards whose next attempt is due (silent: it prints only on failure)." \
-            "* * * * * $SERVICE_USER $COMMAND queue run --due" >"$WORK/cron"
+        with_prefix "$SRC/examples/cron.d/cryptforward-queue" >"$WORK/cron"
         if cmp -s "$WORK/cron" "$QUEUE_CRON"; then
             say "$QUEUE_CRON is in place"
         else

@@ -102,7 +102,7 @@ for p in /usr/sbin/sendmail /usr/lib/sendmail /usr/bin/mailq /usr/bin/newaliases
     [ "$(readlink "$p")" = /usr/local/lib/cryptforward/sendmail ] || fail "$p is not linked to the wrapper"
 done
 expect_perms /usr/local/lib/cryptforward/sendmail "root:root 755"
-grep -qx "\* \* \* \* \* $CF_USER $CF queue run --due" /etc/cron.d/cryptforward-queue || fail "no queue line in /etc/cron.d/cryptforward-queue"
+cmp -s "$REPO/examples/cron.d/cryptforward-queue" /etc/cron.d/cryptforward-queue || fail "/etc/cron.d/cryptforward-queue is not examples/cron.d/cryptforward-queue"
 dpkg-query -W -f '${Provides}' cryptforward-sendmail | grep -q mail-transport-agent || fail "dpkg does not know cryptforward as the MTA"
 "$REPO/install.sh" --sendmail >"$WORK/install2.log" 2>&1 || fail "install.sh --sendmail, a second time"
 grep -q "is up to date" "$WORK/install2.log" && grep -q "is in place" "$WORK/install2.log" || fail "the second install.sh --sendmail changed something"
