@@ -319,6 +319,36 @@ class SendmailTest {
     }
 
     @Test
+    void aKeyThatCannotBeUsedQueuesANoticeWithoutContent() throws Exception {
+        try (ScriptedRelay smtp = new ScriptedRelay()) {
+            Sandbox sb = new Sandbox(tmp.resolve("sb"), smtp.port(), "", true, List.of("nobody-has-this-key@example.org"));
+            assertEquals(0, sb.run(cronMail("T8"), "sendmail", "-i", "root").exit());
+            assertEquals(1, sb.maildirMessages().size());
+            assertEquals(1, smtp.accepted().size());
+            byte[] notice = smtp.accepted().get(0);
+            assertFalse(Messages.contains(notice, CANARY.getBytes(StandardCharsets.UTF_8)), "no content in the notice");
+            assertFalse(Messages.contains(notice, "backup".getBytes(StandardCharsets.UTF_8)), "not even the Subject");
+            assertTrue(Messages.contains(notice, "could not be encrypted".getBytes(StandardCharsets.US_ASCII)));
+            assertNoPlaintext(sb.state);
+            assertTrue(sb.logText().contains("warning=("), sb.logText());
+        }
+    }
+
+    @Test
+    void theQueueTableIsValidatedLikeEveryOther() throws Exception {
+        for (String bad : List.of("[queue]\nlifetime_days = \"5\"\n", "[queue]\nlifetime = 5\n", "[queue]\nlifetime_days = 400\n", "queue = 5\n")) {
+            Sandbox sb = new Sandbox(tmp.resolve("sb" + bad.hashCode()), closedPort(), "", true);
+            String toml = Files.readString(sb.config);
+            sb.writeConfig(bad.startsWith("[") ? toml + bad : bad + toml); // a table at the end, a top-level key at the top
+            Sandbox.Run run = sb.run(new byte[0], "check");
+            assertEquals(78, run.exit(), bad);
+            assertTrue(run.out().contains("queue.lifetime") || run.out().contains(": queue:") || run.out().contains("queue: must be a table"),
+                    bad + ": " + run.out());
+            assertTrue(run.out().contains(sb.config.toString()), "names the file: " + run.out());
+        }
+    }
+
+    @Test
     void theMessageIsKeptByteForByte() throws Exception {
         try (ScriptedRelay smtp = new ScriptedRelay()) {
             Sandbox sb = new Sandbox(tmp.resolve("sb"), smtp.port(), "", true);
