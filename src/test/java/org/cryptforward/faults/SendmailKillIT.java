@@ -132,4 +132,34 @@ class SendmailKillIT {
             assertEquals(List.of(), files(queue), "leftovers of killed runs removed");
         }
     }
+
+    @Test
+    void runnersStartedTogetherSendEachEntryOnce() throws Exception {
+        try (ScriptedRelay relay = new ScriptedRelay()) {
+            relay.at(Step.GREETING, Action.reply("421 4.3.2 not now"));
+            Sandbox sb = new Sandbox(tmp.resolve("sb"), relay.port(), "", true, List.of(TestKeys.ED.email));
+            int entries = 6;
+            for (int i = 0; i < entries; i++) {
+                byte[] m = ("To: root\nSubject: race " + i + "\nMessage-ID: <race" + i + "@host>\n\n" + CANARY + "\n").getBytes(StandardCharsets.US_ASCII);
+                assertEquals(0, sb.run(m, "sendmail", "-i", "root").exit());
+            }
+            assertEquals(entries, entries(sb.state.resolve("queue")).size());
+            relay.clear();
+            relay.pause(Step.DATA, java.time.Duration.ofMillis(300)); // widen the window in which runners overlap
+            List<Process> runners = new ArrayList<>();
+            for (int i = 0; i < 3; i++) {
+                runners.add(Launcher.start(new byte[0], Map.of(), "queue", "--config", sb.config.toString(), "run"));
+            }
+            for (Process p : runners) {
+                assertTrue(p.waitFor(120, TimeUnit.SECONDS));
+                String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+                assertEquals(0, p.exitValue(), out);
+            }
+            assertEquals(entries, relay.accepted().size(), "each entry sent once, whichever runner took it");
+            java.util.Set<String> subjects = new java.util.HashSet<>();
+            relay.accepted().forEach(a -> subjects.add(Messages.headerValue(a, "Subject").strip()));
+            assertEquals(entries, subjects.size(), subjects.toString());
+            assertEquals(List.of(), entries(sb.state.resolve("queue")));
+        }
+    }
 }
