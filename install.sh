@@ -347,6 +347,8 @@ EOF
     run deliver --dry-run --config "$demo/cryptforward.toml" <"$demo/cron-mail.eml" ||
         die "start-up archive: deliver --dry-run of the demo message failed: $(head -n 3 "$t/run.$n.log")"
     run deliver --config "$t/cryptforward.toml" <"$demo/cron-mail.eml" || true
+    run sendmail --config "$t/cryptforward.toml" -FCronDaemon -i -B8BITMIME -oem root <"$demo/cron-mail.eml" || true
+    run queue list --config "$t/cryptforward.toml" || true
     [ -n "$(ls "$t/Maildir/new" 2>/dev/null)" ] || warn "start-up archive: the training delivery kept no local copy: $(head -n 3 "$t/run.$n.log")"
 
     awk '!seen[$0]++' "$t"/classes.* >"$t/classes.lst"
