@@ -154,7 +154,7 @@ log "after exim4 -qff: delivered once, one local copy"
 
 # ---------------------------------------------------------------------------------------------
 step "install.sh --uninstall --purge takes the settings out of Exim's configuration"
-"$REPO/install.sh" --uninstall --purge >"$WORK/purge.log" 2>&1 || {
+"$REPO/install.sh" --uninstall --purge --yes >"$WORK/purge.log" 2>&1 || {
     cat "$WORK/purge.log" >&2
     fail "install.sh --uninstall --purge"
 }

@@ -251,7 +251,7 @@ step "install.sh --uninstall removes sendmail and the queue runner"
 kill "$CRON_PID" 2>/dev/null || true
 CRON_PID=
 apt-get purge -y -q bsd-mailx >"$WORK/purge-mailx.log" 2>&1 || fail "apt-get purge bsd-mailx"
-"$REPO/install.sh" --uninstall --purge >"$WORK/uninstall.log" 2>&1 || {
+"$REPO/install.sh" --uninstall --purge --yes >"$WORK/uninstall.log" 2>&1 || {
     cat "$WORK/uninstall.log" >&2
     fail "install.sh --uninstall --purge"
 }

@@ -36,7 +36,7 @@ public final class Main {
         try {
             code = Cli.run(System.in, System.out, err, System.getenv(), Clock.systemDefaultZone(), true, args);
         } catch (Throwable t) {
-            code = ExitCodes.TEMPFAIL;
+            code = ExitCodes.of(t); // Cli maps every failure; what escapes it is unexpected: 75
             try {
                 err.println("4.3.0 cryptforward: internal error (" + t.getClass().getName() + ")");
             } catch (Throwable ignored) {

@@ -64,7 +64,7 @@ final class SendmailCmd implements Callable<Integer> {
         try {
             a = SendmailArgs.parse(args);
         } catch (Failure f) {
-            err.println("cryptforward: sendmail: " + Cli.oneLine(f.getMessage()));
+            err.println("cryptforward: sendmail: " + org.cryptforward.Text.oneLine(f.getMessage(), 1000));
             err.flush();
             return f.exitCode();
         }

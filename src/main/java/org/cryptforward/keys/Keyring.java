@@ -7,7 +7,6 @@ import java.nio.channels.Channels;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
@@ -31,6 +30,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.bouncycastle.bcpg.ArmoredOutputStream;
+import org.cryptforward.Durability;
+import org.cryptforward.IoErrors;
 import org.bouncycastle.bcpg.PacketFormat;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
 
@@ -269,7 +270,9 @@ public final class Keyring {
             }
             try {
                 checkLockFile(lockFile);
-                setModeNoFollow(lockFile, FILE_MODE);
+                if ((Integer) Files.getAttribute(lockFile, "unix:uid", LinkOption.NOFOLLOW_LINKS) == uid()) {
+                    setModeNoFollow(lockFile, FILE_MODE); // the keyring owner's lock is left as it is
+                }
                 return new Lock(ch, ch.lock());
             } catch (IOException | RuntimeException | KeyringException e) {
                 ch.close();
@@ -280,11 +283,15 @@ public final class Keyring {
         }
     }
 
-    /** A lock file that exists must be a regular file of this user's (checked without following a link). */
+    /**
+     * A lock file that exists must be a regular file with one link, owned by this user or by the
+     * keyring directory's owner (root importing into the service user's keyring shares its lock),
+     * checked without following a link.
+     */
     private void checkLockFile(Path lockFile) throws KeyringException, IOException {
         Map<String, Object> a;
         try {
-            a = Files.readAttributes(lockFile, "unix:mode,uid", LinkOption.NOFOLLOW_LINKS);
+            a = Files.readAttributes(lockFile, "unix:mode,uid,nlink", LinkOption.NOFOLLOW_LINKS);
         } catch (NoSuchFileException e) {
             return;
         } catch (UnsupportedOperationException | IllegalArgumentException e) {
@@ -298,11 +305,16 @@ public final class Keyring {
         if (type != 0100000) {
             throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile + " is not a regular file; remove it");
         }
+        if ((Integer) a.get("nlink") != 1) {
+            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile
+                    + " has other names (a hard link); remove it");
+        }
         int uid = uid();
         int owner = (Integer) a.get("uid");
-        if (uid >= 0 && owner != uid) {
+        int dirOwner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        if (uid >= 0 && owner != uid && owner != dirOwner) {
             throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile + " is owned by uid " + owner
-                    + ", not by this user (uid " + uid + "); remove it");
+                    + ", neither this user (uid " + uid + ") nor the keyring's owner; remove it");
         }
     }
 
@@ -369,7 +381,7 @@ public final class Keyring {
                 rename(e.getValue(), e.getKey());
                 renamed.add(e.getKey());
             }
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
             KeyringIndex.rebuild(this);
             return new ArrayList<>(staged.keySet());
         } catch (IOException e) {
@@ -406,7 +418,7 @@ public final class Keyring {
             }
         }
         try {
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
         } catch (IOException ignored) {
             // as above
         }
@@ -437,7 +449,7 @@ public final class Keyring {
     public void remove(Entry entry) throws KeyringException {
         try {
             Files.delete(entry.file());
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
             KeyringIndex.rebuild(this);
         } catch (NoSuchFileException e) {
             // already gone
@@ -479,20 +491,7 @@ public final class Keyring {
         return out.toByteArray();
     }
 
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
-    }
-
     static String describe(Throwable e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file or directory";
-        }
-        if (e instanceof AccessDeniedException) {
-            return "permission denied";
-        }
-        String m = e.getMessage();
-        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+        return IoErrors.describe(e);
     }
 }

@@ -23,6 +23,8 @@ import org.cryptforward.Dates;
 import org.cryptforward.Deadline;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
+import org.cryptforward.IoErrors;
+import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
 import org.cryptforward.log.MailLog;
@@ -76,7 +78,7 @@ public final class Submission {
 
     public Outcome run(InputStream stdin, Request request) throws Failure, IOException {
         Router router = new Router(config.rules());
-        Set<String> wanted = new LinkedHashSet<>(Delivery.wantedHeaders(router));
+        Set<String> wanted = new LinkedHashSet<>(Intake.wantedHeaders(router));
         wanted.add("bcc");
         InputStream in = request.ignoreDots() ? stdin : new DotTerminated(stdin);
         try (InputMessage raw = read(in)) {
@@ -108,7 +110,7 @@ public final class Submission {
                 unmatched.add(r);
             }
         }
-        String messageId = header.value("Message-ID", Delivery.FIELD_LIMIT).orElse("");
+        String messageId = header.value("Message-ID", Limits.DEFAULT.fieldBytes()).orElse("");
         Planner planner = new Planner(config, clock, random);
         Map<Rule, Plan> plans = new LinkedHashMap<>();
         boolean keepLocal = !unmatched.isEmpty();
@@ -145,21 +147,21 @@ public final class Submission {
             if (plan.note().isPresent()) {
                 line.note(plan.note().get() + (request.note().isEmpty() ? "" : "; " + request.note()));
             }
-            if (plan.failure().isPresent()) {
+            if (plan instanceof Plan.Defer defer) {
                 // nothing may be queued without its encryption: the caller hears of it
-                line.status("deferred", plan.failure().get().statusLine());
+                line.status("deferred", defer.failure().statusLine());
                 lines.add(write(line));
-                failure = failure == null ? plan.failure().get() : failure;
+                failure = failure == null ? defer.failure() : failure;
                 continue;
             }
-            if (plan.forwarder().isEmpty()) {
-                line.status("sent", plan.outcome());
+            if (!(plan instanceof Plan.Forward forward)) {
+                line.status("sent", plan.outcome()); // kept locally only
                 lines.add(write(line));
                 continue;
             }
             List<String> ids = new ArrayList<>();
-            for (String to : plan.forwardTo()) {
-                OutboundMessage out = plan.forwarder().get().forwardTo(to, local);
+            for (String to : forward.forwardTo()) {
+                OutboundMessage out = forward.forwarder().forwardTo(to, local);
                 QueueEntry entry = queue.add(out, new Queue.Draft(envelopeFrom, List.of(to), messageId, e.getKey().name()));
                 queued.add(entry);
                 ids.add(entry.id() + " to " + to);
@@ -203,7 +205,7 @@ public final class Submission {
         if (request.extractRecipients()) {
             for (String name : List.of("To", "Cc", "Bcc")) {
                 for (HeaderSection.Field f : header.all(name)) {
-                    out.addAll(HeaderValues.addresses(header.value(f, Delivery.FIELD_LIMIT)));
+                    out.addAll(HeaderValues.addresses(header.value(f, Limits.DEFAULT.fieldBytes())));
                 }
             }
         }
@@ -272,13 +274,12 @@ public final class Submission {
     private InputMessage read(InputStream in) throws Failure {
         Path tempDir = config.tempDir();
         try {
-            return InputMessage.read(in, tempDir, Delivery.SPOOL_MEMORY, false);
+            return InputMessage.read(in, tempDir, Limits.DEFAULT.spoolMemoryBytes(), false);
         } catch (IOException e) {
-            throw Failure.temporary("4.3.0", "cannot read the message: " + Delivery.describe(e), e);
+            throw Failure.temporary("4.3.0", "cannot read the message: " + IoErrors.describe(e), e);
         } catch (RuntimeException e) {
             if (e.getCause() instanceof IOException io) {
-                throw Failure.temporary(io.getMessage() != null && io.getMessage().contains("No space") ? "4.3.1" : "4.3.0",
-                        "cannot spool the message in " + tempDir + ": " + Delivery.describe(io), e);
+                throw IoErrors.temporary("4.3.0", "cannot spool the message in " + tempDir, io);
             }
             throw e;
         }

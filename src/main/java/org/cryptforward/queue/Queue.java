@@ -123,7 +123,7 @@ public final class Queue {
             Path msg = building.resolve("message");
             try (FileChannel ch = FileChannel.open(msg, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                     PRIVATE_FILE)) {
-                OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), 64 * 1024);
+                OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), org.cryptforward.Limits.DEFAULT.ioBufferBytes());
                 message.writeTo(out);
                 out.flush();
                 ch.force(true);

@@ -573,6 +573,36 @@ class KeyDefectsTest {
         assertEquals(75, sb.run(new byte[0], "key", "remove", TestKeysFpr.ED).exit());
     }
 
+    @Test
+    void aHardLinkAtTheLockFileIsRefusedAndTheKeyringOwnersLockIsShared() throws Exception {
+        Sandbox sb = sandbox("alice@example.org");
+        Path lock = sb.keyring.resolve(".lock");
+        Path target = sb.dir.resolve("victim");
+        Files.writeString(target, "precious\n");
+        Files.setPosixFilePermissions(target, PosixFilePermissions.fromString("rw-r--r--"));
+        Files.deleteIfExists(lock);
+        Files.createLink(lock, target);
+        Sandbox.Run run = sb.run(BcKeys.publicKey(alice), "key", "import");
+        assertEquals(75, run.exit(), run::combined);
+        assertTrue(run.err().contains(lock + " has other names (a hard link)"), run::err);
+        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(target)), "the other name's mode is untouched");
+        Files.delete(lock);
+
+        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "changing owners needs root");
+        java.nio.file.attribute.UserPrincipalLookupService users = sb.keyring.getFileSystem().getUserPrincipalLookupService();
+        // the keyring belongs to the service user, whose lock root then shares (key import run as root)
+        Files.setOwner(sb.keyring, users.lookupPrincipalByName("nobody"));
+        Files.writeString(lock, "");
+        Files.setOwner(lock, users.lookupPrincipalByName("nobody"));
+        assertEquals(0, sb.run(BcKeys.publicKey(alice), "key", "import").exit());
+        assertTrue(Files.exists(sb.keyring.resolve(fpr(alice) + ".asc")));
+        // a lock of a third user's is not
+        Files.setOwner(lock, users.lookupPrincipalByName("daemon"));
+        Sandbox.Run third = sb.run(new byte[0], "key", "remove", fpr(alice));
+        assertEquals(75, third.exit(), third::combined);
+        assertTrue(third.err().contains("neither this user"), third::err);
+    }
+
     /** A fingerprint of a key every sandbox holds. */
     private static final class TestKeysFpr {
         static final String ED = org.cryptforward.support.TestKeys.ED.fingerprint;
