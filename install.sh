@@ -11,6 +11,7 @@ PURGE=no
 ASSUME_YES=no
 WITH_POSTFIX=no
 WITH_EXIM=no
+WITH_SENDMAIL=no
 
 SERVICE_USER=cryptforward
 ETC_DIR=/etc/cryptforward
@@ -26,7 +27,7 @@ DEFAULT_COMMAND=/usr/local/bin/cryptforward
 
 usage() {
     cat <<'EOF'
-Usage: ./install.sh [--prefix DIR] [--postfix | --exim]
+Usage: ./install.sh [--prefix DIR] [--postfix | --exim | --sendmail]
        ./install.sh --uninstall [--purge [--yes]] [--prefix DIR]
 
 Builds cryptforward (installing OpenJDK 17 and Maven with apt when they are missing) and installs:
@@ -44,6 +45,9 @@ Options:
                  /etc/cryptforward/aliases, owned by cryptforward, first in alias_maps
   --exim         route root's mail to cryptforward under Debian's Exim: a root line in
                  /etc/aliases, run as cryptforward (exim4.conf.localmacros)
+  --sendmail     on a host without an MTA: cryptforward becomes /usr/sbin/sendmail
+                 (and /usr/lib/sendmail, mailq, newaliases), with a systemd timer or a
+                 cron line that runs its queue; refused where an MTA owns those paths
   --uninstall    remove what install.sh installed and the mail routes it set up;
                  keeps configuration, keys, state and mail
   --purge        with --uninstall: also remove /etc/cryptforward, /var/lib/cryptforward
@@ -76,6 +80,7 @@ while [ $# -gt 0 ]; do
         --yes) ASSUME_YES=yes; shift ;;
         --postfix) WITH_POSTFIX=yes; shift ;;
         --exim) WITH_EXIM=yes; shift ;;
+        --sendmail) WITH_SENDMAIL=yes; shift ;;
         -h | --help) usage; exit 0 ;;
         *) die "unknown argument '$1' (see ./install.sh --help)" ;;
     esac
@@ -93,8 +98,11 @@ PREFIX=${PREFIX%/}
 if [ "$WITH_POSTFIX" = yes ] && [ "$WITH_EXIM" = yes ]; then
     die "--postfix and --exim exclude each other: a Debian machine has one MTA"
 fi
-if [ "$ACTION" = uninstall ] && { [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ]; }; then
-    die "--uninstall removes the mail routes it finds; do not combine it with --postfix or --exim"
+if [ "$WITH_SENDMAIL" = yes ] && { [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ]; }; then
+    die "--sendmail is for a host without an MTA; with Postfix or Exim use --postfix or --exim alone"
+fi
+if [ "$ACTION" = uninstall ] && { [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ] || [ "$WITH_SENDMAIL" = yes ]; }; then
+    die "--uninstall removes the mail routes it finds; do not combine it with --postfix, --exim or --sendmail"
 fi
 [ "$(id -u)" = 0 ] || die "run as root (it creates a system user and writes to $PREFIX, /etc and /var/lib)"
 
@@ -107,6 +115,12 @@ MAN1=$PREFIX/share/man/man1/cryptforward.1
 MAN5=$PREFIX/share/man/man5/cryptforward.toml.5
 COMPLETION=$PREFIX/share/bash-completion/completions/cryptforward
 COMMAND=$BIN
+SENDMAIL_WRAPPER=$LIB/sendmail
+SENDMAIL_LINKS="/usr/sbin/sendmail /usr/lib/sendmail /usr/bin/mailq /usr/bin/newaliases"
+QUEUE_CRON=/etc/cron.d/cryptforward-queue
+QUEUE_UNIT_DIR=/etc/systemd/system
+QUEUE_UNIT=cryptforward-queue
+MTA_PACKAGE=cryptforward-sendmail
 
 WORK=
 cleanup() {
@@ -336,6 +350,8 @@ EOF
     run deliver --dry-run --config "$demo/cryptforward.toml" <"$demo/cron-mail.eml" ||
         die "start-up archive: deliver --dry-run of the demo message failed: $(head -n 3 "$t/run.$n.log")"
     run deliver --config "$t/cryptforward.toml" <"$demo/cron-mail.eml" || true
+    run sendmail --config "$t/cryptforward.toml" -FCronDaemon -i -B8BITMIME -oem root <"$demo/cron-mail.eml" || true
+    run queue list --config "$t/cryptforward.toml" || true
     [ -n "$(ls "$t/Maildir/new" 2>/dev/null)" ] || warn "start-up archive: the training delivery kept no local copy: $(head -n 3 "$t/run.$n.log")"
 
     awk '!seen[$0]++' "$t"/classes.* >"$t/classes.lst"
@@ -581,8 +597,139 @@ remove_exim() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# No MTA: cryptforward as /usr/sbin/sendmail, and something that runs its queue
+
+# Whether $1 is our link to the wrapper.
+sendmail_link_is_ours() {
+    [ -L "$1" ] && [ "$(readlink "$1")" = "$SENDMAIL_WRAPPER" ]
+}
+
+# Refuses --sendmail where an MTA owns the paths; checked before anything is installed.
+check_no_mta() {
+    for p in $SENDMAIL_LINKS; do
+        if { [ -e "$p" ] || [ -L "$p" ]; } && ! sendmail_link_is_ours "$p"; then
+            owner=$(dpkg -S "$p" 2>/dev/null | sed -n '1s/:.*//p' || true)
+            die "$p exists${owner:+ (from the package $owner)}: this host has an MTA; use --postfix or --exim instead of --sendmail"
+        fi
+    done
+}
+
+setup_sendmail() {
+    check_no_mta
+    wrapper=$SRC/target/dist/lib/sendmail
+    [ -r "$wrapper" ] || wrapper=$SRC/src/main/sh/sendmail
+    [ -r "$wrapper" ] || die "no sendmail wrapper in the build (target/dist/lib/sendmail)"
+    sed "s|^CF=.*|CF=$COMMAND|" "$wrapper" >"$WORK/sendmail"
+    if cmp -s "$WORK/sendmail" "$SENDMAIL_WRAPPER"; then
+        say "$SENDMAIL_WRAPPER is up to date"
+    else
+        install -o root -g root -m 0755 "$WORK/sendmail" "$SENDMAIL_WRAPPER.new"
+        mv -f "$SENDMAIL_WRAPPER.new" "$SENDMAIL_WRAPPER"
+        say "installed $SENDMAIL_WRAPPER"
+    fi
+    for p in $SENDMAIL_LINKS; do
+        if sendmail_link_is_ours "$p"; then
+            continue
+        fi
+        mkdir -p "$(dirname "$p")"
+        ln -s "$SENDMAIL_WRAPPER" "$p"
+        say "linked $p to $SENDMAIL_WRAPPER"
+    done
+
+    if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
+        printf '%s\n' "[Unit]" "Description=cryptforward: send the queued encrypted forwards that are due" "" \
+            "[Service]" "Type=oneshot" "User=$SERVICE_USER" "Group=$SERVICE_USER" "WorkingDirectory=/" \
+            "ExecStart=$COMMAND queue run --due" >"$WORK/$QUEUE_UNIT.service"
+        printf '%s\n' "[Unit]" "Description=cryptforward: run the queue every minute" "" \
+            "[Timer]" "OnBootSec=1min" "OnUnitActiveSec=1min" "AccuracySec=10s" "" \
+            "[Install]" "WantedBy=timers.target" >"$WORK/$QUEUE_UNIT.timer"
+        for u in "$QUEUE_UNIT.service" "$QUEUE_UNIT.timer"; do
+            if ! cmp -s "$WORK/$u" "$QUEUE_UNIT_DIR/$u"; then
+                install -o root -g root -m 0644 "$WORK/$u" "$QUEUE_UNIT_DIR/$u"
+                say "installed $QUEUE_UNIT_DIR/$u"
+            fi
+        done
+        timeout 60 systemctl daemon-reload || warn "systemctl daemon-reload failed"
+        timeout 60 systemctl enable --now "$QUEUE_UNIT.timer" >/dev/null 2>&1 || warn "could not enable $QUEUE_UNIT.timer"
+        say "the queue runs every minute from $QUEUE_UNIT.timer"
+    else
+        with_prefix "$SRC/examples/cron.d/cryptforward-queue" >"$WORK/cron"
+        if cmp -s "$WORK/cron" "$QUEUE_CRON"; then
+            say "$QUEUE_CRON is in place"
+        else
+            mkdir -p "$(dirname "$QUEUE_CRON")"
+            install -o root -g root -m 0644 "$WORK/cron" "$QUEUE_CRON"
+            say "installed $QUEUE_CRON (the queue runs every minute)"
+        fi
+        command -v cron >/dev/null 2>&1 || warn "no cron daemon is installed: install cron, or run '$COMMAND queue run --due' every minute"
+    fi
+    register_mta_package
+    say "no MTA: /usr/sbin/sendmail is cryptforward; mail to root is kept locally and forwarded encrypted"
+}
+
+# Tells dpkg that this host has an MTA: an empty package that provides (and, as every MTA does,
+# conflicts with) mail-transport-agent. Without it, installing bsd-mailx, mdadm or logwatch would
+# pull in exim4, which would take /usr/sbin/sendmail over.
+register_mta_package() {
+    command -v dpkg-deb >/dev/null 2>&1 && command -v dpkg >/dev/null 2>&1 || return 0
+    if dpkg-query -W -f '${Status}' "$MTA_PACKAGE" 2>/dev/null | grep -q 'install ok installed'; then
+        say "dpkg knows cryptforward as this host's MTA (package $MTA_PACKAGE)"
+        return 0
+    fi
+    pkg=$WORK/mta-package
+    mkdir -p "$pkg/DEBIAN"
+    printf '%s\n' "Package: $MTA_PACKAGE" "Version: 1" "Architecture: all" "Maintainer: install.sh of cryptforward <root@localhost>" \
+        "Provides: mail-transport-agent" "Conflicts: mail-transport-agent" "Replaces: mail-transport-agent" \
+        "Section: mail" "Priority: optional" \
+        "Description: cryptforward as /usr/sbin/sendmail (install.sh --sendmail)" \
+        " Marks cryptforward, installed by its install.sh, as this host's mail transport agent," \
+        " so that packages that need one do not pull in another. It holds no files." >"$pkg/DEBIAN/control"
+    dpkg-deb --root-owner-group --build "$pkg" "$WORK/$MTA_PACKAGE.deb" >/dev/null || { warn "could not build the package $MTA_PACKAGE"; return 0; }
+    dpkg -i "$WORK/$MTA_PACKAGE.deb" >/dev/null || { warn "could not install the package $MTA_PACKAGE"; return 0; }
+    say "installed the package $MTA_PACKAGE: dpkg now counts cryptforward as this host's MTA"
+}
+
+remove_sendmail() {
+    if command -v dpkg-query >/dev/null 2>&1 &&
+        dpkg-query -W -f '${Status}' "$MTA_PACKAGE" 2>/dev/null | grep -q 'install ok installed'; then
+        if dpkg --purge "$MTA_PACKAGE" >/dev/null 2>&1; then
+            say "removed the package $MTA_PACKAGE"
+        else
+            warn "kept the package $MTA_PACKAGE: other packages need an MTA (install one, then: dpkg --purge $MTA_PACKAGE)"
+        fi
+    fi
+    for p in $SENDMAIL_LINKS; do
+        if sendmail_link_is_ours "$p"; then
+            rm -f "$p"
+            say "removed $p"
+        fi
+    done
+    if [ -e "$SENDMAIL_WRAPPER" ]; then
+        rm -f "$SENDMAIL_WRAPPER"
+        say "removed $SENDMAIL_WRAPPER"
+    fi
+    if [ -e "$QUEUE_CRON" ]; then
+        rm -f "$QUEUE_CRON"
+        say "removed $QUEUE_CRON"
+    fi
+    if [ -e "$QUEUE_UNIT_DIR/$QUEUE_UNIT.timer" ] || [ -e "$QUEUE_UNIT_DIR/$QUEUE_UNIT.service" ]; then
+        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            timeout 60 systemctl disable --now "$QUEUE_UNIT.timer" >/dev/null 2>&1 || true
+        fi
+        rm -f "$QUEUE_UNIT_DIR/$QUEUE_UNIT.timer" "$QUEUE_UNIT_DIR/$QUEUE_UNIT.service"
+        if command -v systemctl >/dev/null 2>&1 && [ -d /run/systemd/system ]; then
+            timeout 60 systemctl daemon-reload || true
+        fi
+        say "removed $QUEUE_UNIT.timer and $QUEUE_UNIT.service"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
 
 do_install() {
+    if [ "$WITH_SENDMAIL" = yes ]; then
+        check_no_mta
+    fi
     WORK=$(mktemp -d)
     prepare_dist
     create_user
@@ -595,6 +742,9 @@ do_install() {
     fi
     if [ "$WITH_EXIM" = yes ]; then
         setup_exim
+    fi
+    if [ "$WITH_SENDMAIL" = yes ]; then
+        setup_sendmail
     fi
     case ":$PATH:" in
         *":$PREFIX/bin:"*) cf=cryptforward ;;
@@ -609,14 +759,14 @@ cryptforward is installed. Next steps:
   3. Check everything, as the user that delivers:
        sudo -u $SERVICE_USER $cf check --relay
 EOF
-    if [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ]; then
+    if [ "$WITH_POSTFIX" = yes ] || [ "$WITH_EXIM" = yes ] || [ "$WITH_SENDMAIL" = yes ]; then
         cat <<EOF
   4. Send root a test mail and look for the encrypted forward:
        echo "test from \$(hostname)" | mail -s test root
 EOF
     else
         cat <<EOF
-  4. Route root's mail to it: ./install.sh --postfix (or --exim), or see examples/
+  4. Route root's mail to it: ./install.sh --postfix or --exim (--sendmail on a host without an MTA)
 EOF
     fi
     case $PREFIX in
@@ -643,6 +793,7 @@ do_uninstall() {
     confirm_purge
     remove_postfix
     remove_exim
+    remove_sendmail
     for f in "$BIN" "$JAR" "$JSA" "$MAN1" "$MAN5" "$COMPLETION"; do
         if [ -e "$f" ]; then
             rm -f "$f"

@@ -15,7 +15,12 @@
 # (--burst; needs `install.sh --postfix` done on this machine). Prints wall time, CPU time and peak
 # RSS (median, with min-max over the runs) and the ratio cryptforward / recipe.
 #
-# Usage: bench/run.sh [--runs N] [--huge] [--burst] [--launcher PATH]
+# On a host without an MTA: cron's mail (the 2 KB message, with cron's command line
+# `sendmail -FCronDaemon -i -B8BITMIME -oem root`) through `cryptforward sendmail` (local copy,
+# encrypted into the queue, sent) against msmtp's sendmail mode (`msmtp -t`: plaintext, no queue),
+# to the same sink, in the same run. --sendmail-only runs just that comparison.
+#
+# Usage: bench/run.sh [--runs N] [--huge] [--burst] [--sendmail-only] [--launcher PATH]
 # Needs: procmail (with formail), gnupg, bsd-mailx, msmtp, python3, GNU time. As root for --burst.
 set -euo pipefail
 
@@ -24,20 +29,24 @@ root=$(cd "$here/.." && pwd)
 runs=5
 huge=no
 burst=no
+sendmail_only=no
 launcher=
 while [ $# -gt 0 ]; do
     case $1 in
         --runs) runs=$2; shift ;;
         --huge) huge=yes ;;
         --burst) burst=yes ;;
+        --sendmail-only) sendmail_only=yes ;;
         --launcher) launcher=$2; shift ;;
-        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "bench: unknown option $1" >&2; exit 64 ;;
     esac
     shift
 done
 
-for tool in procmail formail gpg bsd-mailx msmtp python3 /usr/bin/time; do
+tools="procmail formail gpg bsd-mailx msmtp python3 /usr/bin/time"
+[ "$sendmail_only" = no ] || tools="gpg msmtp python3 /usr/bin/time"
+for tool in $tools; do
     command -v "$tool" >/dev/null 2>&1 || { echo "bench: $tool is missing (apt-get install procmail gnupg bsd-mailx msmtp time)" >&2; exit 69; }
 done
 if [ -z "$launcher" ]; then
@@ -143,6 +152,43 @@ stats() { # "median min max" of column $1 of file $2
     cut -d' ' -f"$1" "$2" | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%s %s %s", m, a[1], a[NR]}'
 }
 
+# cron mail on a host without an MTA: cryptforward sendmail against msmtp -t, same message, same sink
+sendmail_case() {
+    local file=$work/msg/cron-2k.eml n=$runs
+    cat > "$work/msmtp-sendmail.sh" <<EOF
+#!/bin/sh
+exec msmtp -C $home/.msmtprc -t -i < "\$1"
+EOF
+    cat > "$work/cf-sendmail.sh" <<EOF
+#!/bin/sh
+exec $launcher sendmail --config $work/cf/cryptforward.toml -FCronDaemon -i -B8BITMIME -oem root < "\$1"
+EOF
+    chmod +x "$work/msmtp-sendmail.sh" "$work/cf-sendmail.sh"
+    : > "$work/ms.txt"; : > "$work/cs.txt"
+    measure "$work/msmtp-sendmail.sh" "$file" >/dev/null
+    measure "$work/cf-sendmail.sh" "$file" >/dev/null
+    for _ in $(seq "$n"); do
+        measure "$work/msmtp-sendmail.sh" "$file" >> "$work/ms.txt"
+        measure "$work/cf-sendmail.sh" "$file" >> "$work/cs.txt"
+    done
+    # every forward was accepted: nothing may be left in the queue
+    if [ -n "$(ls -A "$work/cf/state/queue" 2>/dev/null | grep -v '^tmp$\|^aside$')" ]; then
+        echo "bench: cryptforward sendmail left entries in its queue" >&2; exit 70
+    fi
+    read -r mw mw1 mw2 <<<"$(stats 1 "$work/ms.txt")"
+    read -r cw cw1 cw2 <<<"$(stats 1 "$work/cs.txt")"
+    read -r mu mu1 mu2 <<<"$(stats 2 "$work/ms.txt")"
+    read -r cu cu1 cu2 <<<"$(stats 2 "$work/cs.txt")"
+    printf '\ncron mail without an MTA (cron-2k, n=%s): wall msmtp -t %s (%s-%s) s, cryptforward sendmail %s (%s-%s) s, ratio %s;' \
+        "$n" "$mw" "$mw1" "$mw2" "$cw" "$cw1" "$cw2" "$(awk -v a="$cw" -v b="$mw" 'BEGIN{printf "%.2f", a/b}')"
+    printf ' cpu %s / %s s, ratio %s; peak RSS %s / %s KB\n' "$mu" "$cu" "$(awk -v a="$cu" -v b="$mu" 'BEGIN{printf "%.2f", (b > 0 ? a/b : 0)}')" \
+        "$(cut -d' ' -f3 "$work/ms.txt" | sort -n | tail -1)" "$(cut -d' ' -f3 "$work/cs.txt" | sort -n | tail -1)"
+}
+if [ "$sendmail_only" = yes ]; then
+    sendmail_case
+    exit 0
+fi
+
 printf '\n%-22s %-28s %-28s %-7s %-22s %-22s %-7s %s\n' message "wall recipe s" "wall cryptforward s" ratio "cpu recipe s" "cpu cryptforward s" ratio "peak RSS recipe/cf KB"
 for m in cron-2k logwatch-200k attachment-10m attachment-100m $([ "$huge" = yes ] && echo attachment-1g); do
     file=$work/msg/$m.eml
@@ -175,6 +221,8 @@ read -r cw _ <<<"$(measure "$work/cryptforward.sh" "$file")"
 printf '\nthroughput on %s MB: gpg -e %.1f MB/s, cryptforward deliver (spool, local copy, encrypt, relay) %.1f MB/s, ratio %.2f\n' \
     "$mb" "$(awk -v m="$mb" -v t="$gw" 'BEGIN{print m/t}')" "$(awk -v m="$mb" -v t="$cw" 'BEGIN{print m/t}')" \
     "$(awk -v a="$gw" -v b="$cw" 'BEGIN{print a/b}')"
+
+sendmail_case
 
 if [ "$burst" = yes ]; then
     "$here/burst.sh" "$work" "$port"

@@ -20,7 +20,7 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Keeps root's mail locally and forwards it OpenPGP-encrypted over SMTP.",
-        subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, CommandLine.HelpCommand.class},
+        subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, SendmailCmd.class, QueueCmd.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n")
 public final class Cli implements Runnable {
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of failures.")
@@ -48,6 +48,14 @@ public final class Cli implements Runnable {
             } catch (Exception | Error e) {
                 return report(e, err, true, fast.debug);
             }
+        }
+        // sendmail's command line follows sendmail's rules, not picocli's
+        int first = 0;
+        while (first < args.length && args[first].equals("--debug")) {
+            first++;
+        }
+        if (first < args.length && args[first].equals("sendmail")) {
+            return SendmailCmd.execute(context, java.util.Arrays.asList(args).subList(first + 1, args.length), first > 0);
         }
         CommandLine cl = commandLine(context);
         return cl.execute(args);

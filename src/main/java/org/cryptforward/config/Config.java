@@ -16,6 +16,7 @@ import java.util.Optional;
  * @param syslogSocket the syslog daemon's socket (default {@code /dev/log})
  * @param hostname the name used in Message-IDs, the loop marker and EHLO
  * @param stateRetention how long the journal remembers a message
+ * @param queue the {@code [queue]} table (sendmail mode)
  */
 public record Config(
         Path file,
@@ -28,7 +29,8 @@ public record Config(
         Duration stateRetention,
         LocalConfig local,
         RelayConfig relay,
-        List<Rule> rules) {
+        List<Rule> rules,
+        QueueConfig queue) {
 
     public Config {
         rules = List.copyOf(rules);

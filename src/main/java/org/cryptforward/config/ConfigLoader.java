@@ -40,10 +40,11 @@ public final class ConfigLoader {
 
     static final Set<String> TOP_KEYS =
             Set.of("keyring", "state_dir", "deadline_seconds", "log_file", "syslog_socket", "hostname", "state_retention_days", "local",
-                    "relay", "rule");
+                    "relay", "rule", "queue");
     static final Set<String> LOCAL_KEYS = Set.of("mailbox", "lock_timeout_seconds");
     static final Set<String> RELAY_KEYS = Set.of(
             "host", "port", "security", "allow_plaintext", "username", "password_file", "ca_file", "timeout_seconds", "envelope_from");
+    static final Set<String> QUEUE_KEYS = Set.of("lifetime_days");
     static final Set<String> RULE_KEYS =
             Set.of("name", "recipient", "header", "forward_to", "keys", "format", "local_copy", "protect_subject");
 
@@ -157,10 +158,11 @@ public final class ConfigLoader {
         LocalConfig local = local(table(toml, "local", ""));
         RelayConfig relay = relay(table(toml, "relay", ""));
         List<Rule> rules = rules(toml);
+        QueueConfig queue = queue(table(toml, "queue", ""));
         if (!problems.isEmpty()) {
             return null;
         }
-        return new Config(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, retention, local, relay, rules);
+        return new Config(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, retention, local, relay, rules, queue);
     }
 
     private LocalConfig local(Table t) {
@@ -170,6 +172,11 @@ public final class ConfigLoader {
         Path path = resolve(mailbox, t, "mailbox", "local.");
         Duration lockTimeout = seconds(t, "lock_timeout_seconds", "local.", 60, 1, 3600);
         return new LocalConfig(path, maildir, lockTimeout);
+    }
+
+    private QueueConfig queue(Table t) {
+        unknownKeys(t, QUEUE_KEYS, "queue.");
+        return new QueueConfig(Duration.ofDays(integer(t, "lifetime_days", "queue.", 5, 1, 365)));
     }
 
     private RelayConfig relay(Table t) {

@@ -83,6 +83,7 @@ public final class Checker {
         checkKeys(config);
         checkMailbox(config);
         checkStateDir(config);
+        checkQueue(config);
         checkRelayFiles(config.relay());
         checkLog(config);
         if (relay) {
@@ -221,6 +222,56 @@ public final class Checker {
         } else {
             ok("state_dir " + state + " is writable");
         }
+    }
+
+    /** sendmail's queue: how much waits and since when; what was given up. Silent where there is no queue. */
+    private void checkQueue(Config config) {
+        org.cryptforward.queue.Queue queue = new org.cryptforward.queue.Queue(config.stateDir(), clock, new java.security.SecureRandom());
+        if (!Files.isDirectory(queue.dir())) {
+            return;
+        }
+        List<org.cryptforward.queue.QueueEntry> waiting;
+        List<org.cryptforward.queue.QueueEntry> aside;
+        try {
+            waiting = queue.entries();
+            aside = queue.aside();
+        } catch (Failure f) {
+            error("queue: " + f.getMessage());
+            return;
+        }
+        if (waiting.isEmpty()) {
+            ok("queue " + queue.dir() + " is empty");
+        } else {
+            org.cryptforward.queue.QueueEntry oldest = waiting.get(0);
+            Duration age = Duration.between(oldest.created(), clock.instant());
+            String text = "queue: " + waiting.size() + " forward" + (waiting.size() == 1 ? "" : "s") + " waiting for the relay, the oldest ("
+                    + oldest.id() + ") for " + human(age) + (oldest.lastError().isEmpty() ? "" : "; last error: " + oldest.lastError());
+            if (age.compareTo(QUEUE_WARNING) > 0) {
+                warning(text + " (cryptforward queue list)");
+            } else {
+                ok(text);
+            }
+        }
+        if (!aside.isEmpty()) {
+            error("queue: " + aside.size() + " forward" + (aside.size() == 1 ? " was" : "s were") + " given up and kept aside (the oldest "
+                    + aside.get(0).id() + "; a notice is in the local mailbox): see cryptforward queue list, then queue remove ID");
+        }
+        for (Path d : queue.damaged()) {
+            warning("queue: " + d + " is not a readable queue entry");
+        }
+    }
+
+    /** A forward waiting longer than this makes check warn. */
+    static final Duration QUEUE_WARNING = Duration.ofHours(1);
+
+    static String human(Duration d) {
+        if (d.toDays() > 0) {
+            return d.toDays() + " d " + d.toHoursPart() + " h";
+        }
+        if (d.toHours() > 0) {
+            return d.toHours() + " h " + d.toMinutesPart() + " min";
+        }
+        return Math.max(0, d.toMinutes()) + " min";
     }
 
     private void checkRelayFiles(RelayConfig relay) {

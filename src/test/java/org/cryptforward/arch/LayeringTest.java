@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The direction of the data flow, kept by the build: {@code Main} → {@code cli} →
- * {@code pipeline} → the steps ({@code rules}, {@code delivery}, {@code relay} above
+ * {@code pipeline} → the steps ({@code queue} above {@code rules}, {@code delivery}, {@code relay} above
  * {@code message} above {@code crypto}, {@code keys}, {@code journal}, {@code log}) → the
  * vocabulary every layer shares: {@code config}'s immutable records and the base package's
  * {@code Failure}, {@code ExitCodes}, {@code Deadline}, {@code Dates}, {@code Limits}, which import
@@ -37,6 +37,7 @@ class LayeringTest {
                 .layer("Main").definedBy(equivalentTo(Main.class))
                 .layer("cli").definedBy("org.cryptforward.cli..")
                 .layer("pipeline").definedBy("org.cryptforward.pipeline..")
+                .layer("queue").definedBy("org.cryptforward.queue..")
                 .layer("rules").definedBy("org.cryptforward.rules..")
                 .layer("delivery").definedBy("org.cryptforward.delivery..")
                 .layer("relay").definedBy("org.cryptforward.relay..")
@@ -50,16 +51,17 @@ class LayeringTest {
                 .whereLayer("Main").mayNotBeAccessedByAnyLayer()
                 .whereLayer("cli").mayOnlyBeAccessedByLayers("Main")
                 .whereLayer("pipeline").mayOnlyBeAccessedByLayers("cli")
+                .whereLayer("queue").mayOnlyBeAccessedByLayers("pipeline", "cli")
                 .whereLayer("rules").mayOnlyBeAccessedByLayers("pipeline", "cli")
-                .whereLayer("delivery").mayOnlyBeAccessedByLayers("pipeline", "cli")
-                .whereLayer("relay").mayOnlyBeAccessedByLayers("pipeline", "cli")
-                .whereLayer("message").mayOnlyBeAccessedByLayers("rules", "relay", "pipeline", "cli")
+                .whereLayer("delivery").mayOnlyBeAccessedByLayers("queue", "pipeline", "cli")
+                .whereLayer("relay").mayOnlyBeAccessedByLayers("queue", "pipeline", "cli")
+                .whereLayer("message").mayOnlyBeAccessedByLayers("queue", "rules", "relay", "pipeline", "cli")
                 .whereLayer("crypto").mayOnlyBeAccessedByLayers("message", "keys", "pipeline", "cli")
                 .whereLayer("keys").mayOnlyBeAccessedByLayers("pipeline", "cli")
                 .whereLayer("journal").mayOnlyBeAccessedByLayers("delivery", "pipeline", "cli")
-                .whereLayer("log").mayOnlyBeAccessedByLayers("pipeline", "cli")
-                .whereLayer("config").mayOnlyBeAccessedByLayers("message", "rules", "relay", "delivery", "keys", "pipeline", "cli")
-                .whereLayer("base").mayOnlyBeAccessedByLayers("Main", "cli", "pipeline", "rules", "delivery", "relay", "message", "crypto",
+                .whereLayer("log").mayOnlyBeAccessedByLayers("queue", "pipeline", "cli")
+                .whereLayer("config").mayOnlyBeAccessedByLayers("queue", "message", "rules", "relay", "delivery", "keys", "pipeline", "cli")
+                .whereLayer("base").mayOnlyBeAccessedByLayers("Main", "cli", "pipeline", "queue", "rules", "delivery", "relay", "message", "crypto",
                         "keys", "journal", "log", "config");
         rule.check(classes);
     }

@@ -41,10 +41,11 @@ class ExamplesTest {
         String text = Files.readString(EXAMPLE);
         List<String> missing = new ArrayList<>();
         Map<String, Set<String>> tables = Map.of(
-                "", ConfigLoader.TOP_KEYS, "local", ConfigLoader.LOCAL_KEYS, "relay", ConfigLoader.RELAY_KEYS, "rule", ConfigLoader.RULE_KEYS);
+                "", ConfigLoader.TOP_KEYS, "local", ConfigLoader.LOCAL_KEYS, "relay", ConfigLoader.RELAY_KEYS, "rule", ConfigLoader.RULE_KEYS,
+                "queue", ConfigLoader.QUEUE_KEYS);
         tables.forEach((table, keys) -> {
             for (String key : keys) {
-                if (table.isEmpty() && Set.of("local", "relay", "rule").contains(key)) {
+                if (table.isEmpty() && Set.of("local", "relay", "rule", "queue").contains(key)) {
                     if (!text.contains("[" + key + "]")) {
                         missing.add("[" + key + "]");
                     }
