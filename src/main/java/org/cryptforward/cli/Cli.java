@@ -19,7 +19,7 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Keeps root's mail locally and forwards it OpenPGP-encrypted over SMTP.",
-        subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, CommandLine.HelpCommand.class},
+        subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, ServeCmd.class, CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n",
         exitCodeList = {
             " 0:done: the local copy is on disk and every forward was accepted",
@@ -50,6 +50,10 @@ public final class Cli implements Runnable {
         DeliverCmd fast = FastDeliver.parse(context, args);
         if (fast != null) {
             try {
+                Integer viaService = new ServiceClient(context).deliver(fast);
+                if (viaService != null) {
+                    return viaService;
+                }
                 return fast.call();
             } catch (Exception | Error e) {
                 return report(e, err, true, fast.debug);

@@ -13,16 +13,19 @@ final class Watchdog {
     private Watchdog() {}
 
     static void arm(Duration deadline, PrintStream err) {
-        Thread t = new Thread(() -> {
-            try {
-                Thread.sleep(deadline.toMillis());
-            } catch (InterruptedException e) {
-                return;
+        Thread t = new Thread("deadline") { // not a lambda: see Main
+            @Override
+            public void run() {
+                try {
+                    Thread.sleep(deadline.toMillis());
+                } catch (InterruptedException e) {
+                    return;
+                }
+                err.println("4.4.7 cryptforward: deadline of " + deadline.toSeconds() + " s reached; the MTA will retry");
+                err.flush();
+                Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);
             }
-            err.println("4.4.7 cryptforward: deadline of " + deadline.toSeconds() + " s reached; the MTA will retry");
-            err.flush();
-            Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);
-        }, "deadline");
+        };
         t.setDaemon(true);
         t.start();
     }

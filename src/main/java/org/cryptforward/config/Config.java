@@ -16,6 +16,7 @@ import java.util.Optional;
  * @param syslogSocket the syslog daemon's socket (default {@code /dev/log})
  * @param hostname the name used in Message-IDs, the loop marker and EHLO
  * @param stateRetention how long the journal remembers a message
+ * @param service the resident delivery service ({@code [service]})
  */
 public record Config(
         Path file,
@@ -28,10 +29,17 @@ public record Config(
         Duration stateRetention,
         LocalConfig local,
         RelayConfig relay,
-        List<Rule> rules) {
+        List<Rule> rules,
+        ServiceConfig service) {
 
     public Config {
         rules = List.copyOf(rules);
+    }
+
+    /** A configuration with the service's defaults. */
+    public Config(Path file, Path keyring, Path stateDir, Duration deadline, Optional<Path> logFile, Path syslogSocket, String hostname,
+            Duration stateRetention, LocalConfig local, RelayConfig relay, List<Rule> rules) {
+        this(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, stateRetention, local, relay, rules, ServiceConfig.defaults());
     }
 
     /** Where temporary (encrypted, unlinked) spool files go. */

@@ -1,0 +1,73 @@
+package org.cryptforward.cli;
+
+import java.io.IOException;
+import java.nio.channels.Channel;
+import java.util.concurrent.Callable;
+import org.cryptforward.ExitCodes;
+import org.cryptforward.service.Service;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+/**
+ * {@code serve}: the resident delivery service, in the foreground, until SIGTERM (or SIGINT).
+ * SIGHUP reloads the configuration. Under systemd with socket activation it takes the listening
+ * socket from its standard input and exits when idle; under any other supervisor it makes its
+ * own socket. Exit 0 after a clean stop, 78 when it cannot start (configuration, socket).
+ */
+@Command(
+        name = "serve",
+        description = {
+            "Run the resident delivery service for one configuration: deliver hands messages to it over a Unix socket"
+                    + " ([service] socket) and ends with its result; without it, deliver works in-process as before.",
+            "Runs in the foreground until SIGTERM; SIGHUP reloads the configuration. Exit status 0 after a stop, 78 when it cannot start."
+        })
+final class ServeCmd implements Callable<Integer> {
+    @Mixin
+    ConfigFile config = new ConfigFile();
+
+    @Option(names = "--verbose", description = "Log every request (its end and exit code, never its content) on standard error.")
+    boolean verbose;
+
+    private final Context context;
+
+    ServeCmd(Context context) {
+        this.context = context;
+    }
+
+    @Override
+    public Integer call() throws InterruptedException {
+        Service service = new Service(config.locate(context.env()), context.clock(), context.err(), verbose);
+        Channel inherited = null;
+        try {
+            inherited = System.inheritedChannel();
+        } catch (IOException | SecurityException e) {
+            // not started by systemd with a socket
+        }
+        try {
+            service.start(inherited);
+        } catch (Service.StartException e) {
+            context.err().println("cryptforward: " + Cli.oneLine(e.getMessage()));
+            return CheckCmd.EX_CONFIG;
+        }
+        if (context.ownsProcess()) {
+            Signals.handle(service);
+        }
+        service.await();
+        return ExitCodes.OK;
+    }
+
+    /** SIGTERM and SIGINT stop, SIGHUP reloads; instead of the process's default (a shutdown hook's 75). */
+    static final class Signals {
+        private Signals() {}
+
+        @SuppressWarnings("removal")
+        static void handle(Service service) {
+            sun.misc.SignalHandler stop = sig -> new Thread(() -> service.stop(service.stopTimeout()), "service-stop").start();
+            sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
+            sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
+            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> new Thread(service::reload, "service-reload").start());
+        }
+    }
+
+}
