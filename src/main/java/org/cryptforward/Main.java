@@ -2,7 +2,7 @@ package org.cryptforward;
 
 import java.io.PrintStream;
 import java.time.Clock;
-import org.cryptforward.cli.Cli;
+import org.cryptforward.cli.Entry;
 
 /**
  * The process entry point. Whatever happens, the process ends with an exit code an MTA
@@ -38,7 +38,7 @@ public final class Main {
         });
         int code;
         try {
-            code = Cli.run(System.in, System.out, err, System.getenv(), Clock.systemDefaultZone(), true, args);
+            code = Entry.run(System.in, System.out, err, System.getenv(), Clock.systemDefaultZone(), true, args);
         } catch (Throwable t) {
             code = ExitCodes.TEMPFAIL;
             try {

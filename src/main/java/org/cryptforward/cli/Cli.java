@@ -46,19 +46,11 @@ public final class Cli implements Runnable {
     /** Runs a command line; returns the exit code. Never throws, never exits. */
     public static int run(InputStream in, PrintStream out, PrintStream err, Map<String, String> env, Clock clock, boolean ownsProcess,
             String... args) {
-        Context context = new Context(in, out, err, env, clock, ownsProcess);
-        DeliverCmd fast = FastDeliver.parse(context, args);
-        if (fast != null) {
-            try {
-                Integer viaService = new ServiceClient(context).deliver(fast);
-                if (viaService != null) {
-                    return viaService;
-                }
-                return fast.call();
-            } catch (Exception | Error e) {
-                return report(e, err, true, fast.debug);
-            }
-        }
+        return Entry.run(in, out, err, env, clock, ownsProcess, args);
+    }
+
+    /** Everything but the fast path of {@code deliver}: picocli reads the arguments. */
+    static int execute(Context context, String... args) {
         CommandLine cl = commandLine(context);
         return cl.execute(args);
     }
