@@ -93,21 +93,29 @@ final class ServiceClient {
         return c.deliver(context.in());
     }
 
-    /** The service's answer to a ping: its fields ({@code user}, {@code build}, {@code config}), or null when it does not answer. */
+    /**
+     * The service's answer to a ping for {@code config}: its fields ({@code user}, {@code build},
+     * {@code config} when it accepts; {@code reason} when it refuses) and {@code status}
+     * ({@code accepted} or {@code refused}); null when nothing answers.
+     */
     Map<String, String> ping(Path socket, Path config) {
         Map<String, String> fields = new LinkedHashMap<>();
         fields.put("op", "ping");
         fields.put("config", config.toAbsolutePath().normalize().toString());
-        Connection c = connect(socket, fields);
-        if (c == null) {
-            return null;
+        Map<String, String> answer = new LinkedHashMap<>();
+        Connection c = connect(socket, fields, answer);
+        if (c != null) {
+            c.close();
         }
-        c.close();
-        return c.answer;
+        return answer.isEmpty() ? null : answer;
     }
 
-    /** Connects and hands over the request; null when the service cannot or will not take it. */
     private Connection connect(Path socket, Map<String, String> fields) {
+        return connect(socket, fields, new LinkedHashMap<>());
+    }
+
+    /** Connects and hands over the request; null when the service cannot or will not take it (its answer then in {@code seen}). */
+    private Connection connect(Path socket, Map<String, String> fields, Map<String, String> seen) {
         SocketChannel ch;
         try {
             ch = SocketChannel.open(StandardProtocolFamily.UNIX);
@@ -124,6 +132,8 @@ final class ServiceClient {
             int status = in.readUnsignedByte();
             Map<String, String> answer = Protocol.decodeFields(Protocol.readLengthPrefixed(in, Protocol.MAX_FIELDS));
             timer.interrupt();
+            seen.putAll(answer);
+            seen.put("status", status == Protocol.ACCEPTED && serviceVersion == version ? "accepted" : "refused");
             if (serviceVersion != version || status != Protocol.ACCEPTED) {
                 ch.close();
                 return null;
