@@ -72,6 +72,7 @@ public final class Service {
     private final AtomicLong served = new AtomicLong();
     private final Object reloadLock = new Object();
     private final String build = BuildId.current();
+    private final java.util.concurrent.CountDownLatch stopped = new java.util.concurrent.CountDownLatch(1);
 
     private volatile Generation current;
     private volatile boolean stopping;
@@ -179,14 +180,9 @@ public final class Service {
         }
     }
 
-    /** Blocks until the service has stopped. */
+    /** Blocks until the service has stopped (a delivery stuck past its abort is left to the process's end). */
     public void await() throws InterruptedException {
-        acceptor.join();
-        synchronized (this) {
-            while (!sessions.isEmpty()) {
-                wait(100);
-            }
-        }
+        stopped.await();
     }
 
     /** Requests taken so far (accepted or not) and deliveries run. */
@@ -380,7 +376,12 @@ public final class Service {
      * cancelled and their clients told 75. Returns when every session has ended.
      */
     public void stop(Duration grace) {
-        stopping = true;
+        synchronized (stopped) {
+            if (stopping) {
+                return;
+            }
+            stopping = true;
+        }
         try {
             server.close();
         } catch (IOException ignored) {
@@ -422,6 +423,7 @@ public final class Service {
             timer.shutdownNow();
         }
         log("stopped");
+        stopped.countDown();
     }
 
     /** The configured grace for running deliveries at SIGTERM. */

@@ -415,6 +415,17 @@ class ServiceTest {
     }
 
     @Test
+    void theSocketIsPrivateUnlessOtherUsersAreAllowed() throws Exception {
+        Sandbox own = sandbox("p", InJvmService.toml(tmp.resolve("p"), ""), null);
+        serve(own);
+        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("p/s.sock"))));
+        Sandbox open = sandbox("o", InJvmService.toml(tmp.resolve("o"), "allowed_users = [\"root\", \"daemon\"]\n"), null);
+        serve(open);
+        assertEquals("rw-rw-rw-", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("o/s.sock"))),
+                "the peer check decides");
+    }
+
+    @Test
     void theSocketScanFindsWhatTheLoaderReads() {
         assertEquals("/run/x/d.sock", ServiceClient.scanSocket("a = 1\n[service]\nsocket = \"/run/x/d.sock\" # here\n[[rule]]\nsocket = \"/no\"\n"));
         assertEquals("/run/y.sock", ServiceClient.scanSocket("service.socket = '/run/y.sock'\n[relay]\nhost = \"h\"\n"));
