@@ -38,6 +38,7 @@ final class ServeCmd implements Callable<Integer> {
     @Override
     public Integer call() throws InterruptedException {
         Service service = new Service(config.locate(context.env()), context.clock(), context.err(), verbose);
+        // periodic work the service drives goes here, e.g. a queue runner: service.every(interval, runner)
         Channel inherited = null;
         try {
             inherited = System.inheritedChannel();

@@ -426,6 +426,33 @@ class ServiceTest {
     }
 
     @Test
+    void socketActivatedItExitsWhenIdleAndLeavesTheSocketToSystemd() throws Exception {
+        Path dir = tmp.resolve("act");
+        Sandbox sb = sandbox("act", InJvmService.toml(dir, "idle_exit_seconds = 2\n"), null);
+        // the listening socket systemd would pass as standard input
+        java.nio.channels.ServerSocketChannel listening = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        listening.bind(UnixDomainSocketAddress.of(dir.resolve("s.sock")));
+        org.cryptforward.service.Service service = new org.cryptforward.service.Service(sb.config, Clock.systemDefaultZone(),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), true);
+        service.start(listening);
+        assertEquals(0, sb.deliver(message("act", "socket-activated"), "--recipient", "root").exit());
+        assertEquals(1, service.served());
+        long start = System.nanoTime();
+        Thread waiter = new Thread(() -> {
+            try {
+                service.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        });
+        waiter.start();
+        waiter.join(15_000);
+        assertFalse(waiter.isAlive(), "exited when idle");
+        assertTrue(System.nanoTime() - start > 1_000_000_000L, "not before idle_exit_seconds");
+        assertTrue(Files.exists(dir.resolve("s.sock")), "systemd's socket is not removed");
+    }
+
+    @Test
     void theSocketScanFindsWhatTheLoaderReads() {
         assertEquals("/run/x/d.sock", ServiceClient.scanSocket("a = 1\n[service]\nsocket = \"/run/x/d.sock\" # here\n[[rule]]\nsocket = \"/no\"\n"));
         assertEquals("/run/y.sock", ServiceClient.scanSocket("service.socket = '/run/y.sock'\n[relay]\nhost = \"h\"\n"));
