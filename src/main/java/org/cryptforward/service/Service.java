@@ -77,6 +77,8 @@ public final class Service {
     private volatile Generation current;
     private volatile boolean stopping;
     private volatile long lastActivity;
+    private long trimmedAt;
+    static final Duration IDLE_TRIM = Duration.ofSeconds(2);
     private ServerSocketChannel server;
     private Path ownSocket;
     private boolean inherited;
@@ -163,6 +165,7 @@ public final class Service {
         if (inherited && !cfg.service().idleExit().isZero()) {
             timer.scheduleWithFixedDelay(this::exitWhenIdle, 1, 1, TimeUnit.SECONDS);
         }
+        timer.scheduleWithFixedDelay(this::trimWhenIdle, 1, 1, TimeUnit.SECONDS);
         acceptor = new Thread(this::acceptLoop, "service-accept");
         acceptor.start();
         log("serving " + configFile + " on " + socketName() + " (max_deliveries " + cfg.service().maxDeliveries() + ", build " + build + ")");
@@ -359,6 +362,19 @@ public final class Service {
                 }
             }, "request-" + requests.get());
             t.start();
+        }
+    }
+
+    /**
+     * Once deliveries have stopped for a moment, gives the heap a large message grew back to the
+     * system (a full collection, which the launcher's heap-free ratios let shrink the heap): an
+     * idle service should hold little memory.
+     */
+    private void trimWhenIdle() {
+        long last = lastActivity;
+        if (last != trimmedAt && sessions.isEmpty() && System.nanoTime() - last > IDLE_TRIM.toNanos()) {
+            trimmedAt = last;
+            System.gc();
         }
     }
 
