@@ -2,6 +2,8 @@ package org.cryptforward;
 
 import java.io.PrintStream;
 import java.time.Clock;
+import java.time.Instant;
+import java.time.ZoneId;
 import org.cryptforward.cli.Entry;
 
 /**
@@ -23,6 +25,40 @@ public final class Main {
         }
     }
 
+    /**
+     * The system clock in the default time zone, looked up when something first asks for the
+     * zone: the lookup reads the time-zone database, and the thin client of the service never
+     * needs it.
+     */
+    static final class SystemClock extends Clock {
+        private volatile ZoneId zone;
+
+        @Override
+        public ZoneId getZone() {
+            ZoneId z = zone;
+            if (z == null) {
+                z = ZoneId.systemDefault();
+                zone = z;
+            }
+            return z;
+        }
+
+        @Override
+        public Clock withZone(ZoneId z) {
+            return Clock.system(z);
+        }
+
+        @Override
+        public Instant instant() {
+            return Instant.ofEpochMilli(System.currentTimeMillis());
+        }
+
+        @Override
+        public long millis() {
+            return System.currentTimeMillis();
+        }
+    }
+
     public static void main(String[] args) {
         fasterLocaleData();
         PrintStream err = System.err;
@@ -38,7 +74,7 @@ public final class Main {
         });
         int code;
         try {
-            code = Entry.run(System.in, System.out, err, System.getenv(), Clock.systemDefaultZone(), true, args);
+            code = Entry.run(System.in, System.out, err, System.getenv(), new SystemClock(), true, args);
         } catch (Throwable t) {
             code = ExitCodes.TEMPFAIL;
             try {

@@ -244,6 +244,8 @@ public final class Service {
                 sb.append(shown > 1 ? "; " : "").append(p);
             }
             return new Generation(null, stamp, sb.toString(), Set.of());
+        } catch (RuntimeException e) {
+            return new Generation(null, stamp, "the configuration could not be loaded: " + describe(e), Set.of());
         }
     }
 

@@ -131,6 +131,9 @@ final class Session {
             if (service.verbose()) {
                 service.log("request dropped: " + Service.describe(e));
             }
+        } catch (Error e) {
+            // this request alone ends (its client sees the connection close: 75); out of memory ends the process
+            service.log("request failed: " + e.getClass().getName() + ": " + Service.describe(e));
         } finally {
             handshake.cancel(false);
             close();
