@@ -28,8 +28,10 @@ import java.util.Map;
  *
  * <p>FIELDS are {@code name NUL value NUL} pairs in UTF-8 ({@code op}, {@code config},
  * {@code recipient}, {@code sender}, {@code dry_run}, {@code debug}, {@code env.NAME}); a value
- * holds no NUL (none of arguments, paths or environment can). A service answers a hello of
- * another version with its own version and a refusal, so a newer client falls back.
+ * holds no NUL (none of arguments, paths or environment can). The framing of the hello and of
+ * the answer (magic, version, [status,] length, fields) is the same in every version: a service
+ * reads a hello of another version whole and answers with its own version and a refusal, so a
+ * newer client falls back.
  *
  * <p>The client stops reading its standard input until it has the answer, so a refusal costs
  * nothing: the message is still there for the in-process delivery. Once the message has gone

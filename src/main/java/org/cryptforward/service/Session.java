@@ -81,11 +81,12 @@ final class Session {
             UserPrincipal peer = peer();
             in = new DataInputStream(new BufferedInputStream(Protocol.input(ch), 64 * 1024 + 5));
             int version = Protocol.readVersion(in);
+            byte[] hello = Protocol.readLengthPrefixed(in, Protocol.MAX_FIELDS); // the framing of a hello is the same in every version
             if (version != Protocol.VERSION) {
                 refuse("protocol version " + version + " is not spoken here (this service speaks " + Protocol.VERSION + ")");
                 return;
             }
-            Map<String, String> fields = Protocol.decodeFields(Protocol.readLengthPrefixed(in, Protocol.MAX_FIELDS));
+            Map<String, String> fields = Protocol.decodeFields(hello);
             g = service.generation();
             if (peer == null || !g.allowed().contains(peer)) {
                 refuse("user " + (peer == null ? "?" : peer.getName()) + " is not in allowed_users");
