@@ -452,6 +452,85 @@ class ServiceTest {
         assertTrue(Files.exists(dir.resolve("s.sock")), "systemd's socket is not removed");
     }
 
+    /** A stand-in service on the sandbox's socket: accepts the hello, reads the message, then does {@code after}. */
+    interface After {
+        void run(OutputStream out) throws Exception;
+    }
+
+    Thread fakeService(Path socket, After after) throws Exception {
+        java.nio.channels.ServerSocketChannel server = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        server.bind(UnixDomainSocketAddress.of(socket));
+        closing.add(server);
+        Thread t = new Thread(() -> {
+            try (SocketChannel ch = server.accept()) {
+                DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
+                OutputStream out = Channels.newOutputStream(ch);
+                Protocol.readVersion(in);
+                Protocol.readLengthPrefixed(in, Protocol.MAX_FIELDS);
+                Protocol.writeAnswer(out, Protocol.ACCEPTED, Map.of("deadline_ms", "60000"));
+                new Protocol.MessageInput(in, () -> {}).readAllBytes();
+                after.run(out);
+            } catch (Exception e) {
+                throw new AssertionError(e);
+            }
+        });
+        t.start();
+        return t;
+    }
+
+    @Test
+    void aConnectionThatBreaksAfterTheHandOverIs75AndNothingElse() throws Exception {
+        Sandbox sb = sandbox("brk", InJvmService.toml(tmp.resolve("brk"), ""), null);
+        Thread t = fakeService(tmp.resolve("brk/s.sock"), out -> {
+            byte[] partial = "4.3.0 cryptforward: half a st".getBytes(StandardCharsets.US_ASCII);
+            Protocol.writeFrame(out, Protocol.STDERR, partial, 0, partial.length);
+            out.flush(); // and gone, without an exit frame
+        });
+        Sandbox.Run r = sb.deliver(message("broken", "the service dies"), "--recipient", "root");
+        t.join(10_000);
+        assertEquals(75, r.exit(), r.combined());
+        assertTrue(r.err().endsWith("4.3.0 cryptforward: the delivery service sent no result; the MTA will retry\n"), r.err());
+        assertEquals(0, sb.maildirMessages().size(), "not delivered in-process behind the service's back: the message was handed over");
+    }
+
+    @Test
+    void anExitCodeAnMtaWouldMisreadBecomes75() throws Exception {
+        Sandbox sb = sandbox("odd", InJvmService.toml(tmp.resolve("odd"), ""), null);
+        Thread t = fakeService(tmp.resolve("odd/s.sock"), out -> {
+            Protocol.writeFrame(out, Protocol.EXIT, new byte[] {1}, 0, 1);
+            out.flush();
+        });
+        Sandbox.Run r = sb.deliver(message("odd", "exit 1 would bounce"), "--recipient", "root");
+        t.join(10_000);
+        assertEquals(75, r.exit(), r.combined());
+        assertTrue(r.err().contains("an exit code it may not give (1)"), r.err());
+    }
+
+    @Test
+    void garbageOnTheSocketHarmsNeitherTheServiceNorTheNextRequest() throws Exception {
+        Sandbox sb = sandbox("junk", InJvmService.toml(tmp.resolve("junk"), ""), null);
+        InJvmService service = serve(sb);
+        java.util.Random random = new java.util.Random(1);
+        for (int i = 0; i < 20; i++) {
+            try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
+                ch.connect(UnixDomainSocketAddress.of(tmp.resolve("junk/s.sock")));
+                byte[] junk = new byte[random.nextInt(200)];
+                random.nextBytes(junk);
+                if (i % 3 == 0 && junk.length > 9) {
+                    System.arraycopy(new byte[] {'C', 'F', 'W', 'D', 1, 0x7f, 0, 0, 0}, 0, junk, 0, 9); // a huge length
+                }
+                Channels.newOutputStream(ch).write(junk);
+            } catch (java.io.IOException ignored) {
+                // the service may close first
+            }
+        }
+        byte[] m = message("after-junk", "still served");
+        Sandbox.Run r = sb.deliver(m, "--recipient", "root");
+        assertEquals(0, r.exit(), r.combined());
+        assertEquals(1, service.service.served());
+        assertArrayEquals(m, Files.readAllBytes(sb.maildirMessages().get(0)));
+    }
+
     @Test
     void theSocketScanFindsWhatTheLoaderReads() {
         assertEquals("/run/x/d.sock", ServiceClient.scanSocket("a = 1\n[service]\nsocket = \"/run/x/d.sock\" # here\n[[rule]]\nsocket = \"/no\"\n"));
