@@ -69,7 +69,9 @@ final class Json {
                 case '\r' -> sb.append("\\r");
                 case '\t' -> sb.append("\\t");
                 default -> {
-                    if (c < 0x20 || c == 0x2028 || c == 0x2029) {
+                    // C0, DEL, C1, line separators, bidirectional controls, lone surrogates: escaped,
+                    // so that text from a key cannot steer a terminal or a consumer that prints it
+                    if (org.cryptforward.keys.KeyDescription.unsafe(c)) {
                         sb.append(String.format("\\u%04x", (int) c));
                     } else {
                         sb.append(c);

@@ -65,22 +65,16 @@ final class KeyCmd implements Runnable {
     }
 
     /** Largest input {@code key import} reads: public keys are small; this is not one. */
-    static final int MAX_INPUT = 64 << 20;
-
-    static byte[] readLimited(InputStream in, String name) throws IOException, Failure {
-        byte[] b = in.readNBytes(MAX_INPUT + 1);
-        if (b.length > MAX_INPUT) {
-            throw Failure.dataError(name + " is larger than " + (MAX_INPUT >> 20) + " MB: not a public key");
-        }
-        return b;
-    }
+    static final int MAX_INPUT = KeyImporter.MAX_INPUT;
 
     @Command(name = "import", description = {
         "Import public keys from FILEs or standard input (armored or binary; several keys per file, as gpg --export --armor writes).",
         "A new key must be usable for encryption now, else it is refused with the reason. A secret key is refused. Either way"
                 + " nothing is stored: an import stores all its keys or none (exit 65 for bad input).",
         "Re-importing a key merges new signatures (a renewed expiry, a revocation, a new subkey), even when the result can no longer"
-                + " be used; a bare revocation certificate (as gpg makes next to a new key) is merged into the key it revokes."
+                + " be used; a bare revocation certificate (as gpg makes next to a new key) is merged into the key it revokes.",
+        "Only the owner's verified self-signatures are kept; an encryption subkey with bad key material is not used; a key beyond"
+                + " 64 user IDs, 64 subkeys or 400 self-signatures, or an input over 64 MB, is refused."
     })
     static final class Import implements Callable<Integer> {
         @picocli.CommandLine.ParentCommand
@@ -92,32 +86,38 @@ final class KeyCmd implements Runnable {
         @Override
         public Integer call() throws Failure {
             Context ctx = parent.context;
-            List<KeyImporter.Input> inputs = new ArrayList<>();
+            List<KeyImporter.Parsed> inputs = new ArrayList<>();
             if (files.isEmpty()) {
                 files.add("-");
             }
-            for (String f : files) {
-                try {
-                    if (f.equals("-")) {
-                        inputs.add(new KeyImporter.Input("standard input", readLimited(ctx.in(), "standard input")));
-                    } else if (Files.isDirectory(Path.of(f))) {
-                        throw Failure.dataError(f + " is a directory");
-                    } else {
-                        try (InputStream in = Files.newInputStream(Path.of(f))) {
-                            inputs.add(new KeyImporter.Input(f, readLimited(in, f)));
+            // each input is read as a stream with a size bound (a link to /dev/zero ends with "larger
+            // than 64 MB", not with memory exhausted), and refused as soon as it is found wanting
+            try {
+                for (String f : files) {
+                    try {
+                        if (f.equals("-")) {
+                            inputs.add(KeyImporter.parse("standard input", ctx.in()));
+                        } else if (Files.isDirectory(Path.of(f))) {
+                            throw Failure.dataError(f + " is a directory");
+                        } else {
+                            try (InputStream in = Files.newInputStream(Path.of(f))) {
+                                inputs.add(KeyImporter.parse(f, in));
+                            }
                         }
+                    } catch (NoSuchFileException e) {
+                        throw Failure.dataError(f + ": no such file");
+                    } catch (AccessDeniedException e) {
+                        throw Failure.dataError(f + ": permission denied");
+                    } catch (IOException e) {
+                        throw Failure.dataError(f + ": cannot be read: " + e.getMessage());
                     }
-                } catch (NoSuchFileException e) {
-                    throw Failure.dataError(f + ": no such file");
-                } catch (AccessDeniedException e) {
-                    throw Failure.dataError(f + ": permission denied");
-                } catch (IOException e) {
-                    throw Failure.dataError(f + ": cannot be read: " + e.getMessage());
                 }
+            } catch (KeyImporter.KeyImportException e) {
+                throw Failure.dataError(e.getMessage());
             }
             Keyring keyring = parent.keyring();
             try {
-                KeyImporter.Result done = new KeyImporter(keyring, Date.from(ctx.clock().instant())).importAll(inputs);
+                KeyImporter.Result done = new KeyImporter(keyring, Date.from(ctx.clock().instant())).importParsed(inputs);
                 for (KeyImporter.Imported im : done.keys()) {
                     ctx.out().println(im.state().word + " " + im.description().fingerprint()
                             + (im.state() == KeyImporter.State.UNCHANGED ? " (already in the keyring)" : " into " + im.file()));
@@ -208,8 +208,9 @@ final class KeyCmd implements Runnable {
         public Integer call() throws Failure {
             Context ctx = parent.context;
             try {
-                Keyring.Entry e = parent.keyring().find(id);
-                KeyDescription d = KeyDescription.of(e.certificate(), Date.from(ctx.clock().instant()));
+                Date now = Date.from(ctx.clock().instant());
+                Keyring.Entry e = parent.keyring().find(id, now);
+                KeyDescription d = KeyDescription.of(e.certificate(), now);
                 if (json) {
                     ctx.out().println(Json.write(d.toMap()));
                 } else {
@@ -235,7 +236,7 @@ final class KeyCmd implements Runnable {
         public Integer call() throws Failure {
             Keyring keyring = parent.keyring();
             try (Keyring.Lock lock = keyring.lock()) {
-                Keyring.Entry e = keyring.find(id);
+                Keyring.Entry e = keyring.find(id, Date.from(parent.context.clock().instant()));
                 keyring.remove(e);
                 parent.context.out().println("removed " + e.label());
                 return ExitCodes.OK;
@@ -256,7 +257,7 @@ final class KeyCmd implements Runnable {
         @Override
         public Integer call() throws Failure {
             try {
-                Keyring.Entry e = parent.keyring().find(id);
+                Keyring.Entry e = parent.keyring().find(id, Date.from(parent.context.clock().instant()));
                 parent.context.out().write(Keyring.armor(e.certificate()));
                 parent.context.out().flush();
                 return ExitCodes.OK;

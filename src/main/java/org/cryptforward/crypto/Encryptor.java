@@ -47,6 +47,9 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
  * <p>The bulk cipher of v1 SEIPD runs on the JDK's SunJCE provider (AES-NI), the public-key
  * operations on Bouncy Castle's lightweight API; v2 SEIPD (HKDF, OCB, which JDK 17 lacks) runs
  * entirely on the lightweight API. No JCA provider is registered.
+ *
+ * <p>When a recipient key cannot be encrypted to (bad key material that slipped past the keyring's
+ * checks), {@link #open} throws {@link KeyFailure}, naming the key, before anything is written.
  */
 public final class Encryptor {
     private static final int BUFFER = 1 << 16;
@@ -99,7 +102,14 @@ public final class Encryptor {
         for (PGPPublicKey k : keys) {
             generator.addMethod(new BcPublicKeyKeyEncryptionMethodGenerator(k).setSecureRandom(random));
         }
-        OutputStream encrypted = generator.open(armor, new byte[BUFFER]);
+        OutputStream encrypted;
+        try {
+            encrypted = generator.open(armor, new byte[BUFFER]);
+        } catch (PGPException | RuntimeException e) {
+            // the session key could not be encrypted to one of the keys: say which, so that the
+            // failure is seen as the key's (its material), not the relay's or the message's
+            throw new KeyFailure(culprit(keys, data), e);
+        }
         PGPLiteralDataGenerator literal = new PGPLiteralDataGenerator();
         OutputStream plain = literal.open(encrypted, PGPLiteralData.BINARY, "", new Date(0), new byte[BUFFER]);
         return new FilterOutputStream(plain) {
@@ -123,6 +133,37 @@ public final class Encryptor {
                 armor.close();
             }
         };
+    }
+
+    /**
+     * Encrypting to a recipient key failed: the key's material is unusable. The message names the
+     * key (its fingerprint) and the library's reason.
+     */
+    public static final class KeyFailure extends PGPException {
+        private static final long serialVersionUID = 1L;
+
+        KeyFailure(String fingerprint, Exception cause) {
+            super("cannot encrypt to key " + fingerprint + ": " + reason(cause), cause);
+        }
+
+        private static String reason(Throwable e) {
+            String m = e.getMessage();
+            return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+        }
+    }
+
+    /** The fingerprint of the first key that cannot be encrypted to on its own ("one of the keys" if each can). */
+    private String culprit(List<PGPPublicKey> keys, PGPDataEncryptorBuilder data) {
+        for (PGPPublicKey k : keys) {
+            try {
+                PGPEncryptedDataGenerator one = new PGPEncryptedDataGenerator(data, false);
+                one.addMethod(new BcPublicKeyKeyEncryptionMethodGenerator(k).setSecureRandom(random));
+                one.open(OutputStream.nullOutputStream(), new byte[64]).close();
+            } catch (PGPException | IOException | RuntimeException e) {
+                return org.bouncycastle.util.encoders.Hex.toHexString(k.getFingerprint()).toUpperCase(java.util.Locale.ROOT);
+            }
+        }
+        return "(one of the recipient keys)";
     }
 
     private static Provider sunJce() {

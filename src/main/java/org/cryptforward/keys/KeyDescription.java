@@ -11,7 +11,6 @@ import org.bouncycastle.bcpg.sig.KeyFlags;
 import org.bouncycastle.openpgp.PGPPublicKey;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentKey;
-import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPUserId;
 
 /** What {@code key import}, {@code key list} and {@code key show} print about a certificate. */
 public record KeyDescription(
@@ -23,9 +22,10 @@ public record KeyDescription(
 
     public static KeyDescription of(OpenPGPCertificate cert, Date now) {
         List<String> uids = new ArrayList<>();
-        for (OpenPGPUserId u : cert.getAllUserIds()) {
-            uids.add(u.getUserId());
+        for (UserIds.UserId u : UserIds.bound(cert, now)) {
+            uids.add(u.text());
         }
+        KeyStatus status = KeyUsability.evaluate(cert, now);
         List<Component> comps = new ArrayList<>();
         for (OpenPGPComponentKey k : cert.getKeys()) {
             PGPPublicKey pk = k.getPGPPublicKey();
@@ -38,6 +38,12 @@ public record KeyDescription(
                 state = "not bound (invalid or missing signature)";
             } else {
                 state = "valid";
+                String fpr = KeyIds.hex(pk.getFingerprint());
+                for (String skipped : status.skipped()) {
+                    if (skipped.contains(fpr)) {
+                        state = "not used: " + skipped.replaceFirst("^its encryption subkey " + fpr + " ", "");
+                    }
+                }
             }
             Date exp = KeyUsability.expiry(k, now);
             comps.add(new Component(
@@ -50,7 +56,7 @@ public record KeyDescription(
         }
         return new KeyDescription(
                 KeyIds.fingerprint(cert), cert.getPrimaryKey().getVersion(), uids, algorithm(cert.getPrimaryKey().getPGPPublicKey()),
-                comps, KeyUsability.evaluate(cert, now));
+                comps, status);
     }
 
     static String usage(OpenPGPComponentKey k, Date now) {
@@ -151,13 +157,22 @@ public record KeyDescription(
     }
 
     /**
-     * A user ID as it may be printed to a terminal: control characters (an escape sequence in a
-     * key someone sent) become {@code ?}; everything else, non-ASCII letters included, stays.
+     * A user ID as it may be printed to a terminal: control characters (C0, DEL, C1: an escape
+     * sequence in a key someone sent), line and paragraph separators and the bidirectional
+     * controls (which can make text read differently from what it is) become {@code ?};
+     * everything else, non-ASCII letters included, stays.
      */
     public static String displayable(String s) {
         StringBuilder sb = new StringBuilder(s.length());
-        s.codePoints().forEach(c -> sb.appendCodePoint(Character.isISOControl(c) || c == 0x2028 || c == 0x2029 ? '?' : c));
+        s.codePoints().forEach(c -> sb.appendCodePoint(unsafe(c) ? '?' : c));
         return sb.toString();
+    }
+
+    /** Whether a code point must not reach a terminal or a JSON consumer raw. */
+    public static boolean unsafe(int c) {
+        return Character.isISOControl(c) || c == 0x2028 || c == 0x2029 || c == 0x061C || c == 0x200E || c == 0x200F
+                || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF
+                || Character.getType(c) == Character.SURROGATE;
     }
 
     /** A JSON-ready view. */

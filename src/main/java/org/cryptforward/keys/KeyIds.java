@@ -1,11 +1,11 @@
 package org.cryptforward.keys;
 
 import java.util.ArrayList;
+import java.util.Date;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Locale;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
-import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPUserId;
 
 /** How users name keys: a fingerprint, a 16+ hex-digit suffix of one, or an e-mail address. */
 public final class KeyIds {
@@ -20,18 +20,15 @@ public final class KeyIds {
         return HexFormat.of().withUpperCase().formatHex(bytes);
     }
 
-    /** The first user ID of a certificate (the primary one if it says so), or null if it has none. */
+    /** The first bound user ID of a certificate now (the primary one if it says so), or null if it has none. */
     public static String firstUserId(OpenPGPCertificate cert) {
-        try {
-            OpenPGPUserId primary = cert.getPrimaryUserId();
-            if (primary != null) {
-                return primary.getUserId();
-            }
-        } catch (RuntimeException e) {
-            // no valid self-signature: fall back to the first one stored
-        }
-        List<OpenPGPUserId> all = cert.getAllUserIds();
-        return all.isEmpty() ? null : all.get(0).getUserId();
+        return firstUserId(cert, new Date());
+    }
+
+    /** The first user ID bound at {@code now} (the primary one if it says so), or null if none is. */
+    public static String firstUserId(OpenPGPCertificate cert, Date now) {
+        List<UserIds.UserId> bound = UserIds.bound(cert, now);
+        return bound.isEmpty() ? null : bound.get(0).text();
     }
 
     /** A fingerprint or suffix with spaces and a {@code 0x} prefix removed, upper case; null if not hex. */
@@ -46,16 +43,25 @@ public final class KeyIds {
         return s.toUpperCase(Locale.ROOT);
     }
 
+    /** An address as given ({@code <a@b>} or {@code a@b}), lower case, without the brackets. */
+    public static String address(String id) {
+        String wanted = id.strip().toLowerCase(Locale.ROOT);
+        if (wanted.startsWith("<") && wanted.endsWith(">")) {
+            wanted = wanted.substring(1, wanted.length() - 1);
+        }
+        return wanted;
+    }
+
     public static boolean isEmail(String id) {
         return id.indexOf('@') > 0 && id.indexOf(' ') < 0;
     }
 
-    /** The e-mail addresses in a certificate's user IDs, lower case. */
-    public static List<String> emails(OpenPGPCertificate cert) {
+    /** The e-mail addresses in a certificate's user IDs bound at {@code now}, lower case. */
+    public static List<String> emails(OpenPGPCertificate cert, Date now) {
         List<String> out = new ArrayList<>();
-        for (OpenPGPUserId uid : cert.getAllUserIds()) {
-            String e = email(uid.getUserId());
-            if (e != null) {
+        for (UserIds.UserId uid : UserIds.bound(cert, now)) {
+            String e = email(uid.text());
+            if (e != null && !out.contains(e)) {
                 out.add(e);
             }
         }
@@ -73,18 +79,14 @@ public final class KeyIds {
         return isEmail(candidate) ? candidate.toLowerCase(Locale.ROOT) : null;
     }
 
-    /** Whether {@code id} names this certificate. */
-    public static boolean matches(OpenPGPCertificate cert, String id) {
+    /** Whether {@code id} names this certificate at {@code now}: an address only through a bound user ID. */
+    public static boolean matches(OpenPGPCertificate cert, String id, Date now) {
         String hex = normalizeHex(id);
         if (hex != null) {
             return fingerprint(cert).endsWith(hex);
         }
         if (isEmail(id)) {
-            String wanted = id.strip().toLowerCase(Locale.ROOT);
-            if (wanted.startsWith("<") && wanted.endsWith(">")) {
-                wanted = wanted.substring(1, wanted.length() - 1);
-            }
-            return emails(cert).contains(wanted);
+            return emails(cert, now).contains(address(id));
         }
         return false;
     }

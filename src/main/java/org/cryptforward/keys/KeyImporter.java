@@ -3,7 +3,6 @@ package org.cryptforward.keys;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
@@ -16,19 +15,12 @@ import java.util.LinkedHashSet;
 import java.util.List;
 import java.util.Map;
 import java.util.Set;
-import org.bouncycastle.bcpg.ArmoredInputStream;
 import org.bouncycastle.bcpg.KeyIdentifier;
 import org.bouncycastle.openpgp.PGPException;
-import org.bouncycastle.openpgp.PGPMarker;
-import org.bouncycastle.openpgp.PGPObjectFactory;
 import org.bouncycastle.openpgp.PGPPublicKey;
 import org.bouncycastle.openpgp.PGPPublicKeyRing;
-import org.bouncycastle.openpgp.PGPSecretKeyRing;
 import org.bouncycastle.openpgp.PGPSignature;
-import org.bouncycastle.openpgp.PGPSignatureList;
-import org.bouncycastle.openpgp.PGPUtil;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
-import org.bouncycastle.openpgp.operator.bc.BcKeyFingerprintCalculator;
 import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
 
 /**
@@ -37,6 +29,10 @@ import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
  * revocation certificates (as GnuPG writes them next to a new key), and stores them all or none.
  *
  * <ul>
+ *   <li>Input is read as a stream, at most {@value #MAX_INPUT} bytes of it, by {@link KeyReader}:
+ *       only the owner's verified self-signatures are kept (third-party certifications and
+ *       signatures that do not verify are dropped before anything judges the key), and a key
+ *       beyond the bounds on user IDs, subkeys and signatures is refused with the reason.
  *   <li>A secret key anywhere in the input refuses the whole import; nothing is written, not even
  *       a temporary file (the input is only ever held in memory).
  *   <li>A certificate not yet in the keyring must be usable for encryption now (self-signatures,
@@ -55,6 +51,9 @@ import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
 public final class KeyImporter {
     /** Warn when a key expires within this time. */
     public static final Duration EXPIRY_WARNING = Duration.ofDays(30);
+
+    /** The most {@code key import} reads from one input: public keys are small; this is not one. */
+    public static final int MAX_INPUT = 64 << 20;
 
     /** One input: its name (a file, or "standard input") and bytes. */
     public record Input(String name, byte[] bytes) {}
@@ -78,8 +77,8 @@ public final class KeyImporter {
     /** The outcome of an import: each certificate, and warnings for the administrator. */
     public record Result(List<Imported> keys, List<String> warnings) {}
 
-    /** What one input holds. */
-    record Parsed(List<OpenPGPCertificate> certificates, List<PGPSignature> signatures) {}
+    /** What one input holds: its name, its keys (verified self-signatures only) and bare revocations. */
+    public record Parsed(String name, List<OpenPGPCertificate> certificates, List<PGPSignature> signatures, Map<String, List<String>> notes) {}
 
     private record Planned(OpenPGPCertificate certificate, boolean existed, byte[] stored) {}
 
@@ -102,7 +101,12 @@ public final class KeyImporter {
         for (Input in : inputs) {
             parsed.add(parse(in));
         }
-        List<String> sources = inputs.stream().map(Input::name).toList();
+        return importParsed(parsed);
+    }
+
+    /** Imports what {@link #parse(String, InputStream)} read, or nothing. */
+    public Result importParsed(List<Parsed> parsed) throws KeyImportException, KeyringException {
+        List<String> sources = parsed.stream().map(Parsed::name).toList();
         // First without the lock, so that a refused import leaves no trace at all...
         plan(parsed, sources);
         // ...then again under it, in case another import changed the keyring meanwhile.
@@ -126,6 +130,11 @@ public final class KeyImporter {
                     warnings.add("key " + d.fingerprint() + " expires on " + KeyUsability.day(d.status().expires().get())
                             + ": renew it and import it again");
                 }
+                if (d.status().usable()) {
+                    for (String skipped : d.status().skipped()) {
+                        warnings.add("key " + d.fingerprint() + ": " + skipped + "; that subkey is not used, the others are");
+                    }
+                }
             }
             keyring.storeAll(toStore);
             warnings.addAll(ambiguities(plan));
@@ -140,7 +149,7 @@ public final class KeyImporter {
             for (OpenPGPCertificate c : parsed.get(i).certificates()) {
                 String fpr = KeyIds.fingerprint(c);
                 Planned base = plan.containsKey(fpr) ? plan.get(fpr) : stored(fpr);
-                OpenPGPCertificate merged = base == null ? c : join(base.certificate(), c, sources.get(i));
+                OpenPGPCertificate merged = base == null ? c : reread(join(base.certificate(), c, sources.get(i)), sources.get(i));
                 plan.put(fpr, new Planned(merged, base != null && base.existed(), base == null ? null : base.stored()));
             }
         }
@@ -154,9 +163,14 @@ public final class KeyImporter {
             if (!p.existed()) {
                 KeyStatus status = KeyUsability.evaluate(p.certificate(), now);
                 if (!status.usable()) {
-                    String uid = KeyIds.firstUserId(p.certificate());
+                    String uid = KeyIds.firstUserId(p.certificate(), now);
+                    List<String> dropped = new ArrayList<>();
+                    for (Parsed pa : parsed) {
+                        dropped.addAll(pa.notes().getOrDefault(e.getKey(), List.of()));
+                    }
                     throw new KeyImportException("refusing key " + e.getKey() + (uid == null ? "" : " (" + KeyDescription.displayable(uid) + ")")
-                            + ": it cannot be used for encryption: " + status.reason().orElse("no encryption key") + "; nothing was stored");
+                            + ": it cannot be used for encryption: " + status.reason().orElse("no encryption key")
+                            + (dropped.isEmpty() ? "" : " (left out: " + String.join(", ", dropped) + ")") + "; nothing was stored");
                 }
             }
         }
@@ -170,8 +184,9 @@ public final class KeyImporter {
             return null;
         }
         try {
-            byte[] bytes = Files.readAllBytes(file);
-            return new Planned(Keyring.read(file), true, bytes);
+            OpenPGPCertificate cert = Keyring.read(file);
+            byte[] bytes = Files.readAllBytes(file); // read() bounded the size
+            return new Planned(cert, true, bytes);
         } catch (IOException e) {
             throw new KeyringException(KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + Keyring.describe(e), e);
         } catch (KeyringException e) {
@@ -179,6 +194,22 @@ public final class KeyImporter {
                 throw e;
             }
             return null;
+        }
+    }
+
+    /** A merged certificate read again as an input is: verified, deduplicated, and within the bounds. */
+    private static OpenPGPCertificate reread(OpenPGPCertificate merged, String source) throws KeyImportException {
+        try {
+            KeyReader.Result r = KeyReader.read(new ByteArrayInputStream(merged.getPGPPublicKeyRing().getEncoded()), MAX_INPUT);
+            if (r.keys().size() != 1) {
+                throw new KeyImportException(source + ": merging it into key " + KeyIds.fingerprint(merged) + " gave no single key");
+            }
+            return new OpenPGPCertificate(r.keys().get(0).ring());
+        } catch (KeyReader.Refusal e) {
+            throw new KeyImportException(source + ": " + e.getMessage().replaceFirst("^refusing key (\\S+): ", "refusing the update of key $1: ")
+                    + "; nothing was stored");
+        } catch (IOException e) {
+            throw new KeyImportException(source + ": cannot merge into the stored key " + KeyIds.fingerprint(merged) + ": " + describe(e));
         }
     }
 
@@ -218,7 +249,7 @@ public final class KeyImporter {
         }
         PGPPublicKeyRing ring = PGPPublicKeyRing.insertPublicKey(target.certificate().getPGPPublicKeyRing(),
                 PGPPublicKey.addCertification(primary, sig));
-        plan.put(fpr, new Planned(new OpenPGPCertificate(ring), target.existed(), target.stored()));
+        plan.put(fpr, new Planned(reread(new OpenPGPCertificate(ring), source), target.existed(), target.stored()));
     }
 
     private static boolean issuedBy(PGPSignature sig, OpenPGPCertificate cert) {
@@ -235,14 +266,14 @@ public final class KeyImporter {
     private List<String> ambiguities(Map<String, Planned> plan) throws KeyringException {
         Map<String, Set<String>> byAddress = new LinkedHashMap<>();
         for (Keyring.Entry e : keyring.list().entries()) {
-            for (String a : KeyIds.emails(e.certificate())) {
+            for (String a : KeyIds.emails(e.certificate(), now)) {
                 byAddress.computeIfAbsent(a, k -> new LinkedHashSet<>()).add(e.fingerprint());
             }
         }
         List<String> out = new ArrayList<>();
         Set<String> seen = new LinkedHashSet<>();
         for (Planned p : plan.values()) {
-            for (String a : KeyIds.emails(p.certificate())) {
+            for (String a : KeyIds.emails(p.certificate(), now)) {
                 Set<String> fprs = byAddress.getOrDefault(a, Set.of());
                 if (fprs.size() > 1 && seen.add(a)) {
                     out.add(a + " now names " + fprs.size() + " keys (" + String.join(", ", fprs)
@@ -269,88 +300,46 @@ public final class KeyImporter {
         }
     }
 
-    /**
-     * Everything in one input: certificates and bare signatures. A secret key anywhere refuses the
-     * whole input; so does anything that is not a key (an encrypted message, garbage).
-     */
+    /** Everything in one input held in memory; see {@link #parse(String, InputStream)}. */
     static Parsed parse(Input in) throws KeyImportException {
-        if (isBlank(in.bytes())) {
-            throw new KeyImportException(in.name() + " is empty: no OpenPGP key in it");
-        }
-        List<OpenPGPCertificate> certs = new ArrayList<>();
-        List<PGPSignature> sigs = new ArrayList<>();
         try {
-            for (byte[] block : blocks(in.bytes())) {
-                InputStream decoded = PGPUtil.getDecoderStream(new ByteArrayInputStream(block));
-                PGPObjectFactory factory = new PGPObjectFactory(decoded, new BcKeyFingerprintCalculator());
-                Object o;
-                while ((o = factory.nextObject()) != null) {
-                    if (o instanceof PGPSecretKeyRing secret) {
-                        throw new KeyImportException(in.name() + " holds a secret key ("
-                                + KeyIds.hex(secret.getPublicKey().getFingerprint())
-                                + "); refusing it, nothing was stored. Give the public key, e.g. gpg --export --armor ID");
-                    } else if (o instanceof PGPPublicKeyRing ring) {
-                        certs.add(new OpenPGPCertificate(ring));
-                    } else if (o instanceof PGPSignatureList list) {
-                        for (PGPSignature s : list) {
-                            if (s.getSignatureType() != PGPSignature.KEY_REVOCATION) {
-                                throw new KeyImportException(in.name() + " holds a signature (type 0x"
-                                        + Integer.toHexString(s.getSignatureType()) + "), not a public key");
-                            }
-                            sigs.add(s);
-                        }
-                    } else if (!(o instanceof PGPMarker)) {
-                        throw new KeyImportException(in.name() + " is not an OpenPGP public key (it holds "
-                                + o.getClass().getSimpleName().replace("PGP", "OpenPGP ") + ")");
-                    }
-                }
-            }
-        } catch (KeyImportException e) {
-            throw e;
-        } catch (IOException | RuntimeException e) {
+            return parse(in.name(), new ByteArrayInputStream(in.bytes()));
+        } catch (IOException e) {
             throw new KeyImportException(in.name() + " is not an OpenPGP public key (" + describe(e) + ")");
         }
-        if (certs.isEmpty() && sigs.isEmpty()) {
-            throw new KeyImportException(in.name() + " is not an OpenPGP public key (no key found in it)");
-        }
-        return new Parsed(certs, sigs);
     }
 
-    /** Splits input holding several armor blocks (e.g. several keys concatenated) into blocks. */
-    static List<byte[]> blocks(byte[] bytes) throws IOException {
-        List<byte[]> out = new ArrayList<>();
-        InputStream decoder = PGPUtil.getDecoderStream(new ByteArrayInputStream(bytes));
-        if (!(decoder instanceof ArmoredInputStream)) {
-            out.add(bytes);
-            return out;
+    /**
+     * Everything in one input: certificates and bare signatures, read as a stream of at most
+     * {@value #MAX_INPUT} bytes. A secret key anywhere refuses the whole input; so does anything
+     * that is not a key (an encrypted message, garbage), and a key beyond the bounds.
+     *
+     * @throws IOException when the input cannot be read (as opposed to read and refused)
+     */
+    public static Parsed parse(String name, InputStream in) throws KeyImportException, IOException {
+        KeyReader.Result r;
+        try {
+            r = KeyReader.read(in, MAX_INPUT);
+        } catch (KeyReader.TooLarge e) {
+            throw new KeyImportException(name + " is larger than " + (MAX_INPUT >> 20) + " MB: not a public key");
+        } catch (KeyReader.Refusal e) {
+            String m = e.getMessage();
+            throw new KeyImportException(e.keyLevel ? name + ": " + m + "; nothing was stored" : name + " " + m);
+        } catch (java.nio.file.FileSystemException e) {
+            throw e;
+        } catch (IOException | RuntimeException e) {
+            throw new KeyImportException(name + " is not an OpenPGP public key (" + describe(e) + ")");
         }
-        String text = new String(bytes, StandardCharsets.ISO_8859_1);
-        String begin = "-----BEGIN PGP ";
-        int pos = text.indexOf(begin);
-        if (pos < 0) {
-            out.add(bytes);
-            return out;
-        }
-        while (pos >= 0) {
-            int endMarker = text.indexOf("-----END PGP ", pos);
-            if (endMarker < 0) {
-                throw new IOException("armor without an END line");
-            }
-            int lineEnd = text.indexOf('\n', endMarker);
-            int end = lineEnd < 0 ? text.length() : lineEnd + 1;
-            out.add(text.substring(pos, end).getBytes(StandardCharsets.ISO_8859_1));
-            pos = text.indexOf(begin, end);
-        }
-        return out;
-    }
-
-    private static boolean isBlank(byte[] b) {
-        for (byte x : b) {
-            if (x != ' ' && x != '\n' && x != '\r' && x != '\t') {
-                return false;
+        List<OpenPGPCertificate> certs = new ArrayList<>();
+        Map<String, List<String>> notes = new LinkedHashMap<>();
+        for (KeyReader.Read k : r.keys()) {
+            OpenPGPCertificate c = new OpenPGPCertificate(k.ring());
+            certs.add(c);
+            if (!k.notes().isEmpty()) {
+                notes.computeIfAbsent(KeyIds.fingerprint(c), x -> new ArrayList<>()).addAll(k.notes());
             }
         }
-        return true;
+        return new Parsed(name, certs, r.signatures(), notes);
     }
 
     private static String describe(Throwable e) {

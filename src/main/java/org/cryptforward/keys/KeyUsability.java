@@ -2,16 +2,22 @@ package org.cryptforward.keys;
 
 import java.util.ArrayList;
 import java.util.Date;
+import java.util.Iterator;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
+import java.util.TreeSet;
+import org.bouncycastle.bcpg.HashAlgorithmTags;
 import org.bouncycastle.bcpg.PublicKeyAlgorithmTags;
 import org.bouncycastle.bcpg.sig.KeyFlags;
 import org.bouncycastle.bcpg.sig.RevocationReason;
 import org.bouncycastle.bcpg.sig.RevocationReasonTags;
 import org.bouncycastle.openpgp.PGPSignatureSubpacketVector;
 import org.bouncycastle.openpgp.PGPPublicKey;
+import org.bouncycastle.openpgp.PGPSignature;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
+import org.bouncycastle.openpgp.api.OpenPGPImplementation;
+import org.bouncycastle.openpgp.api.OpenPGPPolicy;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentKey;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentSignature;
 
@@ -24,7 +30,13 @@ import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentSignature
  * RSA of 2048 bits or more, ECDH (Curve25519, NIST and Brainpool curves), X25519, X448, or
  * ElGamal of 2048 bits or more; v4 and v6 (RFC 9580) keys alike. The primary key is used only
  * when it carries an encryption flag itself. Bouncy Castle's certificate model does the
- * signature work (self-signatures, binding signatures, direct-key signatures of v6 keys).
+ * signature work (self-signatures, binding signatures, direct-key signatures of v6 keys) on
+ * certificates that hold verified self-signatures only ({@link KeyReader}), and each encryption
+ * key's material is checked, with a trial encryption, before it is handed out
+ * ({@link KeyMaterial}); a bad one is skipped with its reason.
+ *
+ * <p>This is the one judgement of a key: {@code key import}, {@code key list}, {@code check} and
+ * {@code deliver} all use it, so they say the same thing in the same words.
  */
 public final class KeyUsability {
     static final int MIN_RSA_BITS = 2048;
@@ -47,7 +59,7 @@ public final class KeyUsability {
             return new KeyStatus(List.of(), Optional.of("the key expired on " + day(expires.get())), expires);
         }
         if (!cert.getPrimaryKey().isBoundAt(now)) {
-            return new KeyStatus(List.of(), Optional.of("the key has no valid self-signature"), expires);
+            return new KeyStatus(List.of(), Optional.of(whyPrimaryUnbound(cert, now)), expires);
         }
 
         List<PGPPublicKey> usable = new ArrayList<>();
@@ -55,7 +67,14 @@ public final class KeyUsability {
         Date latestSubkeyExpiry = null;
         boolean subkeyNeverExpires = false;
         for (OpenPGPComponentKey k : cert.getEncryptionKeys(now)) {
+            String fpr = KeyIds.hex(k.getPGPPublicKey().getFingerprint());
             String weakness = weakness(k.getPGPPublicKey());
+            if (weakness == null) {
+                String bad = KeyMaterial.encryptionProblem(k.getPGPPublicKey());
+                weakness = bad == null ? null : "its encryption subkey " + fpr + " " + bad;
+            } else {
+                weakness = weakness.replaceFirst("^its encryption key ", "its encryption subkey " + fpr + " ");
+            }
             if (weakness != null) {
                 rejected.add(weakness);
                 continue;
@@ -73,12 +92,63 @@ public final class KeyUsability {
             if (!subkeyNeverExpires && latestSubkeyExpiry != null && (until.isEmpty() || latestSubkeyExpiry.before(until.get()))) {
                 until = Optional.of(latestSubkeyExpiry);
             }
-            return new KeyStatus(usable, Optional.empty(), until);
+            return new KeyStatus(usable, Optional.empty(), until, rejected);
         }
         if (!rejected.isEmpty()) {
-            return new KeyStatus(List.of(), Optional.of(rejected.get(0)), expires);
+            return new KeyStatus(List.of(), Optional.of(rejected.get(0)), expires, rejected);
         }
         return new KeyStatus(List.of(), Optional.of(whyNoEncryptionKey(cert, now)), expires);
+    }
+
+    /**
+     * Why the primary key has no valid self-signature, naming the policy where that is the cause:
+     * a primary key algorithm or size that is no longer accepted (DSA, RSA of 1024 bits), or
+     * self-signatures made with a hash that is not (SHA-1, MD5).
+     */
+    static String whyPrimaryUnbound(OpenPGPCertificate cert, Date now) {
+        OpenPGPPolicy policy = OpenPGPImplementation.getInstance().policy();
+        PGPPublicKey primary = cert.getPrimaryKey().getPGPPublicKey();
+        if (!policy.isAcceptablePublicKeyStrength(primary.getAlgorithm(), primary.getBitStrength())) {
+            String alg = KeyDescription.algorithm(primary);
+            return "its primary key is " + alg + (primary.getAlgorithm() == PublicKeyAlgorithmTags.DSA
+                    ? ", an algorithm the signature policy no longer accepts for self-signatures (make a new key)"
+                    : ", too weak for the signature policy (make a new key; RSA needs at least " + MIN_RSA_BITS + " bits)");
+        }
+        List<PGPSignature> selfSigs = new ArrayList<>();
+        primary.getKeySignatures().forEachRemaining(selfSigs::add);
+        for (Iterator<byte[]> it = primary.getRawUserIDs(); it.hasNext(); ) {
+            primary.getSignaturesForID(it.next()).forEachRemaining(selfSigs::add);
+        }
+        Set<String> refusedHashes = new TreeSet<>();
+        boolean anyAcceptable = false;
+        boolean any = false;
+        for (PGPSignature sig : selfSigs) {
+            if (sig.getCreationTime().after(now) || sig.getSignatureType() == PGPSignature.CERTIFICATION_REVOCATION
+                    || sig.getSignatureType() == PGPSignature.KEY_REVOCATION) {
+                continue;
+            }
+            any = true;
+            if (policy.isAcceptableCertificationSignatureHashAlgorithm(sig.getHashAlgorithm(), sig.getCreationTime())) {
+                anyAcceptable = true;
+            } else {
+                refusedHashes.add(hashName(sig.getHashAlgorithm()));
+            }
+        }
+        if (any && !anyAcceptable) {
+            return "its self-signatures use " + String.join(" and ", refusedHashes)
+                    + ", which the signature policy no longer accepts (renew the key with a current OpenPGP tool)";
+        }
+        return "the key has no valid self-signature";
+    }
+
+    private static String hashName(int alg) {
+        return switch (alg) {
+            case HashAlgorithmTags.MD5 -> "MD5";
+            case HashAlgorithmTags.SHA1 -> "SHA-1";
+            case HashAlgorithmTags.RIPEMD160 -> "RIPEMD-160";
+            case HashAlgorithmTags.SHA224 -> "SHA-224";
+            default -> "hash algorithm " + alg;
+        };
     }
 
     /** " (key compromised: text)" from a revocation signature's reason subpacket; empty if it gives none. */
@@ -136,31 +206,59 @@ public final class KeyUsability {
         }
     }
 
-    /** Explains why a certificate that is itself valid has no encryption key. */
+    /**
+     * Explains why a certificate that is itself valid has no encryption key: an encryption subkey
+     * that is revoked, expired, from the future or not validly bound; a subkey with no valid binding
+     * at all (unsigned, forged or damaged — it might have been meant for encryption); and only when
+     * every subkey is bound and none says "encrypt", a sign-only key.
+     */
     private static String whyNoEncryptionKey(OpenPGPCertificate cert, Date now) {
-        boolean anyEncryptionFlag = false;
+        OpenPGPPolicy policy = OpenPGPImplementation.getInstance().policy();
         String reason = null;
+        boolean anyEncryptionFlag = false;
+        String unbound = null;
         for (OpenPGPComponentKey k : cert.getKeys()) {
-            if (!k.hasKeyFlags(k.getCreationTime(), KeyFlags.ENCRYPT_COMMS) && !k.hasKeyFlags(k.getCreationTime(), KeyFlags.ENCRYPT_STORAGE)
-                    && !hasEncryptionFlagEver(k)) {
+            PGPPublicKey pk = k.getPGPPublicKey();
+            String fpr = KeyIds.hex(pk.getFingerprint());
+            if (!k.isPrimaryKey()) {
+                List<PGPSignature> bindings = new ArrayList<>();
+                pk.getSignaturesOfType(PGPSignature.SUBKEY_BINDING).forEachRemaining(bindings::add);
+                if (bindings.isEmpty()) {
+                    unbound = unbound == null ? fpr : unbound;
+                    continue;
+                }
+                if (!hasEncryptionFlag(latest(bindings))) {
+                    continue;
+                }
+            } else if (!hasEncryptionFlagEver(k)) {
                 continue;
             }
             anyEncryptionFlag = true;
             if (k.getRevocation(now) != null) {
-                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " is revoked"
-                        + revocationReason(k.getRevocation(now));
+                reason = "its encryption subkey " + fpr + " is revoked" + revocationReason(k.getRevocation(now));
             } else if (expiry(k, now) != null && !expiry(k, now).after(now)) {
-                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " expired on " + day(expiry(k, now));
+                reason = "its encryption subkey " + fpr + " expired on " + day(expiry(k, now));
             } else if (k.getCreationTime().after(now)) {
-                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " is created in the future";
+                reason = "its encryption subkey " + fpr + " is created in the future";
             } else if (!k.isBoundAt(now)) {
-                reason = "its encryption subkey " + KeyIds.hex(k.getPGPPublicKey().getFingerprint()) + " has no valid binding signature";
+                boolean weakHash = false;
+                for (Iterator<PGPSignature> it = pk.getSignaturesOfType(PGPSignature.SUBKEY_BINDING); it.hasNext(); ) {
+                    PGPSignature sig = it.next();
+                    weakHash |= !policy.isAcceptableCertificationSignatureHashAlgorithm(sig.getHashAlgorithm(), sig.getCreationTime());
+                }
+                reason = "its encryption subkey " + fpr + (weakHash
+                        ? "'s binding signature uses a hash the signature policy no longer accepts (SHA-1 or older)"
+                        : " has no valid binding signature");
             }
         }
-        if (!anyEncryptionFlag) {
-            return "it has no encryption subkey (a sign-only key)";
+        if (anyEncryptionFlag) {
+            return reason != null ? reason : "it has no usable encryption subkey";
         }
-        return reason != null ? reason : "it has no usable encryption subkey";
+        if (unbound != null) {
+            return "its subkey " + unbound + " is not bound to it by a valid signature (unsigned, forged or damaged), so it has no"
+                    + " encryption key";
+        }
+        return "it has no encryption subkey (a sign-only key)";
     }
 
     private static boolean hasEncryptionFlagEver(OpenPGPComponentKey k) {
@@ -170,6 +268,22 @@ public final class KeyUsability {
         } catch (RuntimeException e) {
             return false;
         }
+    }
+
+    private static PGPSignature latest(List<PGPSignature> sigs) {
+        PGPSignature latest = null;
+        for (PGPSignature s : sigs) {
+            if (latest == null || s.getCreationTime().after(latest.getCreationTime())) {
+                latest = s;
+            }
+        }
+        return latest;
+    }
+
+    private static boolean hasEncryptionFlag(PGPSignature sig) {
+        PGPSignatureSubpacketVector h = sig.getHashedSubPackets();
+        int flags = h == null ? 0 : h.getKeyFlags();
+        return (flags & (KeyFlags.ENCRYPT_COMMS | KeyFlags.ENCRYPT_STORAGE)) != 0;
     }
 
     /** Why this key's algorithm is not accepted, or null when it is. */

@@ -2,31 +2,37 @@ package org.cryptforward.keys;
 
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
+import java.io.InputStream;
+import java.nio.channels.Channels;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
+import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
+import java.nio.file.attribute.BasicFileAttributes;
+import java.nio.file.attribute.PosixFileAttributeView;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.Comparator;
+import java.util.Date;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.bouncycastle.bcpg.ArmoredOutputStream;
 import org.bouncycastle.bcpg.PacketFormat;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
-import org.bouncycastle.openpgp.api.OpenPGPKeyReader;
 
 /**
  * The public keys cryptforward encrypts to: a directory with one ASCII-armored certificate per
@@ -39,11 +45,16 @@ import org.bouncycastle.openpgp.api.OpenPGPKeyReader;
  * aside, fsynced, renamed, and the directory fsynced. A set of files is stored all or none: if a
  * rename fails, the files already renamed are put back as they were.
  *
- * <p>A file that cannot be parsed does not hide the others: lookups skip it and report it.
+ * <p>A file that cannot be parsed does not hide the others: lookups skip it and report it. Files
+ * are read without following links, only when regular, with a size bound, and a file's content
+ * must be the key its name says ({@link #read}). Writers also keep an index of the addresses in the
+ * keys ({@link KeyringIndex}) so that a lookup by address reads only the keys that can match.
  */
 public final class Keyring {
     public static final String SUFFIX = ".asc";
     static final String LOCK = ".lock";
+    /** The largest keyring file read: a key within {@link KeyReader}'s bounds is far smaller. */
+    public static final int MAX_FILE_BYTES = 8 << 20;
     private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-r--r--");
     private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwxr-xr-x");
 
@@ -86,23 +97,34 @@ public final class Keyring {
 
     /** Every certificate in the keyring; files that cannot be used are listed, not fatal. */
     public Listing list() throws KeyringException {
-        List<Entry> entries = new ArrayList<>();
-        List<String> problems = new ArrayList<>();
-        boolean io = false;
+        return read(names());
+    }
+
+    /** The names of the keyring's {@code *.asc} entries, sorted; none when the keyring does not exist. */
+    List<String> names() throws KeyringException {
+        List<String> names = new ArrayList<>();
         if (!Files.isDirectory(dir)) {
             if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
                 throw new KeyringException(KeyringException.Kind.IO, "keyring " + dir + " is not a directory");
             }
-            return new Listing(entries, problems, false);
+            return names;
         }
-        List<Path> files = new ArrayList<>();
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "*" + SUFFIX)) {
-            ds.forEach(files::add);
+            ds.forEach(p -> names.add(p.getFileName().toString()));
         } catch (IOException e) {
             throw new KeyringException(KeyringException.Kind.IO, "cannot read keyring " + dir + ": " + describe(e), e);
         }
-        files.sort(Comparator.naturalOrder());
-        for (Path f : files) {
+        names.sort(Comparator.naturalOrder());
+        return names;
+    }
+
+    /** The named files, read; the ones that cannot be used are listed as problems. */
+    private Listing read(List<String> names) {
+        List<Entry> entries = new ArrayList<>();
+        List<String> problems = new ArrayList<>();
+        boolean io = false;
+        for (String n : names) {
+            Path f = dir.resolve(n);
             try {
                 entries.add(new Entry(f, read(f)));
             } catch (KeyringException e) {
@@ -113,48 +135,104 @@ public final class Keyring {
         return new Listing(entries, problems, io);
     }
 
-    /** Reads one stored certificate. */
+    /**
+     * Reads one stored certificate, safely: the file must be a regular file (no symbolic link is
+     * followed, a FIFO or device is never opened), at most {@value #MAX_FILE_BYTES} bytes, hold
+     * exactly one public key, and that key must be the one the file's name says — a copy or a
+     * rename of another key's file is refused, so that a rule pinned to a fingerprint gets that key.
+     * What it holds is read as an import reads it ({@link KeyReader}): only verified self-signatures.
+     */
     public static OpenPGPCertificate read(Path file) throws KeyringException {
-        byte[] bytes;
+        BasicFileAttributes attrs;
         try {
-            bytes = Files.readAllBytes(file);
+            attrs = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         } catch (IOException e) {
             throw new KeyringException(KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + describe(e), e);
         }
-        OpenPGPCertificate cert;
-        try {
-            cert = new OpenPGPKeyReader().parseCertificateOrKey(bytes);
+        if (attrs.isSymbolicLink()) {
+            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file
+                    + " is a symbolic link, which cryptforward does not follow; put the key itself there (cryptforward key import)");
+        }
+        if (!attrs.isRegularFile()) {
+            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is not a regular file; remove it");
+        }
+        if (attrs.size() > MAX_FILE_BYTES) {
+            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is larger than "
+                    + (MAX_FILE_BYTES >> 20) + " MB, which no key within cryptforward's limits is; remove it");
+        }
+        KeyReader.Result result;
+        try (InputStream in = Channels.newInputStream(FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+            result = KeyReader.read(in, MAX_FILE_BYTES);
+        } catch (KeyReader.TooLarge e) {
+            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is larger than "
+                    + (MAX_FILE_BYTES >> 20) + " MB, which no key within cryptforward's limits is; remove it");
+        } catch (KeyReader.Refusal e) {
+            String m = e.getMessage();
+            if (m.startsWith("holds a secret key")) {
+                throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds a secret key; remove it");
+            }
+            if (m.startsWith("is empty")) {
+                throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds no certificate");
+            }
+            if (e.keyLevel) {
+                throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + ": " + m, e);
+            }
+            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is not an OpenPGP certificate: "
+                    + m.replaceFirst("^is not an OpenPGP public key ", ""), e);
+        } catch (FileSystemException e) {
+            throw new KeyringException(KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + describe(e), e);
         } catch (IOException | RuntimeException e) {
             throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is not an OpenPGP certificate: "
                     + describe(e), e);
         }
-        if (cert == null) {
+        if (result.keys().isEmpty()) {
             throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds no certificate");
         }
-        if (cert.isSecretKey()) {
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds a secret key; remove it");
+        if (result.keys().size() > 1 || !result.signatures().isEmpty()) {
+            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds more than one key; remove it and"
+                    + " import each key with cryptforward key import");
+        }
+        OpenPGPCertificate cert = new OpenPGPCertificate(result.keys().get(0).ring());
+        String fpr = KeyIds.fingerprint(cert);
+        String name = file.getFileName().toString();
+        if (!name.equals(fpr + SUFFIX)) {
+            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds key " + fpr
+                    + ", not the key its name says; remove it (and import that key with cryptforward key import)");
         }
         return cert;
     }
 
-    /**
-     * The one certificate {@code id} names: a fingerprint, a unique suffix of 16 or more hex
-     * digits, or an e-mail address in a user ID.
-     */
+    /** The one certificate {@code id} names now; see {@link #find(String, Date)}. */
     public Entry find(String id) throws KeyringException {
+        return find(id, new Date());
+    }
+
+    /**
+     * The one certificate {@code id} names at {@code now}: a fingerprint, a unique suffix of 16 or
+     * more hex digits, or an e-mail address in a user ID bound at that time.
+     *
+     * <p>A lookup reads only the files that can match: a fingerprint or suffix is matched against
+     * the file names (which {@link #read} checks against the content), an address through the
+     * index that writers keep ({@link KeyringIndex}), when it is current; otherwise every file is
+     * read.
+     */
+    public Entry find(String id, Date now) throws KeyringException {
         String hex = KeyIds.normalizeHex(id);
         if (hex == null && !KeyIds.isEmail(id)) {
             throw new KeyringException(KeyringException.Kind.INVALID_ID,
                     "\"" + id + "\" is neither a fingerprint (or a suffix of 16 or more hex digits) nor an e-mail address");
         }
-        if (hex != null && (hex.length() == 40 || hex.length() == 64)) {
-            Path direct = dir.resolve(hex + SUFFIX);
-            if (Files.isRegularFile(direct)) {
-                return new Entry(direct, read(direct));
+        Listing listing;
+        if (hex != null) {
+            listing = read(names().stream().filter(n -> n.endsWith(hex + SUFFIX)).toList());
+        } else {
+            Optional<List<String>> candidates = KeyringIndex.candidates(dir, KeyIds.address(id));
+            listing = candidates.isPresent() ? read(candidates.get()) : list();
+            if (candidates.isPresent() && listing.entries().stream().noneMatch(e -> KeyIds.matches(e.certificate(), id, now))) {
+                listing = list(); // the index only narrows the search: when it finds nothing, every file is read
             }
         }
-        Listing listing = list();
-        List<Entry> hits = listing.entries().stream().filter(e -> KeyIds.matches(e.certificate(), id)).collect(Collectors.toList());
+        List<Entry> hits = listing.entries().stream().filter(e -> KeyIds.matches(e.certificate(), id, now)).collect(Collectors.toList());
         if (hits.isEmpty()) {
             String also = listing.problems().isEmpty() ? "" : "; " + String.join("; ", listing.problems());
             throw new KeyringException(listing.ioTrouble() ? KeyringException.Kind.IO : KeyringException.Kind.NOT_FOUND,
@@ -167,21 +245,92 @@ public final class Keyring {
         return hits.get(0);
     }
 
-    /** An exclusive lock for writers (import, remove); creates the keyring directory if needed. */
+    /**
+     * An exclusive lock for writers (import, remove); creates the keyring directory if needed. The
+     * lock file is opened like every other file: no symbolic link is followed (a link planted at
+     * {@code .lock} is refused, neither created through nor changed), and it must be a regular file
+     * owned by this user.
+     */
     public Lock lock() throws KeyringException {
         ensureDirectory();
         Path lockFile = dir.resolve(LOCK);
         try {
-            FileChannel ch = FileChannel.open(lockFile, StandardOpenOption.CREATE, StandardOpenOption.WRITE);
+            checkLockFile(lockFile);
+            FileChannel ch;
             try {
-                setMode(lockFile, FILE_MODE);
+                ch = FileChannel.open(lockFile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                        PosixFilePermissions.asFileAttribute(FILE_MODE));
+            } catch (FileSystemException e) {
+                if (Files.isSymbolicLink(lockFile)) {
+                    throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile
+                            + " is a symbolic link, which cryptforward does not follow; remove it");
+                }
+                throw e;
+            }
+            try {
+                checkLockFile(lockFile);
+                if ((Integer) Files.getAttribute(lockFile, "unix:uid", LinkOption.NOFOLLOW_LINKS) == uid()) {
+                    setModeNoFollow(lockFile, FILE_MODE); // the keyring owner's lock is left as it is
+                }
                 return new Lock(ch, ch.lock());
-            } catch (IOException | RuntimeException e) {
+            } catch (IOException | RuntimeException | KeyringException e) {
                 ch.close();
                 throw e;
             }
         } catch (IOException e) {
             throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + describe(e), e);
+        }
+    }
+
+    /**
+     * A lock file that exists must be a regular file with one link, owned by this user or by the
+     * keyring directory's owner (root importing into the service user's keyring shares its lock),
+     * checked without following a link.
+     */
+    private void checkLockFile(Path lockFile) throws KeyringException, IOException {
+        Map<String, Object> a;
+        try {
+            a = Files.readAttributes(lockFile, "unix:mode,uid,nlink", LinkOption.NOFOLLOW_LINKS);
+        } catch (NoSuchFileException e) {
+            return;
+        } catch (UnsupportedOperationException | IllegalArgumentException e) {
+            return; // not a Unix file system: nothing more to check
+        }
+        int type = (Integer) a.get("mode") & 0170000;
+        if (type == 0120000) {
+            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile
+                    + " is a symbolic link, which cryptforward does not follow; remove it");
+        }
+        if (type != 0100000) {
+            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile + " is not a regular file; remove it");
+        }
+        if ((Integer) a.get("nlink") != 1) {
+            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile
+                    + " has other names (a hard link); remove it");
+        }
+        int uid = uid();
+        int owner = (Integer) a.get("uid");
+        int dirOwner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
+        if (uid >= 0 && owner != uid && owner != dirOwner) {
+            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile + " is owned by uid " + owner
+                    + ", neither this user (uid " + uid + ") nor the keyring's owner; remove it");
+        }
+    }
+
+    /** The effective user id of this process, or -1 where it cannot be told. */
+    static int uid() {
+        try {
+            return (Integer) Files.getAttribute(Path.of("/proc/self"), "unix:uid");
+        } catch (IOException | RuntimeException e) {
+            return -1;
+        }
+    }
+
+    /** Changes a file's mode without following a link (the JDK opens it with O_NOFOLLOW and uses fchmod). */
+    private static void setModeNoFollow(Path p, Set<PosixFilePermission> mode) throws IOException {
+        PosixFileAttributeView view = Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+        if (view != null) {
+            view.setPermissions(mode);
         }
     }
 
@@ -224,13 +373,15 @@ public final class Keyring {
                 staged.put(target, writeAside(armor(cert)));
             }
             for (Path target : staged.keySet()) {
-                previous.put(target, Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) ? Files.readAllBytes(target) : null);
+                previous.put(target, Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)
+                        && Files.size(target) <= MAX_FILE_BYTES ? Files.readAllBytes(target) : null);
             }
             for (Map.Entry<Path, Path> e : staged.entrySet()) {
                 rename(e.getValue(), e.getKey());
                 renamed.add(e.getKey());
             }
             fsyncDirectory(dir);
+            KeyringIndex.rebuild(this);
             return new ArrayList<>(staged.keySet());
         } catch (IOException e) {
             putBack(renamed, previous);
@@ -272,7 +423,7 @@ public final class Keyring {
         }
     }
 
-    private Path writeAside(byte[] bytes) throws IOException {
+    Path writeAside(byte[] bytes) throws IOException {
         Path tmp = Files.createTempFile(dir, ".import-", ".tmp");
         setMode(tmp, FILE_MODE);
         try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
@@ -285,7 +436,7 @@ public final class Keyring {
         return tmp;
     }
 
-    private static void rename(Path from, Path to) throws IOException {
+    static void rename(Path from, Path to) throws IOException {
         try {
             Files.move(from, to, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
         } catch (AtomicMoveNotSupportedException e) {
@@ -298,6 +449,7 @@ public final class Keyring {
         try {
             Files.delete(entry.file());
             fsyncDirectory(dir);
+            KeyringIndex.rebuild(this);
         } catch (NoSuchFileException e) {
             // already gone
         } catch (IOException e) {

@@ -26,6 +26,12 @@ import org.cryptforward.crypto.Encryptor;
  * To = the forward address; a fresh Date and Message-ID; In-Reply-To and References kept so
  * threads hold together; the loop marker. Nothing else of the original: its whole header section
  * travels inside the encryption.
+ *
+ * <p>Inside a PGP/MIME forward: the original message, its Content-Type marked {@code hp="cipher";
+ * protected-headers="v1"} (see {@link ProtectedPayload}), so that RFC 9788 readers as well as
+ * Thunderbird, K-9 and NeoMutt take its header fields for the protected ones. An inline forward
+ * encrypts the body alone and has no inner header to mark; a passed-through message keeps its
+ * sender's ciphertext untouched.
  */
 public final class ForwardComposer {
     static final String PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 4880, RFC 3156).\n";

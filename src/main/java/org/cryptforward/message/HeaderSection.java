@@ -25,6 +25,10 @@ import org.apache.james.mime4j.util.ByteArrayBuffer;
  * the empty line, or without any header) also ends it and begins the body, as lenient readers do.
  * Line ends may be CRLF, LF or a mix.
  *
+ * <p>A UTF-8 byte-order mark before the first field (some editors and Windows tools write one)
+ * is skipped: the field starts after it, so it is read and copied outside without the mark. The
+ * message itself, the local copy and the encrypted original, keep it.
+ *
  * <p>To keep memory bounded whatever the input, only fields whose names are asked for are
  * remembered, at most {@value #MAX_PER_NAME} of each.
  */
@@ -32,6 +36,8 @@ public final class HeaderSection {
     static final int MAX_PER_NAME = 1000;
     /** The longest field name considered. */
     private static final int MAX_NAME = 200;
+    /** The UTF-8 byte-order mark. */
+    private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
     /** One header field: its name and the bytes {@code [start, end)} including its line end(s). */
     public record Field(String name, long start, long end) {
@@ -71,6 +77,7 @@ public final class HeaderSection {
         long headerEnd;
         long bodyStart;
         try (Scanner in = new Scanner(message.open())) {
+            in.skipByteOrderMark();
             while (true) {
                 long lineStart = in.offset();
                 int first = in.peek();
@@ -306,11 +313,24 @@ public final class HeaderSection {
             }
         }
 
+        /** Skips a UTF-8 byte-order mark at the start when a field name follows it. */
+        void skipByteOrderMark() throws IOException {
+            ensure(BOM.length + MAX_NAME + 2);
+            if (len - pos >= BOM.length && buf[pos] == BOM[0] && buf[pos + 1] == BOM[1] && buf[pos + 2] == BOM[2]
+                    && fieldNameAt(pos + BOM.length) != null) {
+                pos += BOM.length;
+            }
+        }
+
         /** The field name at the current position if the line starts a field, else null. */
         String fieldName() throws IOException {
             ensure(MAX_NAME + 2);
-            int i = pos;
-            int limit = Math.min(len, pos + MAX_NAME + 2);
+            return fieldNameAt(pos);
+        }
+
+        private String fieldNameAt(int start) {
+            int i = start;
+            int limit = Math.min(len, start + MAX_NAME + 2);
             while (i < limit && buf[i] > 32 && buf[i] < 127 && buf[i] != ':') {
                 i++;
             }
@@ -318,10 +338,10 @@ public final class HeaderSection {
             while (i < limit && (buf[i] == ' ' || buf[i] == '\t')) {
                 i++;
             }
-            if (nameEnd == pos || i >= limit || buf[i] != ':') {
+            if (nameEnd == start || i >= limit || buf[i] != ':') {
                 return null;
             }
-            return new String(buf, pos, nameEnd - pos, StandardCharsets.US_ASCII);
+            return new String(buf, start, nameEnd - start, StandardCharsets.US_ASCII);
         }
 
         @Override

@@ -8,14 +8,28 @@ import java.nio.charset.Charset;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.Collections;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import java.util.Set;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import org.apache.james.mime4j.MimeException;
+import org.apache.james.mime4j.stream.NameValuePair;
+import org.apache.james.mime4j.stream.RawBody;
+import org.apache.james.mime4j.stream.RawFieldParser;
+import org.apache.james.mime4j.util.ByteArrayBuffer;
 
 /**
  * The cryptographic payload of a PGP/MIME forward: the original message, every byte of it, with
- * RFC 9788's {@code hp="cipher"} parameter added to its Content-Type so that a reader knows the
- * header fields inside are the protected originals.
+ * two parameters added to its Content-Type so that a reader knows the header fields inside are the
+ * protected originals: RFC 9788's {@code hp="cipher"}, and {@code protected-headers="v1"} of the
+ * earlier draft, which is the only form Thunderbird, K-9 (Thunderbird for Android) and NeoMutt's
+ * {@code crypt_protected_headers_read} understand today (Delta Chat sends both for that reason).
+ * A parameter the original's Content-Type already has is not added again (a parameter must not
+ * appear twice); the added text is exactly {@code ; hp="cipher"; protected-headers="v1"}, or the
+ * one of them that is missing.
  *
  * <p>Where the original has no Content-Type, the default it stands for ({@code text/plain;
  * charset=us-ascii}, RFC 2045) is written out with the parameter, at the end of the header
@@ -25,10 +39,17 @@ import java.util.Optional;
  * Element is added for readers that do not know header protection: {@code Subject: ...} and an
  * empty line at the start of the body, marked {@code hp-legacy-display="1"}. That is done only
  * where the body can take it unchanged otherwise: a single text/plain body without a
- * transfer encoding; elsewhere such readers find the Subject in the protected header.
+ * transfer encoding; elsewhere such readers find the Subject in the protected header. It is added
+ * only when {@code hp="cipher"} is: a Content-Type that already has an {@code hp} parameter was
+ * marked by someone else, and its body is left as it is.
+ *
+ * <p>The inline format has no inner MIME header (only the body is encrypted, see
+ * {@link InlineBody}), and an already encrypted message is passed through as it is: neither
+ * carries these parameters.
  */
 public final class ProtectedPayload {
     static final String HP = "hp=\"cipher\"";
+    static final String PROTECTED_HEADERS = "protected-headers=\"v1\"";
     static final String LEGACY = "hp-legacy-display=\"1\"";
 
     private ProtectedPayload() {}
@@ -61,14 +82,28 @@ public final class ProtectedPayload {
     static List<Insertion> insertions(HeaderSection header, Optional<String> hiddenSubject) throws IOException {
         String eol = header.usesCrlf() ? "\r\n" : "\n";
         boolean legacy = hiddenSubject.isPresent() && legacyDisplayFits(header);
-        String params = legacy ? HP + "; " + LEGACY : HP;
         List<Insertion> out = new ArrayList<>();
         Optional<HeaderSection.Field> ct = header.first("Content-Type");
         if (ct.isPresent()) {
             HeaderSection.Field f = ct.get();
             InputMessage m = header.message();
-            String start = new String(header.raw(f, 64 * 1024), StandardCharsets.ISO_8859_1);
-            if (!start.toLowerCase(Locale.ROOT).replace(" ", "").contains("hp=")) {
+            Set<String> present = parameterNames(header.raw(f, 64 * 1024));
+            List<String> add = new ArrayList<>(3);
+            if (!present.contains("hp")) {
+                add.add(HP);
+            } else {
+                legacy = false; // already protected by someone else: leave its body alone
+            }
+            if (!present.contains("protected-headers")) {
+                add.add(PROTECTED_HEADERS);
+            }
+            if (present.contains("hp-legacy-display")) {
+                legacy = false; // a mark of its own already: not a second one
+            }
+            if (legacy) {
+                add.add(LEGACY);
+            }
+            if (!add.isEmpty()) {
                 // before the field's final line end, after any trailing white space
                 long end = f.end();
                 byte[] tail = m.read(Math.max(f.start(), end - 2), (int) Math.min(2, f.length()));
@@ -84,10 +119,8 @@ public final class ProtectedPayload {
                 while (k >= 0 && (before[k] == ' ' || before[k] == '\t')) {
                     k--;
                 }
-                String add = (k >= 0 && before[k] == ';' ? " " : "; ") + params;
-                out.add(new Insertion(end, add.getBytes(StandardCharsets.US_ASCII)));
-            } else {
-                legacy = false; // already protected by someone else: leave it alone
+                String text = (k >= 0 && before[k] == ';' ? " " : "; ") + String.join("; ", add);
+                out.add(new Insertion(end, text.getBytes(StandardCharsets.US_ASCII)));
             }
         } else {
             long at = header.headerEnd();
@@ -98,7 +131,11 @@ public final class ProtectedPayload {
                     add.append(eol); // the last header line had no line end (end of input)
                 }
             }
-            add.append("Content-Type: text/plain; charset=us-ascii; ").append(params).append(eol);
+            add.append("Content-Type: text/plain; charset=us-ascii; ").append(HP).append("; ").append(PROTECTED_HEADERS);
+            if (legacy) {
+                add.append("; ").append(LEGACY);
+            }
+            add.append(eol);
             if (header.fieldCount() == 0 && !header.hasSeparator()) {
                 add.append(eol);
             }
@@ -109,6 +146,32 @@ public final class ProtectedPayload {
         }
         return out;
     }
+
+    /**
+     * The lower-case names of the parameters of a raw Content-Type field, as mime4j reads them
+     * (quoted strings and folding understood); where it cannot read them, every {@code name=}
+     * after a semicolon.
+     */
+    static Set<String> parameterNames(byte[] raw) {
+        Set<String> names = new HashSet<>();
+        try {
+            RawBody body = RawFieldParser.DEFAULT.parseRawBody(RawFieldParser.DEFAULT.parseField(new ByteArrayBuffer(raw, raw.length, false)));
+            for (NameValuePair p : body.getParams()) {
+                if (p.getName() != null) {
+                    names.add(p.getName().strip().toLowerCase(Locale.ROOT));
+                }
+            }
+            return names;
+        } catch (MimeException | RuntimeException e) {
+            Matcher m = LOOSE_PARAMETER.matcher(new String(raw, StandardCharsets.ISO_8859_1));
+            while (m.find()) {
+                names.add(m.group(1).toLowerCase(Locale.ROOT));
+            }
+            return names;
+        }
+    }
+
+    private static final Pattern LOOSE_PARAMETER = Pattern.compile(";\\s*([A-Za-z0-9!#$%&'*+.^_`{|}~-]+)\\s*=");
 
     /** A single text/plain body without transfer encoding, after a proper empty line. */
     static boolean legacyDisplayFits(HeaderSection header) throws IOException {

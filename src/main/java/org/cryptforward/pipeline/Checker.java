@@ -100,7 +100,7 @@ public final class Checker {
             config.rules().forEach(r -> ids.addAll(r.keys()));
             for (String id : ids) {
                 try {
-                    Keyring.Entry e = keyring.find(id);
+                    Keyring.Entry e = keyring.find(id, now);
                     KeyStatus s = KeyUsability.evaluate(e.certificate(), now);
                     String fpr = KeyIds.fingerprint(e.certificate());
                     String named = id.equalsIgnoreCase(fpr) ? "key " + fpr : "key " + id + " (" + fpr + ")";

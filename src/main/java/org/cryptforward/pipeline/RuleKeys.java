@@ -42,7 +42,7 @@ public record RuleKeys(
         boolean temporary = false;
         for (String id : rule.keys()) {
             try {
-                Keyring.Entry e = keyring.find(id);
+                Keyring.Entry e = keyring.find(id, now);
                 String fpr = KeyIds.fingerprint(e.certificate());
                 KeyStatus status = KeyUsability.evaluate(e.certificate(), now);
                 fprs.add(fpr);

@@ -125,7 +125,7 @@ class KeyCommandsTest {
         Path file = fresh.resolve(fpr(alice) + ".asc");
         assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
         try (Stream<Path> s = Files.list(fresh)) {
-            assertEquals(List.of(".lock", fpr(alice) + ".asc"), s.map(p -> p.getFileName().toString()).sorted().toList());
+            assertEquals(List.of(".index", ".lock", fpr(alice) + ".asc"), s.map(p -> p.getFileName().toString()).sorted().toList());
         }
         OpenPGPCertificate stored = new OpenPGPKeyReader().parseCertificate(Files.readString(file));
         assertArrayEquals(alice.toCertificate().getEncoded(), stored.getEncoded());

@@ -91,6 +91,11 @@ class HostileInputTest {
                 Arguments.of("only a From_ line", (Supplier<byte[]>) () -> ascii("From root  Mon Mar  3 06:25:04 2025\n")),
                 Arguments.of("a From_ line without a sender", (Supplier<byte[]>) () -> ascii("From \nTo: root\nSubject: x\n\n" + CANARY + "\n")),
                 Arguments.of("empty input", (Supplier<byte[]>) () -> new byte[0]),
+                Arguments.of("a 209 KB Subject of encoded words, adjacent and folded", (Supplier<byte[]>) () -> concat(
+                        ascii("From: a@b.example\nTo: root\nSubject: "), repeat("=?utf-8?q?=C3=A4=E2=82=AC?==?utf-8?b?8J2Eng==?=\n ", 4_500),
+                        ascii("end\n\n" + CANARY + "\n"))),
+                Arguments.of("a byte-order mark before the header", (Supplier<byte[]>) () -> concat(new byte[] {(byte) 0xef, (byte) 0xbb,
+                        (byte) 0xbf}, ascii("From: a@b.example\nTo: root\nSubject: bom\nBcc: hidden@example.org\n\n" + CANARY + "\n"))),
                 Arguments.of("a body line of 5 MB without a line end", (Supplier<byte[]>) () -> concat(ascii("To: root\nSubject: one line\n\n"),
                         repeat("y", 5 << 20))));
         return list.stream();

@@ -23,7 +23,7 @@ import org.junit.jupiter.api.io.TempDir;
 /**
  * A message of 1 GB (size configurable with {@code -Dhuge.megabytes=N}) streamed through the real
  * launcher with its small heap: exit 0, the local copy identical to the input, and the relayed
- * forward decrypting with GnuPG to the original plus the hp="cipher" mark, compared by SHA-256.
+ * forward decrypting with GnuPG to the original plus the header protection parameters, compared by SHA-256.
  */
 class HugeMessageIT {
     static final String HEADER = "From: backup@host.example\nTo: root@host.example\nSubject: huge\nMessage-ID: <huge@host.example>\n"
@@ -109,8 +109,9 @@ class HugeMessageIT {
             Process gpg = pb.start();
             byte[] payloadDigest = sha256(gpg.getInputStream());
             assertEquals(0, gpg.waitFor(), Files.readString(tmp.resolve("gpg.err")));
-            // the same message with the mark RFC 9788 adds to the Content-Type
-            Generator expected = new Generator(HEADER.replace("charset=us-ascii\n", "charset=us-ascii; hp=\"cipher\"\n"), megabytes << 20);
+            // the same message with the header protection parameters added to the Content-Type
+            Generator expected = new Generator(
+                    HEADER.replace("charset=us-ascii\n", "charset=us-ascii; hp=\"cipher\"; protected-headers=\"v1\"\n"), megabytes << 20);
             expected.transferTo(java.io.OutputStream.nullOutputStream());
             assertArrayEquals(expected.digest.digest(), payloadDigest, "decrypts to the original");
             assertTrue(Files.size(relay.acceptedFiles().get(0)) > megabytes << 20, "the whole message was relayed");

@@ -106,7 +106,7 @@ class InlineAndProtectedSubjectIT {
 
         String inner = new String(gpgDecrypt(PgpMime.encryptedPart(forward)), StandardCharsets.UTF_8);
         assertTrue(inner.contains("\nSubject: " + subject + "\n"), "protected header field");
-        assertTrue(inner.contains("Content-Type: text/plain; charset=UTF-8; hp=\"cipher\"; hp-legacy-display=\"1\"\n"), inner);
+        assertTrue(inner.contains("Content-Type: text/plain; charset=UTF-8; hp=\"cipher\"; protected-headers=\"v1\"; hp-legacy-display=\"1\"\n"), inner);
         int body = inner.indexOf("\n\n") + 2;
         assertTrue(inner.startsWith("Subject: " + subject + "\n\n/etc/cron.daily/logrotate:", body), "legacy display element: "
                 + inner.substring(body, Math.min(inner.length(), body + 200)));

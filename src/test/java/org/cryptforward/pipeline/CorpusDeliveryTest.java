@@ -33,7 +33,7 @@ import org.junit.jupiter.params.provider.MethodSource;
 /**
  * Every corpus message through {@code deliver}, with GreenMail as the relay: exit 0, one relayed
  * RFC 3156 message that decrypts to the original (byte for byte up to line endings, apart from
- * RFC 9788's hp="cipher" mark), From and Subject outside equal to the original's, no other
+ * the header protection parameters hp="cipher"; protected-headers="v1"), From and Subject outside equal to the original's, no other
  * original header outside, no body line of the original outside the encryption, and a Maildir
  * copy identical to the input. Every message twice: in-process, and handed by the thin client to
  * the resident service ({@code cryptforward serve}), which must then have run the delivery.
@@ -131,7 +131,7 @@ class CorpusDeliveryTest {
         byte[] armor = PgpMime.encryptedPart(forward);
         TestKeys key = n % 2 == 0 ? TestKeys.ED : TestKeys.RSA;
         byte[] payload = key.decrypt(armor);
-        assertTrue(Messages.isOriginalWithMark(original, payload), () -> "decrypted payload is the original plus hp=\"cipher\":\n"
+        assertTrue(Messages.isOriginalWithMark(original, payload), () -> "decrypted payload is the original plus hp=\"cipher\"; protected-headers=\"v1\":\n"
                 + new String(payload, 0, Math.min(payload.length, 600), StandardCharsets.ISO_8859_1));
 
         assertOuterHeader(original, relayed, forward);
@@ -141,7 +141,8 @@ class CorpusDeliveryTest {
 
     private static void assertOuterHeader(byte[] original, byte[] relayed, MimeMessage forward) throws Exception {
         for (String name : List.of("From", "Subject", "In-Reply-To", "References")) {
-            String want = Messages.headerValue(original, name);
+            // a byte-order mark before the first field does not hide the header (feedback-report.txt has one)
+            String want = Messages.headerValue(Messages.withoutByteOrderMark(original), name);
             String got = Messages.headerValue(relayed, name);
             if (want == null) {
                 if (name.equals("From")) {
@@ -180,7 +181,7 @@ class CorpusDeliveryTest {
     /** An already encrypted message goes out as it is: its MIME type and body unchanged, our outer header. */
     private static void assertPassedThrough(byte[] original, byte[] relayed, MimeMessage forward) throws Exception {
         assertOuterHeader(original, relayed, forward);
-        assertEquals(Messages.normalizeSpace(Messages.headerValue(original, "Content-Type")),
+        assertEquals(Messages.normalizeSpace(Messages.headerValue(Messages.withoutByteOrderMark(original), "Content-Type")),
                 Messages.normalizeSpace(Messages.headerValue(relayed, "Content-Type")), "Content-Type kept");
         byte[] originalBody = java.util.Arrays.copyOfRange(original, Messages.bodyStart(original), original.length);
         byte[] relayedBody = java.util.Arrays.copyOfRange(relayed, Messages.bodyStart(relayed), relayed.length);

@@ -24,6 +24,18 @@ public final class Messages {
         return input;
     }
 
+    /**
+     * The message without a UTF-8 byte-order mark before its first header field: the header as a
+     * reader that skips the mark sees it (cryptforward does; Python's email package does not).
+     */
+    public static byte[] withoutByteOrderMark(byte[] m) {
+        if (m.length >= 3 && (m[0] & 0xff) == 0xEF && (m[1] & 0xff) == 0xBB && (m[2] & 0xff) == 0xBF
+                && bodyStart(Arrays.copyOfRange(m, 3, m.length)) > 0) {
+            return Arrays.copyOfRange(m, 3, m.length);
+        }
+        return m;
+    }
+
     /** CRLF → LF (and nothing else): "byte for byte up to line endings". */
     public static byte[] lf(byte[] b) {
         ByteArrayOutputStream out = new ByteArrayOutputStream(b.length);
@@ -36,26 +48,38 @@ public final class Messages {
         return out.toByteArray();
     }
 
-    private static final String[] MARKS = {
-        "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n\r\n",
-        "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\n\n",
-        "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n",
-        "Content-Type: text/plain; charset=us-ascii; hp=\"cipher\"\n",
-        "\r\nContent-Type: text/plain; charset=us-ascii; hp=\"cipher\"\r\n",
-        "\nContent-Type: text/plain; charset=us-ascii; hp=\"cipher\"\n",
-        "; hp=\"cipher\"",
-        " hp=\"cipher\""
-    };
+    /** The parameters every PGP/MIME forward adds to the Content-Type of its inner part. */
+    public static final String HP = "hp=\"cipher\"";
+
+    public static final String PROTECTED_HEADERS = "protected-headers=\"v1\"";
+
+    private static final String BOTH = HP + "; " + PROTECTED_HEADERS;
+
+    /** The added text: the default Content-Type line, or the parameters appended to the original's. */
+    private static List<String> marks(String params) {
+        String line = "Content-Type: text/plain; charset=us-ascii; " + params;
+        return List.of(line + "\r\n\r\n", line + "\n\n", line + "\r\n", line + "\n", "\r\n" + line + "\r\n", "\n" + line + "\n",
+                "; " + params, " " + params);
+    }
 
     /**
-     * Whether {@code payload} is {@code original} with exactly one RFC 9788 mark added: the
-     * {@code hp="cipher"} parameter on the Content-Type, or the default Content-Type line that
-     * carries it. Line endings are compared as LF.
+     * Whether {@code payload} is {@code original} with exactly the header protection parameters
+     * added: {@code hp="cipher"; protected-headers="v1"} on the Content-Type, or the default
+     * Content-Type line that carries them. Where the original's header already names one of the
+     * two parameters, only the other may have been added. Line endings are compared as LF.
      */
     public static boolean isOriginalWithMark(byte[] original, byte[] payload) {
         String want = new String(lf(original), StandardCharsets.ISO_8859_1);
+        String head = want.substring(0, bodyStart(lf(original))).toLowerCase(java.util.Locale.ROOT);
+        List<String> marks = new ArrayList<>(marks(BOTH));
+        if (head.contains("protected-headers")) {
+            marks.addAll(marks(HP).subList(6, 8));
+        }
+        if (java.util.regex.Pattern.compile("[;\\s]hp\\s*=").matcher(head).find()) {
+            marks.addAll(marks(PROTECTED_HEADERS).subList(6, 8));
+        }
         String s = new String(payload, StandardCharsets.ISO_8859_1);
-        for (String mark : MARKS) {
+        for (String mark : marks) {
             // the mark's text may also stand in the original: try every place it occurs
             for (int i = s.indexOf(mark); i >= 0; i = s.indexOf(mark, i + 1)) {
                 String without = s.substring(0, i) + s.substring(i + mark.length());
