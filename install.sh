@@ -8,6 +8,7 @@ set -eu
 PREFIX=/usr/local
 ACTION=install
 PURGE=no
+ASSUME_YES=no
 WITH_POSTFIX=no
 WITH_EXIM=no
 
@@ -26,7 +27,7 @@ DEFAULT_COMMAND=/usr/local/bin/cryptforward
 usage() {
     cat <<'EOF'
 Usage: ./install.sh [--prefix DIR] [--postfix | --exim]
-       ./install.sh --uninstall [--purge] [--prefix DIR]
+       ./install.sh --uninstall [--purge [--yes]] [--prefix DIR]
 
 Builds cryptforward (installing OpenJDK 17 and Maven with apt when they are missing) and installs:
   PREFIX/bin/cryptforward                        the command
@@ -48,7 +49,8 @@ Options:
   --uninstall    remove what install.sh installed and the mail routes it set up;
                  keeps configuration, keys, state and mail
   --purge        with --uninstall: also remove /etc/cryptforward, /var/lib/cryptforward
-                 and the cryptforward user
+                 (keys, state and the kept mail) and the cryptforward user; asks first
+  --yes          with --purge: do not ask (without a terminal, --purge needs it)
   -h, --help     show this help
 EOF
 }
@@ -73,6 +75,7 @@ while [ $# -gt 0 ]; do
             ;;
         --uninstall) ACTION=uninstall; shift ;;
         --purge) ACTION=uninstall; PURGE=yes; shift ;;
+        --yes) ASSUME_YES=yes; shift ;;
         --postfix) WITH_POSTFIX=yes; shift ;;
         --exim) WITH_EXIM=yes; shift ;;
         -h | --help) usage; exit 0 ;;
@@ -534,10 +537,28 @@ remove_postfix() {
 # Exim (Debian): /etc/aliases may run pipes, as the cryptforward user
 
 # Removes our marked block from file $1.
+# replace_file FILE NEW: NEW (a file written beside FILE) takes FILE's place in one rename, with
+# FILE's owner and mode, so that a reader (the MTA) sees the old file or the new one, never a
+# half-written one, and a crash leaves one of them.
+replace_file() {
+    if [ -e "$1" ]; then
+        chown --reference="$1" "$2"
+        chmod --reference="$1" "$2"
+    fi
+    sync "$2" 2>/dev/null || sync
+    mv -f "$2" "$1"
+}
+
+# new_file FILE: the name of a temporary file beside FILE, for replace_file
+new_file() {
+    printf '%s.cf-new.%s' "$1" "$$"
+}
+
+# remove_block FILE: FILE without install.sh's marked block, replaced atomically
 remove_block() {
-    awk -v b="$MARK_BEGIN" -v e="$MARK_END" '$0 == b { skip = 1; next } $0 == e { skip = 0; next } !skip' "$1" >"$1.cf-tmp"
-    cat "$1.cf-tmp" >"$1"
-    rm -f "$1.cf-tmp"
+    new=$(new_file "$1")
+    awk -v b="$MARK_BEGIN" -v e="$MARK_END" '$0 == b { skip = 1; next } $0 == e { skip = 0; next } !skip' "$1" >"$new"
+    replace_file "$1" "$new"
 }
 
 restart_exim() {
@@ -564,11 +585,14 @@ setup_exim() {
             die "$EXIM_MACROS already defines $m; remove that line (cryptforward sets it) and run again"
         fi
     done
+    new=$(new_file "$EXIM_MACROS")
     {
+        cat "$EXIM_MACROS"
         printf '%s\n' "$MARK_BEGIN"
         cat "$SRC/examples/exim4/exim4.conf.localmacros"
         printf '%s\n' "$MARK_END"
-    } >>"$EXIM_MACROS"
+    } >"$new"
+    replace_file "$EXIM_MACROS" "$new"
     # shellcheck disable=SC2086
     say "set $(printf '%s ' $macros)in $EXIM_MACROS"
 
@@ -577,11 +601,15 @@ setup_exim() {
     if grep -qxF "$line" "$SYSTEM_ALIASES"; then
         say "$SYSTEM_ALIASES already has: $line"
     else
+        new=$(new_file "$SYSTEM_ALIASES")
         if grep -qi '^root[[:space:]]*:' "$SYSTEM_ALIASES"; then
-            sed -i "s/^\([Rr][Oo][Oo][Tt][[:space:]]*:\)/$MARK_DISABLED\1/" "$SYSTEM_ALIASES"
+            sed "s/^\([Rr][Oo][Oo][Tt][[:space:]]*:\)/$MARK_DISABLED\1/" "$SYSTEM_ALIASES" >"$new"
             say "disabled the other root entry in $SYSTEM_ALIASES (--uninstall restores it)"
+        else
+            cat "$SYSTEM_ALIASES" >"$new"
         fi
-        printf '%s\n' "$line" >>"$SYSTEM_ALIASES"
+        printf '%s\n' "$line" >>"$new"
+        replace_file "$SYSTEM_ALIASES" "$new"
         say "added to $SYSTEM_ALIASES: $line"
     fi
     update-exim4.conf
@@ -604,13 +632,15 @@ remove_exim() {
     if [ -f "$SYSTEM_ALIASES" ]; then
         line=$(with_prefix "$SRC/examples/aliases" | grep '^root:')
         if grep -qxF "$line" "$SYSTEM_ALIASES"; then
-            grep -vxF "$line" "$SYSTEM_ALIASES" >"$SYSTEM_ALIASES.cf-tmp" || true
-            cat "$SYSTEM_ALIASES.cf-tmp" >"$SYSTEM_ALIASES"
-            rm -f "$SYSTEM_ALIASES.cf-tmp"
+            new=$(new_file "$SYSTEM_ALIASES")
+            grep -vxF "$line" "$SYSTEM_ALIASES" >"$new" || true
+            replace_file "$SYSTEM_ALIASES" "$new"
             say "removed from $SYSTEM_ALIASES: $line"
         fi
         if grep -q "^$MARK_DISABLED" "$SYSTEM_ALIASES"; then
-            sed -i "s/^$MARK_DISABLED//" "$SYSTEM_ALIASES"
+            new=$(new_file "$SYSTEM_ALIASES")
+            sed "s/^$MARK_DISABLED//" "$SYSTEM_ALIASES" >"$new"
+            replace_file "$SYSTEM_ALIASES" "$new"
             say "restored the earlier root entry in $SYSTEM_ALIASES"
         fi
     fi
@@ -662,7 +692,22 @@ EOF
     esac
 }
 
+# confirm_purge: --purge deletes the kept mail; it goes ahead only with --yes or a "yes" typed
+# on a terminal, and otherwise stops before anything is removed.
+confirm_purge() {
+    [ "$PURGE" = yes ] && [ "$ASSUME_YES" != yes ] || return 0
+    [ -e "$ETC_DIR" ] || [ -e "$VAR_DIR" ] || return 0
+    if [ ! -t 0 ]; then
+        die "--purge would delete $ETC_DIR and $VAR_DIR with the keys and the kept mail; add --yes to confirm"
+    fi
+    printf 'install.sh: --purge deletes %s and %s, with the keys and the kept mail. Type yes to go on: ' "$ETC_DIR" "$VAR_DIR"
+    answer=
+    read -r answer || true
+    [ "$answer" = yes ] || die "not confirmed; nothing removed"
+}
+
 do_uninstall() {
+    confirm_purge
     remove_service
     remove_postfix
     remove_exim

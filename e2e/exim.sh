@@ -158,7 +158,7 @@ expect_served "$T2"
 # ---------------------------------------------------------------------------------------------
 step "install.sh --uninstall --purge takes the settings out of Exim's configuration"
 stop_service
-"$REPO/install.sh" --uninstall --purge >"$WORK/purge.log" 2>&1 || {
+"$REPO/install.sh" --uninstall --purge --yes >"$WORK/purge.log" 2>&1 || {
     cat "$WORK/purge.log" >&2
     fail "install.sh --uninstall --purge"
 }

@@ -137,7 +137,7 @@ verify_forward() {
 clean_previous_install() {
     if [ -e "$CF" ] || [ -e /etc/cryptforward ] || [ -e /var/lib/cryptforward ] || getent passwd "$CF_USER" >/dev/null; then
         log "removing an earlier installation: install.sh --uninstall --purge"
-        "$REPO/install.sh" --uninstall --purge >"$WORK/uninstall-before.log" 2>&1 || {
+        "$REPO/install.sh" --uninstall --purge --yes >"$WORK/uninstall-before.log" 2>&1 || {
             cat "$WORK/uninstall-before.log" >&2
             fail "install.sh --uninstall --purge"
         }

@@ -263,7 +263,7 @@ newaliases
 [ -f "$CONFIG" ] && [ -n "$(ls /var/lib/cryptforward/keyring)" ] && [ "$(local_count "$T1")" = 1 ] ||
     fail "--uninstall removed configuration, keys or mail"
 getent passwd "$CF_USER" >/dev/null || fail "--uninstall removed the user"
-"$REPO/install.sh" --uninstall --purge >"$WORK/purge.log" 2>&1 || {
+"$REPO/install.sh" --uninstall --purge --yes >"$WORK/purge.log" 2>&1 || {
     cat "$WORK/purge.log" >&2
     fail "install.sh --uninstall --purge"
 }

@@ -76,7 +76,7 @@ public final class Main {
         try {
             code = Entry.run(System.in, System.out, err, System.getenv(), new SystemClock(), true, args);
         } catch (Throwable t) {
-            code = ExitCodes.TEMPFAIL;
+            code = ExitCodes.of(t); // Cli maps every failure; what escapes it is unexpected: 75
             try {
                 err.println("4.3.0 cryptforward: internal error (" + t.getClass().getName() + ")");
             } catch (Throwable ignored) {

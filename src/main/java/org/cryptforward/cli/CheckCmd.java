@@ -27,8 +27,6 @@ import picocli.CommandLine.Option;
             "Exit status 0 when all holds, 78 (EX_CONFIG) otherwise."
         })
 final class CheckCmd implements Callable<Integer> {
-    static final int EX_CONFIG = 78;
-
     @Mixin
     ConfigFile config = new ConfigFile();
 
@@ -54,7 +52,7 @@ final class CheckCmd implements Callable<Integer> {
         long warnings = findings.stream().filter(f -> f.level() == Checker.Level.WARNING).count();
         context.out().println(errors == 0 ? "all good" + (warnings > 0 ? " (" + warnings + " warning" + (warnings > 1 ? "s" : "") + ")" : "")
                 : errors + " problem" + (errors > 1 ? "s" : "") + " found");
-        return failed ? EX_CONFIG : ExitCodes.OK;
+        return failed ? ExitCodes.CONFIG : ExitCodes.OK;
     }
 
     /**

@@ -6,6 +6,7 @@ import java.time.Clock;
 import java.util.Map;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
+import org.cryptforward.Text;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,14 +21,7 @@ import picocli.CommandLine.Option;
         versionProvider = VersionProvider.class,
         description = "Keeps root's mail locally and forwards it OpenPGP-encrypted over SMTP.",
         subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, ServeCmd.class, CommandLine.HelpCommand.class},
-        exitCodeListHeading = "%nExit codes:%n",
-        exitCodeList = {
-            " 0:done: the local copy is on disk and every forward was accepted",
-            "64:wrong command line",
-            "65:bad input data (key import: a secret key, garbage)",
-            "69:a forward was permanently rejected by the relay (the MTA bounces)",
-            "75:temporary failure: the MTA keeps the message and retries"
-        })
+        exitCodeListHeading = "%nExit codes:%n")
 public final class Cli implements Runnable {
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of failures.")
     boolean debug;
@@ -70,10 +64,11 @@ public final class Cli implements Runnable {
         cl.setOut(new java.io.PrintWriter(context.out(), true));
         cl.setErr(new java.io.PrintWriter(context.err(), true));
         cl.setCaseInsensitiveEnumValuesAllowed(true);
+        cl.getCommandSpec().usageMessage().exitCodeList(ExitCodes.helpList());
         cl.setParameterExceptionHandler((ex, args) -> {
             PrintStream err = context.err();
             boolean deliver = isDeliver(ex.getCommandLine());
-            err.println((deliver ? "5.5.4 " : "") + "cryptforward: " + oneLine(ex.getMessage()));
+            err.println((deliver ? "5.5.4 " : "") + "cryptforward: " + Text.oneLine(ex.getMessage(), 1000));
             if (!deliver) {
                 err.println("Try 'cryptforward --help' or 'cryptforward help COMMAND'.");
             }
@@ -86,19 +81,17 @@ public final class Cli implements Runnable {
         return cl;
     }
 
-    /** The one place where a failure becomes a line and an exit code. */
+    /** The one place where a failure becomes a line; its exit code is {@link ExitCodes#of}. */
     static int report(Throwable ex, PrintStream err, boolean deliver, boolean debug) {
-        int code;
+        int code = deliver ? ExitCodes.forDeliver(ExitCodes.of(ex)) : ExitCodes.of(ex);
         String line;
         if (ex instanceof Failure f) {
-            code = f.exitCode();
-            line = deliver ? f.statusLine() : "cryptforward: " + oneLine(f.getMessage());
+            line = deliver ? f.statusLine() : "cryptforward: " + Text.oneLine(f.getMessage(), 1000);
         } else {
-            code = ExitCodes.TEMPFAIL;
             line = (deliver ? "4.3.0 " : "") + "cryptforward: internal error (" + ex.getClass().getName()
-                    + (ex.getMessage() == null ? "" : ": " + oneLine(ex.getMessage())) + ")" + (debug ? "" : "; run with --debug for details");
+                    + (ex.getMessage() == null ? "" : ": " + Text.oneLine(ex.getMessage(), 1000)) + ")" + (debug ? "" : "; run with --debug for details");
         }
-        err.println(oneLine(line));
+        err.println(Text.oneLine(line, 1000));
         if (debug) {
             ex.printStackTrace(err);
         }
@@ -108,17 +101,5 @@ public final class Cli implements Runnable {
 
     private static boolean isDeliver(CommandLine cl) {
         return cl != null && cl.getCommand() instanceof DeliverCmd;
-    }
-
-    static String oneLine(String s) {
-        if (s == null) {
-            return "";
-        }
-        StringBuilder sb = new StringBuilder(Math.min(s.length(), 1000));
-        for (int i = 0; i < s.length() && sb.length() < 1000; i++) {
-            char c = s.charAt(i);
-            sb.append(c == '\n' || c == '\r' || c == '\t' ? ' ' : c);
-        }
-        return sb.toString();
     }
 }

@@ -2,6 +2,7 @@ package org.cryptforward.cli;
 
 import java.nio.file.Path;
 import java.security.SecureRandom;
+import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.Callable;
 import org.cryptforward.Deadline;
@@ -14,7 +15,13 @@ import org.cryptforward.config.ConfigProblem;
 import org.cryptforward.log.FileMailLog;
 import org.cryptforward.log.MailLog;
 import org.cryptforward.log.SyslogMailLog;
+import org.cryptforward.delivery.LocalMailbox;
+import org.cryptforward.delivery.Maildir;
+import org.cryptforward.delivery.Mbox;
+import org.cryptforward.journal.Journal;
 import org.cryptforward.pipeline.Delivery;
+import org.cryptforward.pipeline.Planner;
+import org.cryptforward.relay.SmtpRelay;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
@@ -57,10 +64,20 @@ final class DeliverCmd implements Callable<Integer> {
             Watchdog.arm(cfg.deadline(), context.err());
         }
         MailLog log = cfg.logFile().<MailLog>map(f -> new FileMailLog(f, context.clock())).orElseGet(() -> new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock()));
-        Delivery delivery = new Delivery(cfg, context.clock(), new SecureRandom(), context.env(), log, deadline, context.out());
-        Delivery.Outcome outcome = delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
+        SecureRandom random = new SecureRandom();
+        Delivery delivery = new Delivery(cfg, new Planner(cfg, context.clock(), random), ports(cfg, context.clock(), random, deadline),
+                context.env(), log, deadline, context.out());
+        delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
         context.out().flush();
-        return outcome.exitCode() == ExitCodes.OK ? ExitCodes.OK : outcome.exitCode();
+        return ExitCodes.OK; // every other ending is a Failure, mapped to its exit code by Cli
+    }
+
+    /** The real side effects of a delivery: the configured mailbox, the journal in state_dir, the SMTP relay. */
+    static Delivery.Ports ports(Config cfg, Clock clock, SecureRandom random, Deadline deadline) {
+        LocalMailbox local = cfg.local().maildir()
+                ? new Maildir(cfg.local().mailbox(), cfg.hostname(), clock, random)
+                : new Mbox(cfg.local().mailbox(), cfg.stateDir(), cfg.stateRetention(), clock, cfg.local().lockTimeout(), deadline);
+        return new Delivery.Ports(local, new Journal(cfg.stateDir(), cfg.stateRetention(), clock), new SmtpRelay(cfg.relay(), cfg.hostname(), deadline));
     }
 
     /** Loads the configuration; any problem is a temporary failure naming file and line. */

@@ -4,6 +4,7 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.time.Clock;
 import java.util.Map;
+import org.cryptforward.ExitCodes;
 
 /**
  * Where a command line starts ({@link Cli#run} is the same, for tests). {@code deliver} as the MTA
@@ -28,7 +29,7 @@ public final class Entry {
             if (viaService != null) {
                 return viaService;
             }
-            return fast.call();
+            return ExitCodes.forDeliver(fast.call());
         } catch (Exception | Error e) {
             return Cli.report(e, err, true, fast.debug);
         }

@@ -13,6 +13,7 @@ import java.util.Map;
 import java.util.concurrent.Callable;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
+import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.keys.KeyDescription;
 import org.cryptforward.keys.KeyImporter;
@@ -28,9 +29,9 @@ import picocli.CommandLine.Parameters;
         description = "Manage the public keys forwards are encrypted to (the keyring named in the configuration).",
         subcommands = {KeyCmd.Import.class, KeyCmd.ListCmd.class, KeyCmd.Show.class, KeyCmd.Remove.class, KeyCmd.Export.class})
 final class KeyCmd implements Runnable {
-    @Option(names = "--config", paramLabel = "FILE", scope = picocli.CommandLine.ScopeType.INHERIT,
-            description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
-    Path config;
+    /** Given to {@code key} or to one of its commands: {@code key --config F list} and {@code key list --config F} alike. */
+    @picocli.CommandLine.Mixin
+    ConfigFile config = new ConfigFile();
 
     private final Context context;
 
@@ -44,7 +45,7 @@ final class KeyCmd implements Runnable {
     }
 
     Keyring keyring() throws Failure {
-        Config cfg = loadConfig(org.cryptforward.config.ConfigLoader.locate(config, context.env()), context);
+        Config cfg = loadConfig(config.locate(context.env()), context);
         return new Keyring(cfg.keyring());
     }
 

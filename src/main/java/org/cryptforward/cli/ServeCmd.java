@@ -1,9 +1,13 @@
 package org.cryptforward.cli;
 
 import java.io.IOException;
+import java.io.PrintStream;
 import java.nio.channels.Channel;
+import java.nio.file.Path;
+import java.time.Clock;
 import java.util.concurrent.Callable;
 import org.cryptforward.ExitCodes;
+import org.cryptforward.Text;
 import org.cryptforward.service.Service;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -22,7 +26,7 @@ import picocli.CommandLine.Option;
                     + " ([service] socket) and ends with its result; without it, deliver works in-process as before.",
             "Runs in the foreground until SIGTERM; SIGHUP reloads the configuration. Exit status 0 after a stop, 78 when it cannot start."
         })
-final class ServeCmd implements Callable<Integer> {
+public final class ServeCmd implements Callable<Integer> {
     @Mixin
     ConfigFile config = new ConfigFile();
 
@@ -37,7 +41,7 @@ final class ServeCmd implements Callable<Integer> {
 
     @Override
     public Integer call() throws InterruptedException {
-        Service service = new Service(config.locate(context.env()), context.clock(), context.err(), verbose);
+        Service service = service(config.locate(context.env()), context.clock(), context.err(), verbose);
         // periodic work the service drives goes here, e.g. a queue runner: service.every(interval, runner)
         Channel inherited = null;
         try {
@@ -48,14 +52,19 @@ final class ServeCmd implements Callable<Integer> {
         try {
             service.start(inherited);
         } catch (Service.StartException e) {
-            context.err().println("cryptforward: " + Cli.oneLine(e.getMessage()));
-            return CheckCmd.EX_CONFIG;
+            context.err().println("cryptforward: " + Text.oneLine(e.getMessage(), 1000));
+            return ExitCodes.CONFIG;
         }
         if (context.ownsProcess()) {
             Signals.handle(service);
         }
         service.await();
         return ExitCodes.OK;
+    }
+
+    /** The service for {@code config}, its deliveries wired as {@code deliver}'s ({@link DeliverCmd#ports}). */
+    public static Service service(Path config, Clock clock, PrintStream log, boolean verbose) {
+        return new Service(config, clock, log, verbose, DeliverCmd::ports);
     }
 
     /** SIGTERM and SIGINT stop, SIGHUP reloads; instead of the process's default (a shutdown hook's 75). */

@@ -1,6 +1,7 @@
 package org.cryptforward.cli;
 
 import java.io.IOException;
+import java.security.SecureRandom;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -8,6 +9,7 @@ import java.util.concurrent.Callable;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
+import org.cryptforward.pipeline.Planner;
 import org.cryptforward.pipeline.Preview;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -42,7 +44,7 @@ final class TestCmd implements Callable<Integer> {
         Config cfg = KeyCmd.loadConfig(config.locate(context.env()), context);
         Map<String, Object> result;
         try {
-            result = new Preview(cfg, context.clock(), context.env())
+            result = new Preview(cfg, new Planner(cfg, context.clock(), new SecureRandom()), context.env())
                     .explain(context.in(), Optional.ofNullable(recipient), Optional.ofNullable(sender));
         } catch (IOException e) {
             throw Failure.temporary("4.3.0", "cannot read the message: " + e.getMessage());

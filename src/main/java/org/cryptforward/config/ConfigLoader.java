@@ -1,5 +1,7 @@
 package org.cryptforward.config;
 
+import jakarta.mail.internet.AddressException;
+import jakarta.mail.internet.InternetAddress;
 import java.io.IOException;
 import java.net.InetAddress;
 import java.nio.file.AccessDeniedException;
@@ -19,6 +21,7 @@ import java.util.Set;
 import java.util.function.IntSupplier;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
+import org.cryptforward.IoErrors;
 import org.cryptforward.config.RelayConfig.Security;
 import org.cryptforward.config.Rule.Format;
 
@@ -48,7 +51,6 @@ public final class ConfigLoader {
 
     private static final Pattern HOSTNAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\\.?");
     private static final Pattern HEADER_NAME = Pattern.compile("[!-9;-~]+");
-    private static final Pattern ADDRESS = Pattern.compile("[^\\s<>()\\[\\],;:\"@\\\\]+@[A-Za-z0-9.\\-\\[\\]:]+");
 
     private final Path file;
     private final Path baseDir;
@@ -113,7 +115,7 @@ public final class ConfigLoader {
             problem(0, "", "not readable by this user");
             return null;
         } catch (IOException e) {
-            problem(0, "", "cannot be read: " + (e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage()));
+            problem(0, "", "cannot be read: " + IoErrors.describe(e));
             return null;
         }
         List<TomlDocument.SyntaxError> syntax = new ArrayList<>();
@@ -205,7 +207,7 @@ public final class ConfigLoader {
             String ef = envelopeFrom.get();
             if (ef.equals("<>")) {
                 envelopeFrom = Optional.of("");
-            } else if (!ADDRESS.matcher(ef).matches()) {
+            } else if (!isAddress(ef)) {
                 problem(line(t, "envelope_from"), p + "envelope_from", "not an e-mail address: " + quote(ef));
             }
         }
@@ -311,7 +313,7 @@ public final class ConfigLoader {
             }
             List<String> forwardTo = strings(t, "forward_to", k, true, elementLine);
             for (String a : forwardTo) {
-                if (!ADDRESS.matcher(a).matches()) {
+                if (!isAddress(a)) {
                     problem(line(t, "forward_to"), k + "forward_to", "not an e-mail address: " + quote(a));
                 }
             }
@@ -515,6 +517,23 @@ public final class ConfigLoader {
 
     private static String quote(String s) {
         return "\"" + s + "\"";
+    }
+
+    /**
+     * A bare address, as the SMTP layer will accept it when sending: checked here by the same
+     * strict parser, so that a configured address can never fail a delivery permanently.
+     */
+    static boolean isAddress(String s) {
+        if (s.isEmpty() || s.indexOf('@') <= 0 || s.chars().anyMatch(c -> c <= ' ' || c == 127)) {
+            return false;
+        }
+        try {
+            InternetAddress a = new InternetAddress(s, true);
+            a.validate();
+            return s.equals(a.getAddress()) && a.getPersonal() == null;
+        } catch (AddressException e) {
+            return false;
+        }
     }
 
     /** Whether a relay host is this machine, decided without DNS. */

@@ -21,6 +21,7 @@ import org.bouncycastle.openpgp.operator.PGPDataEncryptorBuilder;
 import org.bouncycastle.openpgp.operator.bc.BcPGPDataEncryptorBuilder;
 import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenerator;
 import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
+import org.cryptforward.Limits;
 
 /**
  * OpenPGP encryption of a byte stream to a set of public keys, ASCII-armored. Bytes in, bytes
@@ -52,7 +53,7 @@ import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
  * checks), {@link #open} throws {@link KeyFailure}, naming the key, before anything is written.
  */
 public final class Encryptor {
-    private static final int BUFFER = 1 << 16;
+    private static final int BUFFER = Limits.DEFAULT.ioBufferBytes();
 
     private final SecureRandom random;
 

@@ -1,21 +1,18 @@
 package org.cryptforward.delivery;
 
 import java.io.IOException;
-import java.nio.channels.FileChannel;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.FileSystemException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.nio.file.StandardOpenOption;
 import java.nio.file.attribute.FileAttribute;
 import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.Set;
 import org.cryptforward.Failure;
+import org.cryptforward.IoErrors;
 
 /**
  * The checks that keep the local copy from being redirected or exposed.
@@ -123,35 +120,12 @@ final class FileSafety {
         }
     }
 
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
-    }
-
-    /** Classifies a local I/O error: every one of them is temporary. */
+    /** Classifies a local I/O error of the mailbox: every one of them is temporary ({@link IoErrors}). */
     static Failure ioFailure(String what, IOException e) {
-        String reason = reason(e);
-        String status = isDiskFull(e) ? "4.3.1" : "4.2.0";
-        return Failure.temporary(status, what + ": " + reason, e);
-    }
-
-    static boolean isDiskFull(IOException e) {
-        String reason = reason(e);
-        return reason.contains("No space left") || reason.contains("quota");
+        return IoErrors.temporary("4.2.0", what, e);
     }
 
     static String reason(IOException e) {
-        if (e instanceof AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof NoSuchFileException) {
-            return "no such file or directory";
-        }
-        if (e instanceof FileSystemException fse && fse.getReason() != null) {
-            return fse.getReason();
-        }
-        String m = e.getMessage();
-        return m == null ? e.getClass().getSimpleName() : m;
+        return IoErrors.describe(e);
     }
 }

@@ -18,9 +18,14 @@ import java.time.Clock;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.HexFormat;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
+import org.cryptforward.Durability;
 import org.cryptforward.Failure;
+import org.cryptforward.Limits;
+import org.cryptforward.journal.DeliveryJournal;
+import org.cryptforward.journal.JournalRecord;
 
 /**
  * Maildir delivery as qmail defined it: the message is written under a unique name into
@@ -85,6 +90,34 @@ public final class Maildir implements LocalMailbox {
         return storeAs(message, uniqueName());
     }
 
+    /**
+     * The unique name is recorded before the file is written. If a retry finds that name in new/
+     * (or cur/), the copy was made; otherwise the leftover in tmp/ is removed and the message is
+     * written again under a new name.
+     */
+    @Override
+    public Path deliverOnce(MessageSource message, String envelopeSender, DeliveryJournal.Entry entry) throws Failure {
+        Optional<JournalRecord.LocalCopy> done = entry.last(JournalRecord.LocalCopy.class);
+        if (done.isPresent()) {
+            return Path.of(done.get().location());
+        }
+        Optional<JournalRecord.MaildirIntent> intent = entry.last(JournalRecord.MaildirIntent.class);
+        if (intent.isPresent()) {
+            String earlier = intent.get().name();
+            discardTemporary(earlier);
+            if (contains(earlier)) {
+                Path p = root.resolve("new").resolve(earlier);
+                entry.record(new JournalRecord.LocalCopy(p.toString()));
+                return p;
+            }
+        }
+        String name = uniqueName();
+        entry.record(new JournalRecord.MaildirIntent(name));
+        Path p = storeAs(message, name);
+        entry.record(new JournalRecord.LocalCopy(p.toString()));
+        return p;
+    }
+
     /** Stores under a given unique name (the caller may have recorded it beforehand). */
     public Path storeAs(MessageSource message, String name) throws Failure {
         if (name.isEmpty() || name.contains("/") || name.startsWith(".")) {
@@ -99,7 +132,7 @@ public final class Maildir implements LocalMailbox {
                             Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                             FileSafety.PRIVATE_FILE);
                     InputStream in = message.open()) {
-                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(ch)), 64 * 1024);
+                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(ch)), Limits.DEFAULT.ioBufferBytes());
                 in.transferTo(out);
                 out.flush();
                 ch.force(true);
@@ -115,7 +148,7 @@ public final class Maildir implements LocalMailbox {
                 }
                 Files.move(tmp, dest, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             }
-            FileSafety.fsyncDirectory(root.resolve("new"));
+            Durability.fsyncDirectory(root.resolve("new"));
             Files.deleteIfExists(tmp);
             return dest;
         } catch (IOException e) {

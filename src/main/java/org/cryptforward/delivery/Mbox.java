@@ -27,6 +27,9 @@ import java.util.Set;
 import org.cryptforward.Dates;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
+import org.cryptforward.Limits;
+import org.cryptforward.journal.DeliveryJournal;
+import org.cryptforward.journal.JournalRecord;
 
 /**
  * mbox delivery as Postfix's local(8) does it, plus recovery from a crash in mid-append.
@@ -134,6 +137,39 @@ public final class Mbox implements LocalMailbox {
         }
     }
 
+    /**
+     * The append is announced in a pending record (see {@link MboxRecovery}) that the next holder
+     * of the mailbox locks repairs: a torn append is cut off, a complete one kept, and the outcome
+     * left under this message's journal key. A retry takes the copy as made when the journal or
+     * that outcome says complete, or writes it again. The pending record goes (commit) only after
+     * the journal records the copy; if that record fails, the complete append is left to the
+     * repair, which keeps it for the retry.
+     */
+    @Override
+    public Path deliverOnce(MessageSource message, String envelopeSender, DeliveryJournal.Entry entry) throws Failure {
+        Optional<JournalRecord.LocalCopy> done = entry.last(JournalRecord.LocalCopy.class);
+        if (done.isPresent()) {
+            return Path.of(done.get().location());
+        }
+        String key = entry.key();
+        Measured measured = measure(message, envelopeSender);
+        try (Lock lock = lock()) {
+            Optional<Recovered> earlier = lock.recovered(key);
+            if (earlier.isPresent() && earlier.get() == Recovered.COMPLETE) {
+                entry.record(new JournalRecord.LocalCopy(file.toString()));
+                lock.forget(key);
+                return file;
+            }
+            lock.append(measured, key);
+            entry.record(new JournalRecord.LocalCopy(file.toString()));
+            lock.commit();
+            if (earlier.isPresent()) {
+                lock.forget(key);
+            }
+            return file;
+        }
+    }
+
     /** Reads the message once through the quoting to learn how many bytes the append will write. */
     public Measured measure(MessageSource message, String envelopeSender) throws Failure {
         byte[] from = fromLine(envelopeSender);
@@ -214,7 +250,7 @@ public final class Mbox implements LocalMailbox {
             uncommitted = pending;
             try (InputStream in = m.source.open()) {
                 channel.position(original);
-                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(channel)), 64 * 1024);
+                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(channel)), Limits.DEFAULT.ioBufferBytes());
                 for (int i = 0; i < separator; i++) {
                     out.write('\n');
                 }

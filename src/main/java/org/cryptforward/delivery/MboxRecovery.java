@@ -23,6 +23,8 @@ import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.cryptforward.Durability;
+import org.cryptforward.Limits;
 
 /**
  * Crash recovery for mbox appends: what makes a delivery killed in the middle of an append (SIGKILL,
@@ -132,7 +134,7 @@ final class MboxRecovery {
     /** Removes the pending record (the append is recorded elsewhere, or undone), durably. */
     void end(Path mbox) throws IOException {
         if (Files.deleteIfExists(pendingFile(mbox))) {
-            FileSafety.fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
         }
     }
 
@@ -324,7 +326,7 @@ final class MboxRecovery {
             Files.deleteIfExists(tmp);
             throw e;
         }
-        FileSafety.fsyncDirectory(dir);
+        Durability.fsyncDirectory(dir);
     }
 
     private static byte[] read(FileChannel ch, long pos, int len) throws IOException {
@@ -339,7 +341,7 @@ final class MboxRecovery {
 
     /** Whether {@code needle} occurs entirely within bytes {@code [from, to)} of the file. */
     private static boolean contains(FileChannel ch, long from, long to, byte[] needle) throws IOException {
-        int chunk = 1 << 16;
+        int chunk = Limits.DEFAULT.ioBufferBytes();
         long pos = from;
         while (pos + needle.length <= to) {
             int len = (int) Math.min(chunk + needle.length - 1, to - pos);

@@ -31,6 +31,8 @@ import java.util.Optional;
 import java.util.Set;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
+import org.cryptforward.IoErrors;
+import org.cryptforward.Limits;
 
 /**
  * What makes MTA retries idempotent: for each message, a small file in {@code STATE/journal/}
@@ -65,12 +67,12 @@ import org.cryptforward.Failure;
  * to it, so a delivery that was waiting for that lock sees the tombstone and starts afresh rather
  * than record into a deleted file.
  */
-public final class Journal {
+public final class Journal implements DeliveryJournal {
     private static final Duration PRUNE_INTERVAL = Duration.ofHours(1);
     /** The record that marks an entry as deleted. */
     static final String TOMBSTONE = "pruned";
     /** No entry of ours grows this large. */
-    static final long MAX_ENTRY = 1 << 20;
+    static final long MAX_ENTRY = Limits.DEFAULT.journalEntryBytes();
     private static final int ATTEMPTS = 4;
 
     private final Path dir;
@@ -97,6 +99,7 @@ public final class Journal {
     }
 
     /** Opens (creating) the entry for {@code key} and locks it, waiting at most until the deadline. */
+    @Override
     public Entry open(String key, Deadline deadline) throws Failure {
         if (!key.matches("[0-9a-f]{64}")) {
             throw new IllegalArgumentException("bad journal key");
@@ -216,6 +219,7 @@ public final class Journal {
      *
      * @return how many entries were removed
      */
+    @Override
     public int prune() {
         Instant now = clock.instant();
         try {
@@ -327,8 +331,8 @@ public final class Journal {
 
     /** Errors that are about the state directory, not the entry: setting the entry aside would not help. */
     private static boolean isEnvironment(IOException e) {
-        String r = reason(e);
-        return r.contains("No space left") || r.contains("quota") || r.contains("Read-only file system");
+        IoErrors.Kind k = IoErrors.kind(e);
+        return k == IoErrors.Kind.FULL || k == IoErrors.Kind.READ_ONLY;
     }
 
     /**
@@ -385,7 +389,7 @@ public final class Journal {
     }
 
     /** The locked journal entry of one message. */
-    public static final class Entry implements AutoCloseable {
+    public static final class Entry implements DeliveryJournal.Entry {
         private final Path file;
         private final FileChannel channel;
         private final FileLock lock;
@@ -400,17 +404,44 @@ public final class Journal {
             this.tornTail = tornTail;
         }
 
-        public List<String> records() {
+        @Override
+        public String key() {
+            return file.getFileName().toString();
+        }
+
+        @Override
+        public boolean has(JournalRecord record) {
+            return records.contains(record.line());
+        }
+
+        @Override
+        public <R extends JournalRecord> Optional<R> last(Class<R> kind) {
+            for (int i = records.size() - 1; i >= 0; i--) {
+                Optional<JournalRecord> r = JournalRecord.parse(records.get(i));
+                if (r.isPresent() && kind.isInstance(r.get())) {
+                    return Optional.of(kind.cast(r.get()));
+                }
+            }
+            return Optional.empty();
+        }
+
+        @Override
+        public void record(JournalRecord record) throws Failure {
+            record(record.line());
+        }
+
+        /** The lines of the entry, as written. */
+        List<String> records() {
             return Collections.unmodifiableList(records);
         }
 
-        /** Whether a record with exactly this text exists. */
-        public boolean has(String record) {
+        /** Whether a line with exactly this text exists. */
+        boolean has(String record) {
             return records.contains(record);
         }
 
-        /** The value of the last record starting with {@code type + " "}, if any. */
-        public Optional<String> last(String type) {
+        /** The value of the last line starting with {@code type + " "}, if any. */
+        Optional<String> last(String type) {
             for (int i = records.size() - 1; i >= 0; i--) {
                 String r = records.get(i);
                 if (r.startsWith(type + " ")) {
@@ -425,7 +456,7 @@ public final class Journal {
          * (a path with non-ASCII letters) are written as {@code \xHH}, so every record is one
          * line of printable ASCII on disk; {@link #records()} gives them back as they were.
          */
-        public void record(String record) throws Failure {
+        void record(String record) throws Failure {
             if (record.isEmpty() || record.equals(TOMBSTONE)) {
                 throw new IllegalArgumentException("not a record: " + record);
             }
@@ -501,20 +532,10 @@ public final class Journal {
     }
 
     private static Failure failure(String what, IOException e) {
-        String r = reason(e);
-        return Failure.temporary(r.contains("No space left") || r.contains("quota") ? "4.3.1" : "4.3.0", what + ": " + r, e);
+        return IoErrors.temporary("4.3.0", what, e);
     }
 
     static String reason(IOException e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file or directory";
-        }
-        if (e instanceof java.nio.file.AccessDeniedException) {
-            return "permission denied";
-        }
-        if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
-            return fse.getReason();
-        }
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
+        return IoErrors.describe(e);
     }
 }

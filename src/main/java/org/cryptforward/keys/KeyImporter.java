@@ -22,6 +22,7 @@ import org.bouncycastle.openpgp.PGPPublicKeyRing;
 import org.bouncycastle.openpgp.PGPSignature;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
 import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
+import org.cryptforward.IoErrors;
 
 /**
  * {@code key import}: reads certificates — armored or binary, several per input (as
@@ -343,8 +344,7 @@ public final class KeyImporter {
     }
 
     private static String describe(Throwable e) {
-        String m = e.getMessage();
-        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+        return IoErrors.describe(e);
     }
 
     /** Input that is not an importable public key. */

@@ -7,7 +7,6 @@ import java.nio.channels.Channels;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
-import java.nio.file.AccessDeniedException;
 import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileSystemException;
@@ -31,6 +30,8 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.bouncycastle.bcpg.ArmoredOutputStream;
+import org.cryptforward.Durability;
+import org.cryptforward.IoErrors;
 import org.bouncycastle.bcpg.PacketFormat;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
 
@@ -380,7 +381,7 @@ public final class Keyring {
                 rename(e.getValue(), e.getKey());
                 renamed.add(e.getKey());
             }
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
             KeyringIndex.rebuild(this);
             return new ArrayList<>(staged.keySet());
         } catch (IOException e) {
@@ -417,7 +418,7 @@ public final class Keyring {
             }
         }
         try {
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
         } catch (IOException ignored) {
             // as above
         }
@@ -448,7 +449,7 @@ public final class Keyring {
     public void remove(Entry entry) throws KeyringException {
         try {
             Files.delete(entry.file());
-            fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
             KeyringIndex.rebuild(this);
         } catch (NoSuchFileException e) {
             // already gone
@@ -490,20 +491,7 @@ public final class Keyring {
         return out.toByteArray();
     }
 
-    static void fsyncDirectory(Path dir) throws IOException {
-        try (FileChannel ch = FileChannel.open(dir, StandardOpenOption.READ)) {
-            ch.force(true);
-        }
-    }
-
     static String describe(Throwable e) {
-        if (e instanceof NoSuchFileException) {
-            return "no such file or directory";
-        }
-        if (e instanceof AccessDeniedException) {
-            return "permission denied";
-        }
-        String m = e.getMessage();
-        return m == null || m.isBlank() ? e.getClass().getSimpleName() : m;
+        return IoErrors.describe(e);
     }
 }

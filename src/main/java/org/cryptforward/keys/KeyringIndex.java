@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import org.cryptforward.Durability;
 
 /**
  * The keyring's index, {@code .index}: for each key file, its identity (size, modification time,
@@ -130,7 +131,7 @@ final class KeyringIndex {
             } finally {
                 Files.deleteIfExists(tmp);
             }
-            Keyring.fsyncDirectory(dir);
+            Durability.fsyncDirectory(dir);
         } catch (IOException | KeyringException | RuntimeException e) {
             try {
                 Files.deleteIfExists(index); // a stale index would only be ignored, but leave none

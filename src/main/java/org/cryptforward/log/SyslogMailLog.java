@@ -6,6 +6,7 @@ import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.ZonedDateTime;
 import org.cryptforward.Dates;
+import org.cryptforward.Limits;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
 import org.cryptforward.Dates;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -18,7 +19,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 public final class SyslogMailLog implements MailLog {
     /** syslog facility {@code mail}. */
     static final int FACILITY_MAIL = 2;
-    static final int MAX_LINE = 2000;
+    static final int MAX_LINE = Limits.DEFAULT.logLineChars();
 
     private final File socket;
     private final Clock clock;

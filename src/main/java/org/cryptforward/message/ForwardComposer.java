@@ -15,6 +15,7 @@ import org.bouncycastle.bcpg.ArmoredOutputStream;
 import org.bouncycastle.openpgp.PGPException;
 import org.bouncycastle.openpgp.PGPPublicKey;
 import org.cryptforward.Dates;
+import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.crypto.Encryptor;
 
@@ -35,7 +36,7 @@ import org.cryptforward.crypto.Encryptor;
  */
 public final class ForwardComposer {
     static final String PREAMBLE = "This is an OpenPGP/MIME encrypted message (RFC 4880, RFC 3156).\n";
-    static final int FIELD_LIMIT = 64 * 1024;
+    private static final int FIELD_LIMIT = Limits.DEFAULT.fieldBytes();
     /** The Subject shown outside when it is protected, as RFC 9788 suggests. */
     public static final String HIDDEN_SUBJECT = "[...]";
 
@@ -109,8 +110,8 @@ public final class ForwardComposer {
      * An already encrypted message, forwarded as it is: the outer header as for any forward, then
      * the original's own MIME fields and body, byte for byte. Nothing is encrypted a second time.
      */
-    public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom) {
-        return forward(header, to, fallbackFrom, false, out -> {
+    public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom, boolean protectSubject) {
+        return forward(header, to, fallbackFrom, protectSubject, out -> {
             out.write(ascii("MIME-Version: 1.0\n"));
             for (String name : List.of("Content-Type", "Content-Transfer-Encoding")) {
                 Optional<HeaderSection.Field> f = header.first(name);

@@ -11,10 +11,14 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.apache.james.mime4j.MimeException;
+import org.apache.james.mime4j.codec.Base64InputStream;
+import org.apache.james.mime4j.codec.DecodeMonitor;
+import org.apache.james.mime4j.codec.QuotedPrintableInputStream;
 import org.apache.james.mime4j.stream.NameValuePair;
 import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawFieldParser;
 import org.apache.james.mime4j.util.ByteArrayBuffer;
+import org.cryptforward.Limits;
 
 /**
  * The top-level header section of a message, located by byte offsets and never re-encoded.
@@ -30,12 +34,12 @@ import org.apache.james.mime4j.util.ByteArrayBuffer;
  * message itself, the local copy and the encrypted original, keep it.
  *
  * <p>To keep memory bounded whatever the input, only fields whose names are asked for are
- * remembered, at most {@value #MAX_PER_NAME} of each.
+ * remembered, at most {@link Limits#headerFieldsPerName()} of each.
  */
 public final class HeaderSection {
-    static final int MAX_PER_NAME = 1000;
-    /** The longest field name considered. */
-    private static final int MAX_NAME = 200;
+    static final int MAX_PER_NAME = Limits.DEFAULT.headerFieldsPerName();
+    /** The longest field name considered: a line of SMTP's 998 octets, less the colon. */
+    private static final int MAX_NAME = Limits.DEFAULT.headerNameBytes();
     /** The UTF-8 byte-order mark. */
     private static final byte[] BOM = {(byte) 0xEF, (byte) 0xBB, (byte) 0xBF};
 
@@ -224,7 +228,7 @@ public final class HeaderSection {
     public MediaType contentType() throws IOException {
         Optional<Field> ct = first("Content-Type");
         if (ct.isPresent()) {
-            byte[] raw = raw(ct.get(), 64 * 1024);
+            byte[] raw = raw(ct.get(), Limits.DEFAULT.fieldBytes());
             try {
                 RawBody body = RawFieldParser.DEFAULT.parseRawBody(RawFieldParser.DEFAULT.parseField(new ByteArrayBuffer(raw, raw.length, false)));
                 String type = body.getValue() == null ? "" : body.getValue().strip().toLowerCase(Locale.ROOT);
@@ -249,10 +253,20 @@ public final class HeaderSection {
         return value("Content-Transfer-Encoding", 1024).map(v -> v.toLowerCase(Locale.ROOT)).filter(v -> !v.isEmpty()).orElse("7bit");
     }
 
+    /** The body, decoded from its transfer encoding (base64, quoted-printable) by mime4j. */
+    public InputStream decodedBody() throws IOException {
+        InputStream raw = message.open(bodyStart, message.length());
+        return switch (transferEncoding()) {
+            case "base64" -> new Base64InputStream(raw, DecodeMonitor.SILENT);
+            case "quoted-printable" -> new QuotedPrintableInputStream(raw, DecodeMonitor.SILENT);
+            default -> raw;
+        };
+    }
+
     /** Reads lines of the header with its own buffer, keeping track of the offset. */
     private static final class Scanner implements AutoCloseable {
         private final InputStream in;
-        private final byte[] buf = new byte[64 * 1024];
+        private final byte[] buf = new byte[Limits.DEFAULT.ioBufferBytes()];
         private int pos;
         private int len;
         private long base;

@@ -5,9 +5,6 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.SequenceInputStream;
 import java.util.Optional;
-import org.apache.james.mime4j.codec.Base64InputStream;
-import org.apache.james.mime4j.codec.DecodeMonitor;
-import org.apache.james.mime4j.codec.QuotedPrintableInputStream;
 
 /**
  * The body of a text/plain message as the inline format encrypts it: decoded from its transfer
@@ -27,13 +24,7 @@ public final class InlineBody {
     }
 
     public static InputStream open(HeaderSection header, Optional<String> hiddenSubject) throws IOException {
-        InputMessage m = header.message();
-        InputStream raw = m.open(header.bodyStart(), m.length());
-        InputStream body = switch (header.transferEncoding()) {
-            case "base64" -> new Base64InputStream(raw, DecodeMonitor.SILENT);
-            case "quoted-printable" -> new QuotedPrintableInputStream(raw, DecodeMonitor.SILENT);
-            default -> raw;
-        };
+        InputStream body = header.decodedBody();
         if (hiddenSubject.isEmpty()) {
             return body;
         }

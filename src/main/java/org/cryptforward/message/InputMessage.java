@@ -9,6 +9,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Optional;
+import org.cryptforward.Limits;
 
 /**
  * One message as the MTA handed it over on standard input.
@@ -22,7 +23,7 @@ import java.util.Optional;
  */
 public final class InputMessage implements Closeable {
     /** An envelope line longer than this is not one. */
-    private static final int MAX_ENVELOPE_LINE = 2048;
+    private static final int MAX_ENVELOPE_LINE = Limits.DEFAULT.envelopeLineBytes();
 
     private final Spool spool;
     private final String envelopeLine;
@@ -50,7 +51,7 @@ public final class InputMessage implements Closeable {
         Spool spool = Spool.create(tempDir, memoryLimit);
         try {
             MessageDigest sha = sha256();
-            byte[] buf = new byte[64 * 1024];
+            byte[] buf = new byte[Limits.DEFAULT.ioBufferBytes()];
             // The first line decides whether there is an envelope line; read until it ends.
             int head = 0;
             int eol = -1;
@@ -153,10 +154,6 @@ public final class InputMessage implements Closeable {
 
     public String digestHex() {
         return HexFormat.of().formatHex(digest);
-    }
-
-    public boolean isSpooledToDisk() {
-        return spool.isOnDisk();
     }
 
     @Override

@@ -21,15 +21,23 @@ import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawField;
 import org.apache.james.mime4j.stream.RawFieldParser;
 import org.apache.james.mime4j.stream.RecursionMode;
+import org.cryptforward.Limits;
 
 /**
  * The top of a message's MIME tree, as mime4j parses it: each entity's type, Content-Type
  * parameters, transfer encoding and the first bytes of its decoded body. Parsing is streaming and
- * bounded: no limits on line or header length (real mail breaks them), nested messages
+ * bounded: a line or header field over {@link Limits#mimeLineBytes()} bytes ends it, nested messages
  * (message/rfc822) are not entered, entities deeper than {@code maxDepth} are skipped whole, and
  * at most {@code sampleBytes} of each body are kept.
  */
 public final class MimeOutline {
+    /**
+     * Lines and header fields longer than this end the parse (the structure is then unknown):
+     * mime4j holds a header line in memory, and a 30 MB one does not fit the delivery's heap.
+     */
+    static final int MAX_LINE = Limits.DEFAULT.mimeLineBytes();
+    static final int MAX_FIELDS = Limits.DEFAULT.mimeFields();
+
     private MimeOutline() {}
 
     /** One entity. */
@@ -43,25 +51,35 @@ public final class MimeOutline {
         public String param(String name) {
             return params.get(name.toLowerCase(Locale.ROOT));
         }
-
-        public boolean isMultipart() {
-            return type.startsWith("multipart/");
-        }
     }
 
     public static Part parse(InputStream in, int maxDepth, int sampleBytes) throws IOException {
+        return parse(in, null, maxDepth, sampleBytes);
+    }
+
+    /**
+     * Parses a body whose header has been read elsewhere: {@code contentType} is the value of its
+     * Content-Type field (mime4j's headless mode). Null parses {@code in} as a whole message.
+     */
+    public static Part parse(InputStream in, String contentType, int maxDepth, int sampleBytes) throws IOException {
         MimeConfig config = new MimeConfig.Builder()
-                .setMaxLineLen(-1)
-                .setMaxHeaderLen(-1)
-                .setMaxHeaderCount(-1)
+                .setMaxLineLen(MAX_LINE)
+                .setMaxHeaderLen(MAX_LINE)
+                .setMaxHeaderCount(MAX_FIELDS)
                 .setMaxContentLen(-1)
                 .setMalformedHeaderStartsBody(true)
                 .build();
         MimeTokenStream stream = new MimeTokenStream(config, DecodeMonitor.SILENT, null);
         stream.setRecursionMode(RecursionMode.M_NO_RECURSE);
-        stream.parse(in);
         Deque<Builder> open = new ArrayDeque<>();
         Builder root = null;
+        if (contentType == null) {
+            stream.parse(in);
+        } else {
+            stream.parseHeadless(in, contentType);
+            root = new Builder(0);
+            open.push(root);
+        }
         try {
             for (EntityState state = stream.getState(); state != EntityState.T_END_OF_STREAM; state = stream.next()) {
                 switch (state) {

@@ -4,6 +4,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
+import org.cryptforward.Limits;
 
 /**
  * Copies original header fields to the outside of a forward, byte for byte where that is safe.
@@ -14,7 +15,7 @@ import java.util.regex.Pattern;
  * SMTP's 998 octets is folded at a space (or, lacking one, between two characters) so no relay
  * truncates it.
  *
- * <p>A field longer than {@value #MAX_FIELD} octets is cut (the whole of it travels inside the
+ * <p>A field longer than {@link Limits#outerFieldBytes()} octets (16 KiB) is cut (the whole of it travels inside the
  * encryption) at a folding point: the last white space in the last KiB before the bound, so that
  * whole words and addresses stay whole. Where there is none (one long run of adjacent encoded
  * words, or of text without spaces), and where a long line without a space is folded, the break
@@ -24,9 +25,9 @@ import java.util.regex.Pattern;
  * the end of a cut field is dropped.
  */
 public final class OuterFields {
-    static final int MAX_LINE = 998;
+    static final int MAX_LINE = Limits.DEFAULT.outputLineBytes();
     /** Fields longer than this are cut; the full text is inside the encryption. */
-    static final int MAX_FIELD = 16 * 1024;
+    static final int MAX_FIELD = Limits.DEFAULT.outerFieldBytes();
     /** An RFC 2047 encoded word: {@code =?charset?B-or-Q?text?=}, no white space inside. */
     private static final Pattern ENCODED_WORD = Pattern.compile("=\\?[^?\\s]+\\?[bBqQ]\\?[^?\\s]*\\?=");
 

@@ -20,6 +20,7 @@ import org.apache.james.mime4j.stream.NameValuePair;
 import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawFieldParser;
 import org.apache.james.mime4j.util.ByteArrayBuffer;
+import org.cryptforward.Limits;
 
 /**
  * The cryptographic payload of a PGP/MIME forward: the original message, every byte of it, with
@@ -87,7 +88,7 @@ public final class ProtectedPayload {
         if (ct.isPresent()) {
             HeaderSection.Field f = ct.get();
             InputMessage m = header.message();
-            Set<String> present = parameterNames(header.raw(f, 64 * 1024));
+            Set<String> present = parameterNames(header.raw(f, Limits.DEFAULT.fieldBytes()));
             List<String> add = new ArrayList<>(3);
             if (!present.contains("hp")) {
                 add.add(HP);

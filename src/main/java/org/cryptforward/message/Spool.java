@@ -16,6 +16,7 @@ import java.util.List;
 import javax.crypto.Cipher;
 import javax.crypto.spec.ChaCha20ParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
+import org.cryptforward.Limits;
 
 /**
  * The bytes of one message, written once and then read as often as needed.
@@ -31,7 +32,7 @@ import javax.crypto.spec.SecretKeySpec;
  * <p>Not thread-safe while writing; reading streams may be opened concurrently.
  */
 public final class Spool implements Closeable {
-    private static final int CHUNK = 64 * 1024;
+    private static final int CHUNK = Limits.DEFAULT.ioBufferBytes();
     /** The stream cipher's block: a reader starting mid-file starts at a block boundary. */
     private static final int BLOCK = 64;
 

@@ -1,17 +1,16 @@
 package org.cryptforward.pipeline;
 
-import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.Date;
-import java.util.LinkedHashSet;
+import java.util.LinkedHashMap;
 import java.util.List;
-import java.util.Set;
+import java.util.Map;
+import java.util.Optional;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
@@ -21,12 +20,12 @@ import org.cryptforward.config.ConfigProblem;
 import org.cryptforward.config.RelayConfig;
 import org.cryptforward.config.Rule;
 import org.cryptforward.keys.KeyDescription;
-import org.cryptforward.keys.KeyIds;
 import org.cryptforward.keys.KeyImporter;
 import org.cryptforward.keys.KeyStatus;
-import org.cryptforward.keys.KeyUsability;
 import org.cryptforward.keys.Keyring;
 import org.cryptforward.keys.KeyringException;
+import org.cryptforward.keys.KeyringModes;
+import org.cryptforward.relay.PasswordFile;
 import org.cryptforward.relay.SmtpRelay;
 
 /**
@@ -34,7 +33,10 @@ import org.cryptforward.relay.SmtpRelay;
  * Errors are what would make deliveries defer or fail, or send a notice instead of the message
  * (a key that is missing, ambiguous, expired, revoked or cannot encrypt; a keyring file that
  * cannot be read or that others may write); warnings are what will soon (a key that expires
- * within 30 days) or what looks unwise.
+ * within 30 days) or what looks unwise. Each judgement that a delivery also makes is made by the
+ * same code ({@link ConfigLoader} for the configuration and its addresses, {@link RuleKeys} and
+ * {@link KeyringModes} for the keys, {@link PasswordFile} for the password file), so that a
+ * {@code check} without errors means no delivery fails for those reasons.
  */
 public final class Checker {
     static final Duration EXPIRY_WARNING = KeyImporter.EXPIRY_WARNING;
@@ -89,6 +91,10 @@ public final class Checker {
         return findings;
     }
 
+    /**
+     * The keys judged exactly as a delivery judges them ({@link RuleKeys}, and its
+     * {@link KeyringModes}), each key ID once, whichever rules name it.
+     */
     private void checkKeys(Config config) {
         Keyring keyring = new Keyring(config.keyring());
         if (!Files.isDirectory(config.keyring())) {
@@ -96,24 +102,28 @@ public final class Checker {
         } else {
             checkKeyringFiles(keyring);
             Date now = Date.from(clock.instant());
-            Set<String> ids = new LinkedHashSet<>();
-            config.rules().forEach(r -> ids.addAll(r.keys()));
-            for (String id : ids) {
-                try {
-                    Keyring.Entry e = keyring.find(id, now);
-                    KeyStatus s = KeyUsability.evaluate(e.certificate(), now);
-                    String fpr = KeyIds.fingerprint(e.certificate());
-                    String named = id.equalsIgnoreCase(fpr) ? "key " + fpr : "key " + id + " (" + fpr + ")";
-                    if (!s.usable()) {
-                        error(named + " cannot be used: " + s.reason().orElse("no encryption key") + rulesNaming(config, id));
-                    } else if (s.expires().isPresent() && s.expires().get().toInstant().isBefore(clock.instant().plus(EXPIRY_WARNING))) {
-                        warning(named + " expires on " + KeyDescription.day(s.expires().get()) + ": renew it and import it again"
-                                + rulesNaming(config, id));
-                    } else {
-                        ok(named + " is usable" + s.expires().map(d -> ", expires " + KeyDescription.day(d)).orElse(""));
-                    }
-                } catch (KeyringException e) {
-                    error("key " + id + ": " + e.getMessage() + rulesNaming(config, id));
+            Map<String, RuleKeys.Verdict> verdicts = new LinkedHashMap<>();
+            for (Rule r : config.rules()) {
+                for (RuleKeys.Verdict v : RuleKeys.resolve(config.keyring(), r, now).verdicts()) {
+                    verdicts.putIfAbsent(v.id(), v);
+                }
+            }
+            for (RuleKeys.Verdict v : verdicts.values()) {
+                String id = v.id();
+                if (v.fingerprint().isEmpty()) {
+                    error("key " + id + ": " + v.problem().orElse("not found") + rulesNaming(config, id));
+                    continue;
+                }
+                String fpr = v.fingerprint().get();
+                String named = id.equalsIgnoreCase(fpr) ? "key " + fpr : "key " + id + " (" + fpr + ")";
+                Optional<Date> expires = v.status().flatMap(KeyStatus::expires);
+                if (v.problem().isPresent()) {
+                    error(named + " cannot be used: " + v.problem().get() + rulesNaming(config, id));
+                } else if (expires.isPresent() && expires.get().toInstant().isBefore(clock.instant().plus(EXPIRY_WARNING))) {
+                    warning(named + " expires on " + KeyDescription.day(expires.get()) + ": renew it and import it again"
+                            + rulesNaming(config, id));
+                } else {
+                    ok(named + " is usable" + expires.map(d -> ", expires " + KeyDescription.day(d)).orElse(""));
                 }
             }
         }
@@ -124,32 +134,19 @@ public final class Checker {
         }
     }
 
-    /** Keyring files that cannot be read, and modes that let others plant a key. */
+    /** Keyring files that cannot be read, and modes that let others plant a key (the rule deliver applies to the keys it uses). */
     private void checkKeyringFiles(Keyring keyring) {
         try {
             Keyring.Listing listing = keyring.list();
             for (String p : listing.problems()) {
                 error(p);
             }
-            if (writableByOthers(keyring.dir())) {
-                error("keyring " + keyring.dir() + " is writable by group or others, who could replace a key; chmod 755 it");
-            }
+            KeyringModes.directoryProblem(keyring.dir()).ifPresent(this::error);
             for (Keyring.Entry e : listing.entries()) {
-                if (writableByOthers(e.file())) {
-                    error("keyring file " + e.file() + " is writable by group or others, who could replace the key; chmod 644 it");
-                }
+                KeyringModes.fileProblem(e.file()).ifPresent(this::error);
             }
         } catch (KeyringException e) {
             error(e.getMessage());
-        }
-    }
-
-    private static boolean writableByOthers(Path p) {
-        try {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
-            return perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE);
-        } catch (IOException | UnsupportedOperationException e) {
-            return false;
         }
     }
 
@@ -230,16 +227,10 @@ public final class Checker {
         if (relay.passwordFile().isPresent()) {
             Path p = relay.passwordFile().get();
             try {
-                Set<PosixFilePermission> perms = Files.getPosixFilePermissions(p);
-                if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-                    error("password file " + p + " is readable by group or others; chmod 600 it");
-                } else if (!Files.isReadable(p)) {
-                    error("password file " + p + " is not readable by this user");
-                } else {
-                    ok("password file " + p + " is private");
-                }
-            } catch (IOException e) {
-                error("password file " + p + " cannot be read: " + reason(e));
+                PasswordFile.read(p); // the rule deliver applies before it logs in
+                ok("password file " + p + " is private");
+            } catch (Failure f) {
+                error(f.getMessage());
             }
         }
         if (relay.caFile().isPresent() && !Files.isReadable(relay.caFile().get())) {
@@ -270,10 +261,6 @@ public final class Checker {
         } catch (Failure f) {
             error(f.getMessage());
         }
-    }
-
-    private static String reason(IOException e) {
-        return e.getMessage() == null ? e.getClass().getSimpleName() : e.getMessage();
     }
 
     private void ok(String s) {

@@ -10,6 +10,7 @@ import java.util.Optional;
 import org.bouncycastle.openpgp.PGPPublicKey;
 import org.cryptforward.Dates;
 import org.cryptforward.Failure;
+import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
 import org.cryptforward.message.ForwardComposer;
@@ -27,8 +28,6 @@ import org.cryptforward.rules.LoopDetector;
  * forward, inline where asked for and possible, else PGP/MIME. Reads the keyring; writes nothing.
  */
 public final class Planner {
-    static final int FIELD_LIMIT = 64 * 1024;
-
     private final Config config;
     private final Clock clock;
     private final SecureRandom random;
@@ -39,65 +38,56 @@ public final class Planner {
         this.random = random;
     }
 
+    /** The one decision of a delivery: {@code deliver}, {@code deliver --dry-run} and {@code test} all make it here. */
     public Plan plan(HeaderSection header, Envelope envelope, Optional<Rule> rule) throws IOException {
         if (rule.isEmpty()) {
-            return plan(rule, true, Optional.empty(), "no rule matched: kept locally only");
+            return new Plan.KeepOnly(rule, "no rule matched: kept locally only");
         }
         Rule r = rule.get();
         boolean keepLocal = r.localCopy();
         Optional<String> loop = LoopDetector.loop(header, config.hostname(), r.forwardTo());
         if (loop.isPresent()) {
+            String outcome = "kept locally, not forwarded: " + loop.get();
+            if (keepLocal) {
+                return new Plan.KeepOnly(rule, outcome);
+            }
             // never dropped: without a local copy the message stays queued until the loop is resolved
-            Optional<Failure> f = keepLocal
-                    ? Optional.empty()
-                    : Optional.of(Failure.temporary("4.4.6", "mail forwarding loop (" + loop.get() + ") and rule " + r.name()
-                            + " keeps no local copy"));
-            return new Plan(rule, keepLocal, Optional.empty(), "kept locally, not forwarded: " + loop.get(), f, false, Optional.empty(),
-                    Optional.empty(), Optional.empty());
+            return new Plan.Defer(rule, false, Failure.temporary("4.4.6", "mail forwarding loop (" + loop.get() + ") and rule " + r.name()
+                    + " keeps no local copy"), outcome, Optional.empty(), Optional.empty());
         }
         ForwardComposer composer = new ForwardComposer(config.hostname(), clock, random);
         String from = envelope.sender();
         Optional<String> encrypted = EncryptedInput.detect(header);
         if (encrypted.isPresent()) {
-            return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.passThrough(header, to, from)), "forwarded as it is",
-                    Optional.empty(), false, Optional.empty(), Optional.of("already encrypted (" + encrypted.get() + "), forwarded as it is"),
-                    Optional.empty());
+            return new Plan.PassThrough(r, encrypted.get(), (to, local) -> composer.passThrough(header, to, from, r.protectSubject()));
         }
         RuleKeys keys = RuleKeys.resolve(config.keyring(), r, Date.from(clock.instant()));
         if (keys.temporary()) {
             // the keyring cannot be read (permissions, I/O): the next attempt may find the key, so defer
             String problem = keys.problem().orElse("the keyring cannot be read");
-            return new Plan(rule, keepLocal, Optional.empty(), problem + "; nothing sent",
-                    Optional.of(Failure.temporary("4.3.0", "cannot read the keyring for rule " + r.name() + ": " + problem)), false,
-                    Optional.of(keys), Optional.empty(), Optional.of(problem));
+            return new Plan.Defer(rule, keepLocal, Failure.temporary("4.3.0", "cannot read the keyring for rule " + r.name() + ": " + problem),
+                    problem + "; nothing sent", Optional.of(keys), Optional.of(problem));
         }
         if (keys.problem().isPresent()) {
             String problem = keys.problem().get();
             if (!keepLocal) {
-                return new Plan(rule, false, Optional.empty(), problem + "; no local copy, so nothing sent",
-                        Optional.of(Failure.temporary("4.7.5", "cannot encrypt for rule " + r.name() + ": " + problem)), false,
-                        Optional.of(keys), Optional.empty(), Optional.of(problem));
+                return new Plan.Defer(rule, false, Failure.temporary("4.7.5", "cannot encrypt for rule " + r.name() + ": " + problem),
+                        problem + "; no local copy, so nothing sent", Optional.of(keys), Optional.of(problem));
             }
-            String messageId = header.value("Message-ID", FIELD_LIMIT).orElse("(none)");
+            String messageId = header.value("Message-ID", Limits.DEFAULT.fieldBytes()).orElse("(none)");
             String received = Dates.rfc5322(ZonedDateTime.now(clock));
-            return new Plan(rule, true, Optional.of((to, local) -> composer.notice(to, messageId, from, received, local, problem)),
-                    "notice without content sent", Optional.empty(), true, Optional.of(keys), Optional.empty(), Optional.of(problem));
+            return new Plan.Notice(r, keys, problem, (to, local) -> composer.notice(to, messageId, from, received, local, problem));
         }
         List<PGPPublicKey> encryptionKeys = keys.encryptionKeys();
         boolean protect = r.protectSubject();
-        Optional<String> note = Optional.empty();
+        Optional<String> fallback = Optional.empty();
         if (r.format() == Rule.Format.INLINE) {
             if (InlineBody.fits(header)) {
-                return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.inline(header, to, encryptionKeys, from, protect)),
-                        "forwarded inline", Optional.empty(), false, Optional.of(keys), Optional.empty(), Optional.empty());
+                return new Plan.Encrypt(r, Plan.Format.INLINE, keys, Optional.empty(),
+                        (to, local) -> composer.inline(header, to, encryptionKeys, from, protect));
             }
-            note = Optional.of("inline needs a text/plain message, this one is " + header.contentType().type() + ": sent as PGP/MIME");
+            fallback = Optional.of("inline needs a text/plain message, this one is " + header.contentType().type() + ": sent as PGP/MIME");
         }
-        return new Plan(rule, keepLocal, Optional.of((to, local) -> composer.pgpMime(header, to, encryptionKeys, from, protect)),
-                "forwarded", Optional.empty(), false, Optional.of(keys), note, Optional.empty());
-    }
-
-    private static Plan plan(Optional<Rule> rule, boolean keepLocal, Optional<Plan.Forwarder> forwarder, String outcome) {
-        return new Plan(rule, keepLocal, forwarder, outcome, Optional.empty(), false, Optional.empty(), Optional.empty(), Optional.empty());
+        return new Plan.Encrypt(r, Plan.Format.PGP_MIME, keys, fallback, (to, local) -> composer.pgpMime(header, to, encryptionKeys, from, protect));
     }
 }

@@ -12,6 +12,7 @@ import org.cryptforward.config.Rule;
 import org.cryptforward.keys.KeyIds;
 import org.cryptforward.keys.KeyStatus;
 import org.cryptforward.keys.KeyUsability;
+import org.cryptforward.keys.KeyringModes;
 import org.cryptforward.keys.Keyring;
 import org.cryptforward.keys.KeyringException;
 
@@ -20,7 +21,8 @@ import org.cryptforward.keys.KeyringException;
  * needs every one of them; if any cannot be used, {@link #problem()} says which and why, and no
  * key is handed out (so nothing is encrypted to a subset by accident).
  *
- * <p>A key that is missing, ambiguous, expired, revoked or has no encryption subkey is a
+ * <p>A key that is missing, ambiguous, expired, revoked, has no encryption subkey, or was read
+ * from a keyring others may write ({@link KeyringModes}) is a
  * {@link #problem()} that needs the administrator: the delivery sends a notice without content
  * (or defers when it keeps no local copy). A keyring that cannot be read at all is
  * {@link #temporary()}: the delivery defers (75) and the MTA retries, because the next attempt
@@ -31,7 +33,16 @@ import org.cryptforward.keys.KeyringException;
  */
 public record RuleKeys(
         List<PGPPublicKey> encryptionKeys, List<String> fingerprints, Map<String, String> statuses, Optional<String> problem,
-        boolean temporary) {
+        boolean temporary, List<Verdict> verdicts) {
+
+    /**
+     * The judgement of one key ID of the rule, for {@code check} to report in its own words.
+     *
+     * @param fingerprint the key found, if one was
+     * @param status its usability, if it was judged
+     * @param problem why it cannot be used, if it cannot
+     */
+    public record Verdict(String id, Optional<String> fingerprint, Optional<KeyStatus> status, Optional<String> problem) {}
 
     public static RuleKeys resolve(Path keyringDir, Rule rule, Date now) {
         Keyring keyring = new Keyring(keyringDir);
@@ -39,6 +50,7 @@ public record RuleKeys(
         List<String> fprs = new ArrayList<>();
         Map<String, String> statuses = new LinkedHashMap<>();
         List<String> problems = new ArrayList<>();
+        List<Verdict> verdicts = new ArrayList<>();
         boolean temporary = false;
         for (String id : rule.keys()) {
             try {
@@ -46,7 +58,14 @@ public record RuleKeys(
                 String fpr = KeyIds.fingerprint(e.certificate());
                 KeyStatus status = KeyUsability.evaluate(e.certificate(), now);
                 fprs.add(fpr);
-                if (status.usable()) {
+                // the same rule as check's: a key others may have replaced is not used
+                Optional<String> loose = KeyringModes.problem(keyring.dir(), e.file());
+                if (loose.isPresent()) {
+                    statuses.put(id, fpr + ": NOT usable: " + loose.get());
+                    problems.add("key " + fpr + " (" + id + ") cannot be used: " + loose.get());
+                    verdicts.add(new Verdict(id, Optional.of(fpr), Optional.of(status), loose));
+                } else if (status.usable()) {
+                    verdicts.add(new Verdict(id, Optional.of(fpr), Optional.of(status), Optional.empty()));
                     all.addAll(status.encryptionKeys());
                     statuses.put(id, fpr + ": usable, " + status.encryptionKeys().size() + " encryption key"
                             + (status.encryptionKeys().size() == 1 ? "" : "s"));
@@ -54,14 +73,16 @@ public record RuleKeys(
                     String why = status.reason().orElse("no encryption key");
                     statuses.put(id, fpr + ": NOT usable: " + why);
                     problems.add("key " + fpr + " (" + id + ") cannot be used: " + why);
+                    verdicts.add(new Verdict(id, Optional.of(fpr), Optional.of(status), Optional.of(why)));
                 }
             } catch (KeyringException e) {
                 statuses.put(id, "NOT usable: " + e.getMessage());
                 problems.add("key " + id + ": " + e.getMessage());
+                verdicts.add(new Verdict(id, Optional.empty(), Optional.empty(), Optional.of(e.getMessage())));
                 temporary |= e.kind() == KeyringException.Kind.IO;
             }
         }
         Optional<String> problem = problems.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", problems));
-        return new RuleKeys(problem.isPresent() ? List.of() : all, fprs, statuses, problem, temporary);
+        return new RuleKeys(problem.isPresent() ? List.of() : all, fprs, statuses, problem, temporary, List.copyOf(verdicts));
     }
 }

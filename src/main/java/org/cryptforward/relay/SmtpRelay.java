@@ -23,6 +23,8 @@ import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
 import org.cryptforward.Deadline;
 import org.cryptforward.Failure;
+import org.cryptforward.IoErrors;
+import org.cryptforward.Text;
 import org.cryptforward.config.RelayConfig;
 import org.cryptforward.config.RelayConfig.Security;
 import org.cryptforward.message.OutboundMessage;
@@ -41,12 +43,13 @@ import org.eclipse.angus.mail.smtp.SMTPTransport;
  * verified. Every step has a connect, read and write timeout, cut to the run's deadline.
  *
  * <p>Classification, from Postfix's rule that what is not known to be permanent is temporary:
- * a 5xx reply to MAIL, RCPT or DATA is permanent (69), except the 5xx replies that mean the relay
- * wants authentication or TLS (530, 534, 535, 538) or that the session is out of step (503),
- * which are not about the message; anything
+ * a 5xx reply to RCPT or DATA is permanent (69), except the 5xx replies that mean the relay wants
+ * authentication or TLS (530, 534, 535, 538) or that the session is out of step (503), a refused
+ * sender (envelope_from or policy, the same for every message) and a 552 to RCPT (RFC 5321 says
+ * to take it as 452), which are not about the message; anything
  * else (no connection, a reset, a timeout, a 4xx, TLS or AUTH failure) is temporary (75).
  */
-public final class SmtpRelay {
+public final class SmtpRelay implements RelayClient {
     private static final Pattern ENHANCED = Pattern.compile("^\\d{3}[ -]([245]\\.\\d{1,3}\\.\\d{1,3})\\b");
     /** 5xx replies that are about the session, not the message: authentication, TLS, command order. */
     private static final Set<Integer> CONFIGURATION_REPLIES = Set.of(503, 530, 534, 535, 538);
@@ -61,11 +64,13 @@ public final class SmtpRelay {
         this.deadline = deadline;
     }
 
+    @Override
     public String address() {
         return config.address();
     }
 
     /** Connects, says EHLO, does STARTTLS or TLS, and authenticates. */
+    @Override
     public Connection connect() throws Failure {
         Properties props = properties();
         Session session = Session.getInstance(props);
@@ -86,7 +91,7 @@ public final class SmtpRelay {
     }
 
     /** One open SMTP session. */
-    public final class Connection implements AutoCloseable {
+    public final class Connection implements RelayClient.Connection {
         private final SMTPTransport transport;
         private final Session session;
 
@@ -101,6 +106,7 @@ public final class SmtpRelay {
          *
          * @param envelopeFrom the MAIL FROM address; {@code ""} for the null sender
          */
+        @Override
         public void send(OutboundMessage message, String envelopeFrom, String recipient) throws Failure {
             StreamingMessage m = new StreamingMessage(session, message);
             m.setEnvelopeFrom(envelopeFrom.isEmpty() ? "<>" : envelopeFrom);
@@ -108,7 +114,8 @@ public final class SmtpRelay {
                 InternetAddress to = new InternetAddress(recipient, true);
                 transport.sendMessage(m, new InternetAddress[] {to});
             } catch (jakarta.mail.internet.AddressException e) {
-                throw Failure.permanent("5.1.3", "forward address " + recipient + " is not valid");
+                // the configuration is at fault, not the message: keep it queued until fixed
+                throw Failure.temporary("4.3.5", "forward address " + recipient + " is not valid; fix forward_to");
             } catch (MessagingException e) {
                 throw classifySend(e, recipient);
             } catch (RuntimeException e) {
@@ -162,26 +169,7 @@ public final class SmtpRelay {
     }
 
     private String readPassword() throws Failure {
-        Path file = config.passwordFile().orElseThrow();
-        try {
-            Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
-            if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)
-                    || perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
-                throw Failure.temporary("4.3.5", "password file " + file + " is accessible by group or others; chmod 600 it");
-            }
-            String s = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
-            int nl = s.indexOf('\n');
-            String password = (nl >= 0 ? s.substring(0, nl) : s);
-            if (password.endsWith("\r")) {
-                password = password.substring(0, password.length() - 1);
-            }
-            if (password.isEmpty()) {
-                throw Failure.temporary("4.3.5", "password file " + file + " is empty");
-            }
-            return password;
-        } catch (IOException e) {
-            throw Failure.temporary("4.3.5", "cannot read password file " + file + ": " + describe(e), e);
-        }
+        return PasswordFile.read(config.passwordFile().orElseThrow());
     }
 
     private Failure classifyConnect(MessagingException e, String user) {
@@ -237,11 +225,16 @@ public final class SmtpRelay {
                 text = s.getMessage();
                 what = "rejected the message to <" + recipient + ">";
             }
-            if (code >= 500 && code < 600 && !CONFIGURATION_REPLIES.contains(code)) {
+            boolean aboutSession = CONFIGURATION_REPLIES.contains(code)
+                    // a refused sender is envelope_from or the relay's policy, the same for every message
+                    || t instanceof SMTPSenderFailedException
+                    // RFC 5321 4.5.3.1.10: 552 to RCPT ("too many recipients") is to be taken as 452
+                    || (code == 552 && t instanceof SMTPAddressFailedException);
+            if (code >= 500 && code < 600 && !aboutSession) {
                 return Failure.permanent(enhanced(text, '5'), "relay " + address() + " " + what + reply(text));
             }
             if (code >= 400) {
-                String status = code < 500 ? enhanced(text, '4') : "4.7.0";
+                String status = code < 500 ? enhanced(text, '4') : "4" + enhanced(text, '5').substring(1);
                 String verb = code < 500 ? "deferred" : "refused";
                 return Failure.temporary(status, "relay " + address() + " " + verb + " the message to <" + recipient + ">" + reply(text));
             }
@@ -316,21 +309,11 @@ public final class SmtpRelay {
         if (text == null || text.isBlank()) {
             return "";
         }
-        return ": " + oneLine(text, 200);
+        return ": " + Text.oneLine(text, 200);
     }
 
     static String describe(Throwable t) {
-        String m = t.getMessage();
-        return oneLine(m == null || m.isBlank() ? t.getClass().getSimpleName() : m, 200);
-    }
-
-    static String oneLine(String s, int max) {
-        StringBuilder sb = new StringBuilder();
-        for (int i = 0; i < s.length() && sb.length() < max; i++) {
-            char c = s.charAt(i);
-            sb.append(c >= 32 && c < 127 ? c : ' ');
-        }
-        return sb.toString().strip().replaceAll("\\s+", " ");
+        return Text.oneLine(IoErrors.describe(t), 200);
     }
 
     /** A MIME message that writes the bytes of an {@link OutboundMessage}, untouched. */

@@ -3,7 +3,9 @@ package org.cryptforward.rules;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.charset.StandardCharsets;
+import java.util.List;
 import java.util.Optional;
+import org.cryptforward.Limits;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.InputMessage;
 import org.cryptforward.message.MimeOutline;
@@ -15,9 +17,8 @@ import org.cryptforward.message.MimeOutline.Part;
  *
  * <ul>
  *   <li>PGP/MIME: {@code multipart/encrypted} (RFC 3156, RFC 1847);
- *   <li>S/MIME enveloped data: {@code application/pkcs7-mime} with {@code smime-type}
- *       {@code enveloped-data} or {@code authEnveloped-data} (or, lacking the parameter, a
- *       {@code .p7m} name);
+ *   <li>S/MIME enveloped data: {@code application/pkcs7-mime} whose CMS content type is
+ *       enveloped-data or authEnveloped-data (signed-only S/MIME is encrypted like anything else);
  *   <li>inline PGP: a {@code text/plain} body that is nothing but an armored PGP message;
  *   <li>PGP/MIME as Exchange and Google Workspace mangle it: a {@code multipart/mixed} whose
  *       parts are empty text parts plus either an encrypted entity or the two parts of PGP/MIME
@@ -33,37 +34,56 @@ public final class EncryptedInput {
     static final String END = "-----END PGP MESSAGE-----";
 
     /** A text body larger than this is not one inline PGP message worth detecting. */
-    static final int SAMPLE = 256 * 1024;
+    static final int SAMPLE = Limits.DEFAULT.encryptedSampleBytes();
     /**
      * A multipart/mixed message is parsed for the mangled PGP/MIME forms only up to this size: a
      * larger one is encrypted again rather than read twice more (it stays unreadable to no one).
      */
-    static final long MIXED_LIMIT = 32L << 20;
+    static final long MIXED_LIMIT = Limits.DEFAULT.encryptedMixedBytes();
 
     private EncryptedInput() {}
 
     /**
-     * Detects an encrypted message, looking only as deep as needed: the top-level Content-Type
-     * decides most cases; the MIME structure is parsed for multipart/mixed and small text bodies.
+     * Detects an encrypted message. The header is the one {@link HeaderSection} found — the very
+     * one whose end a pass-through forward starts copying at — so a header that did not end on an
+     * empty line is never passed through; below it, mime4j parses only the body, and only as deep
+     * as needed: multipart/encrypted is decided by its type, S/MIME and inline PGP by the start of
+     * the decoded body, multipart/mixed by its parts.
      */
     public static Optional<String> detect(HeaderSection header) throws IOException {
+        if (!header.hasSeparator()) {
+            return Optional.empty();
+        }
         HeaderSection.MediaType ct = header.contentType();
         InputMessage m = header.message();
-        boolean small = m.length() - header.bodyStart() <= SAMPLE;
-        boolean worthParsing = ct.type().equals("multipart/encrypted")
-                || (ct.type().equals("multipart/mixed") && m.length() <= MIXED_LIMIT)
-                || ct.type().endsWith("pkcs7-mime")
-                || (ct.type().equals("text/plain") && small);
-        if (!worthParsing) {
-            return Optional.empty();
+        long bodyLength = m.length() - header.bodyStart();
+        String type = ct.type();
+        if (type.equals("multipart/encrypted")) {
+            return Optional.of("PGP/MIME");
         }
-        try (InputStream in = m.open()) {
-            return kind(MimeOutline.parse(in, 3, SAMPLE));
-        } catch (IOException e) {
-            // a structure that cannot be parsed is not a recognised encrypted message: it is
-            // encrypted like any other (at worst twice, never sent in the clear)
-            return Optional.empty();
+        boolean smime = type.endsWith("pkcs7-mime");
+        boolean text = type.equals("text/plain") && bodyLength <= SAMPLE;
+        if (smime || text) {
+            byte[] sample;
+            boolean truncated;
+            try (InputStream body = header.decodedBody()) {
+                sample = body.readNBytes(SAMPLE);
+                truncated = body.read() >= 0;
+            }
+            return kind(new Part(type, ct.params(), header.transferEncoding(), sample, truncated, List.of()));
         }
+        String boundary = ct.param("boundary");
+        if (type.equals("multipart/mixed") && boundary != null && m.length() <= MIXED_LIMIT) {
+            try (InputStream body = m.open(header.bodyStart(), m.length())) {
+                Part outline = MimeOutline.parse(body, "multipart/mixed; boundary=\"" + boundary.replace("\"", "") + "\"", Limits.DEFAULT.mimeDepth(), SAMPLE);
+                return kind(new Part(type, ct.params(), header.transferEncoding(), new byte[0], false, outline.children()));
+            } catch (IOException e) {
+                // a structure that cannot be parsed is not a recognised encrypted message: it is
+                // encrypted like any other (at worst twice, never sent in the clear)
+                return Optional.empty();
+            }
+        }
+        return Optional.empty();
     }
 
     /** What kind of encrypted message this is, or empty. */
@@ -83,16 +103,34 @@ public final class EncryptedInput {
         return Optional.empty();
     }
 
+    /** DER of the content types 1.2.840.113549.1.7.3 (enveloped-data) and 1.2.840.113549.1.9.16.1.23 (authEnveloped-data). */
+    private static final byte[] ENVELOPED = {0x06, 0x09, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x07, 0x03};
+    private static final byte[] AUTH_ENVELOPED = {0x06, 0x0b, 0x2a, (byte) 0x86, 0x48, (byte) 0x86, (byte) 0xf7, 0x0d, 0x01, 0x09, 0x10, 0x01, 0x17};
+
+    /**
+     * S/MIME enveloped data, known by the content type at the start of its CMS ContentInfo —
+     * not by smime-type or a .p7m name, which signed-only data may carry as well.
+     */
     private static boolean isSmimeEnveloped(Part p) {
         if (!p.is("application/pkcs7-mime") && !p.is("application/x-pkcs7-mime")) {
             return false;
         }
-        String smimeType = p.param("smime-type");
-        if (smimeType != null) {
-            return smimeType.equalsIgnoreCase("enveloped-data") || smimeType.equalsIgnoreCase("authEnveloped-data");
+        byte[] der = p.sample();
+        int window = Math.min(der.length, 24);
+        return indexOf(der, window, ENVELOPED) >= 0 || indexOf(der, window, AUTH_ENVELOPED) >= 0;
+    }
+
+    private static int indexOf(byte[] hay, int limit, byte[] needle) {
+        outer:
+        for (int i = 0; i <= limit && i + needle.length <= hay.length; i++) {
+            for (int j = 0; j < needle.length; j++) {
+                if (hay[i + j] != needle[j]) {
+                    continue outer;
+                }
+            }
+            return i;
         }
-        String name = p.param("name");
-        return name != null && name.toLowerCase(java.util.Locale.ROOT).endsWith(".p7m");
+        return -1;
     }
 
     /** A text body that is one armored PGP message and nothing else. */

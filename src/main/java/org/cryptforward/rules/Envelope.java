@@ -10,10 +10,4 @@ import java.util.Optional;
  * @param sender the envelope sender; {@code ""} is the null sender {@code <>}
  * @param senderSource where it came from
  */
-public record Envelope(Optional<String> recipient, String recipientSource, String sender, String senderSource) {
-
-    /** The sender as written in logs and mbox {@code From } lines: {@code MAILER-DAEMON} for {@code <>}. */
-    public String senderOrMailerDaemon() {
-        return sender.isEmpty() ? "MAILER-DAEMON" : sender;
-    }
-}
+public record Envelope(Optional<String> recipient, String recipientSource, String sender, String senderSource) {}

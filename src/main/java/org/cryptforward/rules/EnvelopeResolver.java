@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import org.cryptforward.Limits;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.HeaderValues;
 import org.cryptforward.message.InputMessage;
@@ -19,7 +20,7 @@ import org.cryptforward.message.InputMessage;
  * bounces); the {@code Return-Path} header; the envelope {@code From } line; else {@code <>}.
  */
 public final class EnvelopeResolver {
-    static final int VALUE_LIMIT = 64 * 1024;
+    static final int VALUE_LIMIT = Limits.DEFAULT.envelopeValueBytes();
 
     private EnvelopeResolver() {}
 

@@ -4,6 +4,7 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
+import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.HeaderValues;
@@ -14,7 +15,7 @@ import org.cryptforward.message.HeaderValues;
  * {@code Delivered-To} already names a forward address.
  */
 public final class LoopDetector {
-    static final int VALUE_LIMIT = 4096;
+    static final int VALUE_LIMIT = Limits.DEFAULT.loopValueBytes();
 
     private LoopDetector() {}
 

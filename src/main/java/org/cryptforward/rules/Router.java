@@ -10,6 +10,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
+import org.cryptforward.Limits;
 import org.cryptforward.config.Glob;
 import org.cryptforward.config.Rule;
 import org.cryptforward.message.HeaderSection;
@@ -23,7 +24,7 @@ import org.cryptforward.message.HeaderValues;
  * finds a match in the decoded value of a field of that name.
  */
 public final class Router {
-    static final int VALUE_LIMIT = 256 * 1024;
+    static final int VALUE_LIMIT = Limits.DEFAULT.routedValueBytes();
 
     /** The outcome: the rule, and in words why it matched. */
     public record Match(Rule rule, List<String> reasons) {}

@@ -62,6 +62,7 @@ import org.cryptforward.config.ConfigProblem;
  */
 public final class Service {
     private final Path configFile;
+    private final DeliveryWiring wiring;
     private final Clock clock;
     private final PrintStream log;
     private final boolean verbose;
@@ -92,7 +93,9 @@ public final class Service {
     /** A loaded configuration (or why it cannot be), and whose requests it serves. */
     record Generation(Config config, Object stamp, String problem, Set<UserPrincipal> allowed) {}
 
-    public Service(Path configFile, Clock clock, PrintStream log, boolean verbose) {
+    /** The service of {@code configFile}, whose deliveries get their ports from {@code wiring} (as {@code deliver}'s). */
+    public Service(Path configFile, Clock clock, PrintStream log, boolean verbose, DeliveryWiring wiring) {
+        this.wiring = wiring;
         this.configFile = configFile.toAbsolutePath().normalize();
         this.clock = clock;
         this.log = log;
@@ -454,6 +457,10 @@ public final class Service {
 
     Path configFile() {
         return configFile;
+    }
+
+    DeliveryWiring wiring() {
+        return wiring;
     }
 
     String build() {

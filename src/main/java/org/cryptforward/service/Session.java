@@ -157,7 +157,7 @@ final class Session {
                         + " delivery slots taken until the deadline); the MTA will retry");
             } else {
                 InputStream message = new Protocol.MessageInput(in, this::watchClient);
-                code = ServiceDelivery.run(config, clock, deadline, message, out, err, request);
+                code = ServiceDelivery.run(service.wiring(), config, clock, deadline, message, out, err, request);
                 service.countServed();
             }
         } catch (InterruptedException e) {

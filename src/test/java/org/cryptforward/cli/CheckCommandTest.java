@@ -14,12 +14,12 @@ import java.util.List;
 import org.bouncycastle.openpgp.api.OpenPGPKey;
 import org.cryptforward.keys.KeyIds;
 import org.cryptforward.support.BcKeys;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -28,7 +28,8 @@ import org.junit.jupiter.api.io.TempDir;
  * expires within 30 days is a warning, not an error.
  */
 class CheckCommandTest {
-    private static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
     private static OpenPGPKey expiring;
 
     @TempDir
@@ -36,13 +37,7 @@ class CheckCommandTest {
 
     @BeforeAll
     static void start() {
-        relay = new Relay();
         expiring = BcKeys.key(4, "Expiring <expiring@example.org>", BcKeys.BIRTH, Duration.ofDays(365));
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
     }
 
     @Test

@@ -187,7 +187,7 @@ class ManPageTest {
     void everyExitCodeIsExplained() {
         Set<String> codes = new LinkedHashSet<>();
         commandLine().getCommandSpec().usageMessage().exitCodeList().keySet().forEach(k -> codes.add(k.strip()));
-        codes.add(String.valueOf(CheckCmd.EX_CONFIG));
+        codes.add(String.valueOf(org.cryptforward.ExitCodes.CONFIG));
         assertTrue(codes.containsAll(List.of("0", "64", "69", "75")), codes.toString());
         ManPage.Part exit = PAGE.section("EXIT STATUS");
         assertNotNull(exit, "an EXIT STATUS section");

@@ -432,7 +432,7 @@ class ServiceTest {
         // the listening socket systemd would pass as standard input
         java.nio.channels.ServerSocketChannel listening = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         listening.bind(UnixDomainSocketAddress.of(dir.resolve("s.sock")));
-        org.cryptforward.service.Service service = new org.cryptforward.service.Service(sb.config, Clock.systemDefaultZone(),
+        org.cryptforward.service.Service service = ServeCmd.service(sb.config, Clock.systemDefaultZone(),
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), true);
         service.start(listening);
         assertEquals(0, sb.deliver(message("act", "socket-activated"), "--recipient", "root").exit());

@@ -25,6 +25,7 @@ import java.util.concurrent.TimeUnit;
 import org.cryptforward.Deadline;
 import org.cryptforward.ExitCodes;
 import org.cryptforward.Failure;
+import org.cryptforward.support.ExternalTool;
 import org.cryptforward.support.MboxReader;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -221,6 +222,7 @@ class MboxTest {
 
     /** A separate process (python3) that takes an fcntl write lock on the file and keeps it. */
     static Process holdFcntlLock(Path file) throws Exception {
+        ExternalTool.require("python3");
         Process p = new ProcessBuilder("python3", "-c",
                 "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(600)",
                 file.toString()).redirectErrorStream(true).start();

@@ -15,12 +15,11 @@ import java.util.function.Supplier;
 import java.util.stream.Stream;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -33,22 +32,13 @@ import org.junit.jupiter.params.provider.MethodSource;
 class HostileInputTest {
     static final String CANARY = "CANARY-5e1d-plaintext-that-must-stay-inside";
 
-    static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
 
     @TempDir
     static Path tmp;
 
     static int n;
-
-    @BeforeAll
-    static void start() {
-        relay = new Relay();
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
-    }
 
     static byte[] ascii(String s) {
         return s.getBytes(StandardCharsets.ISO_8859_1);

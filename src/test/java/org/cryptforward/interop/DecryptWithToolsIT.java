@@ -11,6 +11,7 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import org.cryptforward.support.Corpus;
+import org.cryptforward.support.ExternalTool;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
 import org.cryptforward.support.Relay;
@@ -114,7 +115,7 @@ class DecryptWithToolsIT {
     }
 
     private static void decryptAll(String tool, Decryptor d) {
-        assertTrue(Tools.exists(tool), tool + " is not installed (apt-get install gnupg sq rnp)");
+        ExternalTool.require(tool);
         List<String> failures = new ArrayList<>();
         int i = 0;
         for (Forward f : forwards) {

@@ -27,6 +27,7 @@ import org.bouncycastle.openpgp.PGPObjectFactory;
 import org.bouncycastle.openpgp.PGPPublicKeyEncryptedData;
 import org.bouncycastle.openpgp.PGPUtil;
 import org.bouncycastle.openpgp.operator.bc.BcKeyFingerprintCalculator;
+import org.cryptforward.support.ExternalTool;
 import org.cryptforward.support.KeyTools;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
@@ -77,7 +78,7 @@ class ProblemKeysIT {
 
     @BeforeAll
     void makeKeys() {
-        assumeTrue(KeyTools.installed("gpg"), "gpg is installed (CI installs it)");
+        ExternalTool.require("gpg");
         relay = new Relay();
         gpg = new KeyTools.Gpg(tmp.resolve("gpg"));
         String t0 = KeyTools.BIRTH;

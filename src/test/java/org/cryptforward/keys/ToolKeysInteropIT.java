@@ -11,6 +11,7 @@ import java.util.List;
 import java.util.Locale;
 import java.util.function.UnaryOperator;
 import java.util.stream.Stream;
+import org.cryptforward.support.ExternalTool;
 import org.cryptforward.support.KeyTools;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
@@ -69,7 +70,7 @@ class ToolKeysInteropIT {
     private List<ToolKey> makeKeys() {
         Path dir = tmp.resolve("tools");
         Stream.Builder<ToolKey> out = Stream.builder();
-        if (KeyTools.installed("gpg")) {
+        if (ExternalTool.available("gpg")) {
             gpg = new KeyTools.Gpg(dir.resolve("gpg"));
             String rsa = gpg.generate(KeyTools.BIRTH, "GnuPG RSA <gpg-rsa@example.org>", "rsa3072", "cert,sign", "never");
             gpg.addSubkey(KeyTools.BIRTH, rsa, "rsa3072", "encr", "never");
@@ -80,7 +81,7 @@ class ToolKeysInteropIT {
             out.add(new ToolKey("gpg Ed25519/Cv25519", "gpg-ed@example.org", "GnuPG Ed <gpg-ed@example.org>", ed, gpg.exportPublic(ed),
                     gpg::decrypt));
         }
-        if (KeyTools.installed("sq")) {
+        if (ExternalTool.available("sq")) {
             KeyTools.Sq sq = new KeyTools.Sq(dir.resolve("sq"));
             for (String suite : List.of("cv25519", "rsa3k")) {
                 String email = "sq-" + suite + "@example.org";
@@ -89,7 +90,7 @@ class ToolKeysInteropIT {
                 out.add(new ToolKey("sq " + suite, email, "<" + email + ">", fingerprintOf(cert), cert, m -> sq.decrypt(key, m)));
             }
         }
-        if (KeyTools.installed("rnp")) {
+        if (ExternalTool.available("rnp")) {
             KeyTools.Rnp rnp = new KeyTools.Rnp(dir.resolve("rnp"));
             String rsa = rnp.generateRsa("RNP RSA <rnp-rsa@example.org>");
             out.add(new ToolKey("rnp RSA 3072", "rnp-rsa@example.org", "RNP RSA <rnp-rsa@example.org>", rsa,
@@ -144,7 +145,7 @@ class ToolKeysInteropIT {
         assertEquals(0, export.exit(), export::combined);
         assertTrue(export.out().startsWith("-----BEGIN PGP PUBLIC KEY BLOCK-----"), export::out);
         assertTrue(export.out().lines().anyMatch(l -> l.matches("=[A-Za-z0-9+/]{4}")), "armor with its CRC line");
-        if (KeyTools.installed("gpg")) {
+        if (ExternalTool.available("gpg")) {
             try (KeyTools.Gpg fresh = new KeyTools.Gpg(dir.resolve("fresh-gpg"))) {
                 fresh.importKeys(export.out().getBytes(StandardCharsets.US_ASCII)).ok("gpg --import of the export");
                 assertEquals(key.fingerprint(), fresh.fingerprint(key.fingerprint()));

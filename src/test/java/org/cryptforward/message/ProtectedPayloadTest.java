@@ -184,7 +184,7 @@ class ProtectedPayloadTest {
                 + "\n--x\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n\n--x\nContent-Type: application/octet-stream\n\n"
                 + "-----BEGIN PGP MESSAGE-----\n\n-----END PGP MESSAGE-----\n\n--x--\n";
         try (InputMessage m = InputMessage.of(encrypted.getBytes(StandardCharsets.UTF_8))) {
-            String forward = new String(write(composer.passThrough(HeaderSection.parse(m, NAMES), "admin@example.org", "")), StandardCharsets.UTF_8);
+            String forward = new String(write(composer.passThrough(HeaderSection.parse(m, NAMES), "admin@example.org", "", false)), StandardCharsets.UTF_8);
             assertTrue(forward.contains("\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=x\n"),
                     "pass-through: the original's own type, unmarked");
             assertFalse(forward.contains("hp=") || forward.contains("protected-headers"));

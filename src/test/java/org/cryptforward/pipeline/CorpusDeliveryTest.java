@@ -20,11 +20,10 @@ import org.cryptforward.support.Corpus;
 import org.cryptforward.support.InJvmService;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
@@ -53,21 +52,12 @@ class CorpusDeliveryTest {
             "from", "subject", "to", "date", "message-id", "in-reply-to", "references", "mime-version", "content-type",
             "x-cryptforward-loop", "return-path", "received", "content-transfer-encoding");
 
-    private static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
     private static final AtomicInteger counter = new AtomicInteger();
 
     @TempDir
     static Path tmp;
-
-    @BeforeAll
-    static void start() {
-        relay = new Relay();
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
-    }
 
     /** The corpus messages that are already encrypted (reviewed by hand), from a test resource. */
     static final Set<String> ENCRYPTED = encryptedList();

@@ -25,13 +25,12 @@ import org.cryptforward.support.Launcher;
 import org.cryptforward.support.MboxReader;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.SyntheticMail;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -62,17 +61,8 @@ class CrashRecoveryIT {
     @TempDir
     static Path tmp;
 
-    static Relay relay;
-
-    @BeforeAll
-    static void start() {
-        relay = new Relay();
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
-    }
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
 
     @Test
     void aDeliveryKilledAtAnyPointLeavesNoTraceOrTheWholeMessageAndItsRetryDeliversOnce() throws Exception {

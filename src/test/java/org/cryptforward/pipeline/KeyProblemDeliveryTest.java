@@ -20,13 +20,12 @@ import org.cryptforward.keys.KeyIds;
 import org.cryptforward.support.BcKeys;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -53,7 +52,8 @@ class KeyProblemDeliveryTest {
             + "confidential body words\n"
             + "more confidential body words\n").getBytes(StandardCharsets.US_ASCII);
 
-    private static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
     private static OpenPGPKey expiring;
 
     @TempDir
@@ -61,18 +61,7 @@ class KeyProblemDeliveryTest {
 
     @BeforeAll
     static void start() {
-        relay = new Relay();
         expiring = BcKeys.key(4, "Expiring <expiring@example.org>", BcKeys.BIRTH, Duration.ofDays(365));
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        relay.reset();
     }
 
     private Sandbox withExpiredKey(String extraToml) {
@@ -173,7 +162,7 @@ class KeyProblemDeliveryTest {
         assertEquals(75, run.exit(), run::combined);
         assertTrue(run.err().startsWith("4.3.0 cryptforward: cannot read the keyring for rule root-to-admin: "), run::err);
         assertEquals(0, relay.received().length);
-        assertTrue(sb.maildirMessages().isEmpty(), "decided before any side effect: the MTA keeps the message");
+        assertEquals(1, sb.maildirMessages().size(), "the local copy is kept before the keys are looked at");
         assertTrue(sb.logText().contains("status=deferred"), sb::logText);
 
         Files.delete(sb.keyring);

@@ -22,17 +22,16 @@ import java.util.List;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.cryptforward.support.ConfigToml;
+import org.cryptforward.support.ExternalTool;
 import org.cryptforward.support.MboxReader;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.AfterEach;
-import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -48,27 +47,13 @@ class LocalCopyDeliveryTest {
             + "Message-ID: <backup.1@host.example>\n\nbackup done\nFrom here on, nothing.\n").getBytes(StandardCharsets.US_ASCII);
     static final byte[] OTHER = "From: a@host.example\nTo: root\nSubject: other\n\nanother message\n".getBytes(StandardCharsets.US_ASCII);
 
-    static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
 
     @TempDir
     Path tmp;
 
     Process holder;
-
-    @BeforeAll
-    static void start() {
-        relay = new Relay();
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
-    }
-
-    @BeforeEach
-    void reset() {
-        relay.reset();
-    }
 
     @AfterEach
     void release() {
@@ -334,6 +319,7 @@ class LocalCopyDeliveryTest {
     void aMailboxLockedTooLongIsATemporaryFailure() throws Exception {
         Sandbox sb = new ConfigToml(sandbox(false)).relayPort(relay.port()).lockTimeoutSeconds(1).rootRule(true, "admin@example.org").write();
         Files.writeString(sb.mailbox, "");
+        ExternalTool.require("python3");
         holder = new ProcessBuilder("python3", "-c",
                 "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(600)",
                 sb.mailbox.toString()).redirectErrorStream(true).start();

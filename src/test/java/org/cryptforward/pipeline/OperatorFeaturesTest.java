@@ -14,13 +14,12 @@ import java.util.List;
 import org.cryptforward.support.Corpus;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
@@ -38,22 +37,13 @@ class OperatorFeaturesTest {
             + "forward_to = [\"cron-admin@example.org\"]\n"
             + "keys = [\"" + TestKeys.ED.email + "\"]\n";
 
-    static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
 
     @TempDir
     Path tmp;
 
     Sandbox sb;
-
-    @BeforeAll
-    static void start() {
-        relay = new Relay();
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
-    }
 
     @BeforeEach
     void sandbox() throws Exception {
@@ -146,7 +136,6 @@ class OperatorFeaturesTest {
         assertTrue(sb.logText().contains("mail forwarding loop: Delivered-To already names admin@example.org"), sb.logText());
     }
 
-
     @Test
     void inlinePgpAndSmimeArePassedThroughButQuotedArmorIsNot() throws Exception {
         String armor = "-----BEGIN PGP MESSAGE-----\n\nhQEMA5Z2lH2R0Bq6AQf/abc\n=abcd\n-----END PGP MESSAGE-----\n";
@@ -171,7 +160,12 @@ class OperatorFeaturesTest {
             String originalBody = new String(m, Messages.bodyStart(m), m.length - Messages.bodyStart(m), StandardCharsets.ISO_8859_1);
             assertEquals(originalBody.strip(), body.replace("\r\n", "\n").strip(), "forwarded as it is");
         }
-        for (byte[] m : List.of(quoting, signed)) {
+        // opaque-signed S/MIME (signed-data, 1.2.840.113549.1.7.2) under the same name and without smime-type
+        byte[] opaqueSigned = ("From: a@b.example\nTo: root\nSubject: opaque\nMessage-ID: <opaque@b>\nMIME-Version: 1.0\n"
+                        + "Content-Type: application/pkcs7-mime; name=smime.p7m\n"
+                        + "Content-Transfer-Encoding: base64\n\nMIAGCSqGSIb3DQEHAqCAMIACAQExDzANBglghkgBZQMEAgEFADA=\n")
+                .getBytes(StandardCharsets.US_ASCII);
+        for (byte[] m : List.of(quoting, signed, opaqueSigned)) {
             relay.reset();
             assertEquals(0, sb.deliver(m, "--recipient", "root").exit());
             byte[] plain = TestKeys.RSA.decrypt(PgpMime.encryptedPart(relay.received()[0]));

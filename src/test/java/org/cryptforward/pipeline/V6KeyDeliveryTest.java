@@ -25,12 +25,12 @@ import org.cryptforward.keys.KeyIds;
 import org.cryptforward.support.BcKeys;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
-import org.cryptforward.support.Relay;
+import org.cryptforward.support.RelayExtension;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.TestKeys;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.api.io.TempDir;
 
 /**
@@ -46,7 +46,8 @@ class V6KeyDeliveryTest {
             + "\n"
             + "the body of the v6 report\n").getBytes(StandardCharsets.US_ASCII);
 
-    private static Relay relay;
+    @RegisterExtension
+    static final RelayExtension relay = new RelayExtension();
     private static OpenPGPKey v6;
 
     @TempDir
@@ -54,13 +55,7 @@ class V6KeyDeliveryTest {
 
     @BeforeAll
     static void start() {
-        relay = new Relay();
         v6 = BcKeys.key(6, "Six <six@example.org>");
-    }
-
-    @AfterAll
-    static void stop() {
-        relay.close();
     }
 
     @Test

@@ -23,7 +23,7 @@ public final class InJvmService implements AutoCloseable {
     }
 
     public InJvmService(Path config) {
-        service = new Service(config, Clock.systemDefaultZone(), new PrintStream(log, true, StandardCharsets.UTF_8), true);
+        service = org.cryptforward.cli.ServeCmd.service(config, Clock.systemDefaultZone(), new PrintStream(log, true, StandardCharsets.UTF_8), true);
         try {
             service.start(null);
         } catch (Service.StartException e) {

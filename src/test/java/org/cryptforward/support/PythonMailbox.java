@@ -55,6 +55,7 @@ public final class PythonMailbox {
     }
 
     private static Path run(String kind, Path mailbox, Path work) {
+        ExternalTool.require("python3");
         try {
             Path script = Path.of(PythonMailbox.class.getResource("/read_mailbox.py").toURI());
             Path out = Files.createTempDirectory(work, "python-" + kind);
