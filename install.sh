@@ -37,6 +37,8 @@ Builds cryptforward (installing OpenJDK 17 and Maven with apt when they are miss
   PREFIX/share/man/man5/cryptforward.toml.5
   PREFIX/share/bash-completion/completions/cryptforward
   the system user cryptforward, owner of /var/lib/cryptforward/{keyring,state,Maildir}
+  /etc/systemd/system/cryptforward.{socket,service}   the resident delivery service, where
+                                                 systemd runs (the socket enabled)
   /etc/cryptforward/cryptforward.toml            from examples/, only when there is none
 
 Options:
@@ -121,6 +123,10 @@ QUEUE_CRON=/etc/cron.d/cryptforward-queue
 QUEUE_UNIT_DIR=/etc/systemd/system
 QUEUE_UNIT=cryptforward-queue
 MTA_PACKAGE=cryptforward-sendmail
+UNIT_DIR=/etc/systemd/system
+SOCKET_UNIT=cryptforward.socket
+SERVICE_UNIT=cryptforward.service
+UPGRADED=no
 
 WORK=
 cleanup() {
@@ -263,6 +269,7 @@ install_files() {
         mv -f "$JAR.new" "$JAR"
         install -o root -g root -m 0755 "$dist/bin/cryptforward" "$BIN.new"
         mv -f "$BIN.new" "$BIN"
+        UPGRADED=yes
         say "installed $BIN and $JAR"
     fi
 
@@ -353,6 +360,18 @@ EOF
     run sendmail --config "$t/cryptforward.toml" -FCronDaemon -i -B8BITMIME -oem root <"$demo/cron-mail.eml" || true
     run queue list --config "$t/cryptforward.toml" || true
     [ -n "$(ls "$t/Maildir/new" 2>/dev/null)" ] || warn "start-up archive: the training delivery kept no local copy: $(head -n 3 "$t/run.$n.log")"
+    # the resident service and its thin client: one delivery through `serve`
+    printf '\n[service]\nsocket = "%s"\n' "$t/run/deliver.sock" >>"$t/cryptforward.toml"
+    CRYPTFORWARD_JAVA_OPTS="-XX:DumpLoadedClassList=$t/classes.serve" "$BIN" serve --config "$t/cryptforward.toml" >"$t/serve.log" 2>&1 &
+    serve_pid=$!
+    i=0
+    while [ ! -S "$t/run/deliver.sock" ] && [ $i -lt 200 ] && kill -0 "$serve_pid" 2>/dev/null; do
+        sleep 0.1
+        i=$((i + 1))
+    done
+    run deliver --config "$t/cryptforward.toml" <"$demo/cron-mail.eml" || true
+    kill -TERM "$serve_pid" 2>/dev/null || true
+    wait "$serve_pid" 2>/dev/null || true
 
     awk '!seen[$0]++' "$t"/classes.* >"$t/classes.lst"
     CRYPTFORWARD_JAVA_OPTS="-Xshare:dump -XX:SharedClassListFile=$t/classes.lst -XX:SharedArchiveFile=$JSA.new" \
@@ -369,6 +388,53 @@ EOF
     else
         rm -f "$JSA.new"
         warn "the start-up archive was not usable and was removed: $(head -n 2 "$t/verify.log")"
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# the resident delivery service: systemd's socket and service, where systemd runs
+
+setup_service() {
+    if [ ! -d /run/systemd/system ]; then
+        say "no systemd: run \"$COMMAND serve\" as $SERVICE_USER under your supervisor (examples/runit, examples/openrc);"
+        say "  until it runs, deliver works in-process"
+        return
+    fi
+    changed=no
+    for unit in "$SOCKET_UNIT" "$SERVICE_UNIT"; do
+        with_prefix "$SRC/examples/systemd/$unit" >"$WORK/$unit"
+        if ! cmp -s "$WORK/$unit" "$UNIT_DIR/$unit"; then
+            install -o root -g root -m 0644 "$WORK/$unit" "$UNIT_DIR/$unit.new"
+            mv -f "$UNIT_DIR/$unit.new" "$UNIT_DIR/$unit"
+            say "installed $UNIT_DIR/$unit"
+            changed=yes
+        fi
+    done
+    if [ "$changed" = yes ]; then
+        timeout 60 systemctl daemon-reload || warn "systemctl daemon-reload failed"
+    fi
+    timeout 60 systemctl enable --now "$SOCKET_UNIT" >/dev/null 2>&1 || warn "could not enable $SOCKET_UNIT"
+    if [ "$UPGRADED" = yes ] || [ "$changed" = yes ]; then
+        # a running service keeps the old jar: restart it (socket activation starts it again)
+        timeout 120 systemctl try-restart "$SERVICE_UNIT" || warn "could not restart $SERVICE_UNIT"
+        say "restarted $SERVICE_UNIT if it was running (the next delivery starts it)"
+    fi
+    say "systemd: $SOCKET_UNIT enabled; the first delivery starts $SERVICE_UNIT as $SERVICE_USER"
+}
+
+remove_service() {
+    [ -d /run/systemd/system ] || return 0
+    removed=no
+    for unit in "$SERVICE_UNIT" "$SOCKET_UNIT"; do
+        if [ -e "$UNIT_DIR/$unit" ]; then
+            timeout 120 systemctl disable --now "$unit" >/dev/null 2>&1 || true
+            rm -f "$UNIT_DIR/$unit"
+            say "removed $UNIT_DIR/$unit"
+            removed=yes
+        fi
+    done
+    if [ "$removed" = yes ]; then
+        timeout 60 systemctl daemon-reload || true
     fi
 }
 
@@ -737,6 +803,7 @@ do_install() {
     make_directories
     install_config
     make_cds_archive
+    setup_service
     if [ "$WITH_POSTFIX" = yes ]; then
         setup_postfix
     fi
@@ -791,6 +858,7 @@ confirm_purge() {
 
 do_uninstall() {
     confirm_purge
+    remove_service
     remove_postfix
     remove_exim
     remove_sendmail

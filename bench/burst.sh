@@ -7,7 +7,9 @@
 # Needs root, a running Postfix and `install.sh --postfix` done. It adds, for the run only, the
 # alias `cfbench` to cryptforward's alias table (with a configuration of its own under
 # /var/lib/cryptforward/bench) and a system user `cfrecipe` whose .forward runs the recipe;
-# both are removed at the end.
+# both are removed at the end. With BURST_SERVICE=yes (bench/run.sh --service) the 200 mails go
+# to cryptforward a second time, with the resident service running for that configuration (as the
+# cryptforward user, started here, as a supervisor would).
 #
 # Usage: bench/burst.sh WORKDIR SINK_PORT      (called by bench/run.sh)
 set -euo pipefail
@@ -26,7 +28,12 @@ key="$root/examples/demo/keyring/C96C11924084AD341DD5D84653E6A2DFAB6C004D.asc"
 bench=/var/lib/cryptforward/bench
 recipe_home=/var/lib/cfrecipe
 
+svc_pid=
 cleanup() {
+    if [ -n "$svc_pid" ]; then
+        kill -TERM "$svc_pid" 2>/dev/null || true
+        wait "$svc_pid" 2>/dev/null || true
+    fi
     sed -i '/^cfbench:/d' "$table" 2>/dev/null && postalias "$table" 2>/dev/null || true
     userdel cfrecipe 2>/dev/null || true
     rm -rf "$bench" "$recipe_home"
@@ -86,13 +93,13 @@ sink_count() { local c=; while [ -z "$c" ]; do c=$(cat "$work/count" 2>/dev/null
 hz=$(getconf CLK_TCK)
 
 run_burst() { # $1 recipient; prints "wall cpu"
-    local to=$1 before start cpu0 i
+    local to=$1 before start cpu0 i nonce=$RANDOM$RANDOM
     before=$(sink_count)
     start=$(date +%s.%N)
     cpu0=$(busy_jiffies)
     for i in $(seq "$count"); do
         printf 'From: root@bench.example (Cron Daemon)\nTo: %s@localhost\nSubject: Cron <root@bench> job %s\nMessage-ID: <burst-%s-%s-%s@bench.example>\n\nline one of job %s\nline two\n' \
-            "$to" "$i" "$to" "$i" "$$" "$i" | /usr/sbin/sendmail -i "$to@localhost"
+            "$to" "$i" "$to" "$i" "$$.$nonce" "$i" | /usr/sbin/sendmail -i "$to@localhost"
     done
     while [ "$(sink_count)" -lt $((before + count)) ]; do
         sleep 0.2
@@ -116,3 +123,19 @@ read -r rw rc <<<"$(run_burst cfrecipe)"
 read -r cw cc <<<"$(run_burst cfbench)"
 printf '\nburst of %d mails through Postfix: recipe %s s wall, %s s CPU; cryptforward %s s wall, %s s CPU; ratio wall %.2f, CPU %.2f\n' \
     "$count" "$rw" "$rc" "$cw" "$cc" "$(awk -v a="$cw" -v b="$rw" 'BEGIN{print a/b}')" "$(awk -v a="$cc" -v b="$rc" 'BEGIN{print a/b}')"
+
+if [ "${BURST_SERVICE:-no}" = yes ]; then
+    # the resident service for the bench configuration, as the cryptforward user
+    printf '\n[service]\nsocket = "%s/run/deliver.sock"\n' "$bench" >> "$bench/cryptforward.toml"
+    install -d -o cryptforward -g cryptforward -m 0755 "$bench/run"
+    setpriv --reuid=cryptforward --regid=cryptforward --init-groups -- /usr/local/bin/cryptforward serve --verbose \
+        --config "$bench/cryptforward.toml" >"$work/burst-serve.log" 2>&1 </dev/null &
+    svc_pid=$!
+    for _ in $(seq 300); do grep -q "cryptforward serve: serving" "$work/burst-serve.log" && break; sleep 0.1; done
+    grep -q "cryptforward serve: serving" "$work/burst-serve.log" || { echo "burst: the service did not start: $(cat "$work/burst-serve.log")" >&2; exit 70; }
+    read -r sw sc <<<"$(run_burst cfbench)"
+    served=$(grep -c "request ended with 0" "$work/burst-serve.log" || true)
+    [ "$served" -ge "$count" ] || { echo "burst: only $served of $count went through the service" >&2; exit 70; }
+    printf 'burst of %d mails through Postfix, with the service: cryptforward %s s wall, %s s CPU; ratio to the recipe: wall %.2f, CPU %.2f\n' \
+        "$count" "$sw" "$sc" "$(awk -v a="$sw" -v b="$rw" 'BEGIN{print a/b}')" "$(awk -v a="$sc" -v b="$rc" 'BEGIN{print a/b}')"
+fi

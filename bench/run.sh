@@ -20,7 +20,13 @@
 # encrypted into the queue, sent) against msmtp's sendmail mode (`msmtp -t`: plaintext, no queue),
 # to the same sink, in the same run. --sendmail-only runs just that comparison.
 #
-# Usage: bench/run.sh [--runs N] [--huge] [--burst] [--sendmail-only] [--launcher PATH]
+# --service: also (c) `cryptforward deliver` as the thin client of the resident service
+# (`cryptforward serve`, started here for the benchmark's configuration, warmed up first): every
+# message again, with CPU time of client and service together, the client's peak RSS and the idle
+# service's RSS; the 100 MB throughput through it; and, with --burst, the burst through it too.
+# The in-process rows are "with the service stopped".
+#
+# Usage: bench/run.sh [--runs N] [--huge] [--burst] [--service] [--sendmail-only] [--launcher PATH]
 # Needs: procmail (with formail), gnupg, bsd-mailx, msmtp, python3, GNU time. As root for --burst.
 set -euo pipefail
 
@@ -30,6 +36,7 @@ runs=5
 huge=no
 burst=no
 sendmail_only=no
+service=no
 launcher=
 while [ $# -gt 0 ]; do
     case $1 in
@@ -37,6 +44,7 @@ while [ $# -gt 0 ]; do
         --huge) huge=yes ;;
         --burst) burst=yes ;;
         --sendmail-only) sendmail_only=yes ;;
+        --service) service=yes ;;
         --launcher) launcher=$2; shift ;;
         -h|--help) sed -n '2,28p' "$0"; exit 0 ;;
         *) echo "bench: unknown option $1" >&2; exit 64 ;;
@@ -63,8 +71,13 @@ jsa="$(dirname "$(readlink -f "$launcher")")/../lib/cryptforward/cryptforward.js
 work=$(mktemp -d /var/tmp/cf-bench.XXXXXX)
 chmod 755 "$work"
 sink_pid=
+svc_pid=
 cleanup() {
     [ -n "$sink_pid" ] && kill "$sink_pid" 2>/dev/null || true
+    if [ -n "$svc_pid" ]; then
+        kill -TERM "$svc_pid" 2>/dev/null || true
+        wait "$svc_pid" 2>/dev/null || true
+    fi
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -137,15 +150,35 @@ sed "1,20s/^Message-Id: <\\([^@]*\\)@/Message-Id: <\\1.\$\$.\$(date +%s%N)@/" "\
 EOF
 chmod +x "$work/recipe.sh" "$work/cryptforward.sh"
 
+# (c) the same through the resident service: its own configuration file (the same, plus its socket)
+if [ "$service" = yes ]; then
+    { cat "$work/cf/cryptforward.toml"; printf '\n[service]\nsocket = "%s"\n' "$work/cf/run/deliver.sock"; } >"$work/cf/service.toml"
+    grep -q '^\[service\]' "$work/cf/service.toml" || { echo "bench: no [service] in service.toml" >&2; exit 70; }
+    sed "s|$work/cf/cryptforward.toml|$work/cf/service.toml|" "$work/cryptforward.sh" >"$work/cryptforward-service.sh"
+    chmod +x "$work/cryptforward-service.sh"
+    "$launcher" serve --config "$work/cf/service.toml" >"$work/serve.log" 2>&1 &
+    svc_pid=$!
+    for _ in $(seq 300); do grep -q "cryptforward serve: serving" "$work/serve.log" && break; sleep 0.1; done
+    grep -q "cryptforward serve: serving" "$work/serve.log" || { echo "bench: the service did not start: $(cat "$work/serve.log")" >&2; exit 70; }
+    echo "bench: service running (pid $svc_pid): $(head -n 1 "$work/serve.log")"
+fi
+hz=$(getconf CLK_TCK)
+# the service's CPU time so far, in clock ticks (utime + stime of /proc/PID/stat)
+svc_ticks() { [ -n "$svc_pid" ] && awk '{print $14 + $15}' "/proc/$svc_pid/stat" || echo 0; }
+
 # one measurement: "wall cpu rss" of a command, checking that the sink got one more message
+# (for the service's script: CPU time of client and service together)
 measure() {
-    local before after
+    local before after t0 t1
     before=$(sink_count)
+    t0=$(svc_ticks)
     /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$@" >/dev/null 2>"$work/err" || {
         echo "bench: command failed: $*" >&2; cat "$work/err" >&2; exit 70; }
     after=$(sink_count)
+    t1=$(svc_ticks)
     [ "$after" -eq $((before + 1)) ] || { echo "bench: the sink did not get the message ($*)" >&2; exit 70; }
-    awk '{printf "%.3f %.3f %d\n", $1, $2 + $3, $4}' "$work/time"
+    case $1 in *-service.sh) ;; *) t1=$t0 ;; esac
+    awk -v s=$((t1 - t0)) -v hz="$hz" '{printf "%.3f %.3f %d\n", $1, $2 + $3 + s / hz, $4}' "$work/time"
 }
 
 stats() { # "median min max" of column $1 of file $2
@@ -190,27 +223,41 @@ if [ "$sendmail_only" = yes ]; then
 fi
 
 printf '\n%-22s %-28s %-28s %-7s %-22s %-22s %-7s %s\n' message "wall recipe s" "wall cryptforward s" ratio "cpu recipe s" "cpu cryptforward s" ratio "peak RSS recipe/cf KB"
+ways="cryptforward"
+[ "$service" = yes ] && ways="cryptforward cryptforward-service"
 for m in cron-2k logwatch-200k attachment-10m attachment-100m $([ "$huge" = yes ] && echo attachment-1g); do
     file=$work/msg/$m.eml
     n=$runs
     case $m in attachment-100m) n=$(( runs < 3 ? runs : 3 )) ;; attachment-1g) n=1 ;; esac
-    : > "$work/r.txt"; : > "$work/c.txt"
+    : > "$work/r.txt"
     measure "$work/recipe.sh" "$file" >/dev/null   # warm the page cache and gpg
-    measure "$work/cryptforward.sh" "$file" >/dev/null
+    for way in $ways; do
+        : > "$work/c-$way.txt"
+        measure "$work/$way.sh" "$file" >/dev/null
+    done
     for _ in $(seq "$n"); do
         measure "$work/recipe.sh" "$file" >> "$work/r.txt"
-        measure "$work/cryptforward.sh" "$file" >> "$work/c.txt"
+        for way in $ways; do
+            measure "$work/$way.sh" "$file" >> "$work/c-$way.txt"
+        done
     done
     read -r rw rw1 rw2 <<<"$(stats 1 "$work/r.txt")"
-    read -r cw cw1 cw2 <<<"$(stats 1 "$work/c.txt")"
     read -r ru ru1 ru2 <<<"$(stats 2 "$work/r.txt")"
-    read -r cu cu1 cu2 <<<"$(stats 2 "$work/c.txt")"
     rr=$(cut -d' ' -f3 "$work/r.txt" | sort -n | tail -1)
-    cr=$(cut -d' ' -f3 "$work/c.txt" | sort -n | tail -1)
-    printf '%-22s %-28s %-28s %-7s %-22s %-22s %-7s %s\n' "$m (n=$n)" \
-        "$rw ($rw1-$rw2)" "$cw ($cw1-$cw2)" "$(awk -v a="$cw" -v b="$rw" 'BEGIN{printf "%.2f", a/b}')" \
-        "$ru ($ru1-$ru2)" "$cu ($cu1-$cu2)" "$(awk -v a="$cu" -v b="$ru" 'BEGIN{printf "%.2f", a/b}')" "$rr / $cr"
+    for way in $ways; do
+        read -r cw cw1 cw2 <<<"$(stats 1 "$work/c-$way.txt")"
+        read -r cu cu1 cu2 <<<"$(stats 2 "$work/c-$way.txt")"
+        cr=$(cut -d' ' -f3 "$work/c-$way.txt" | sort -n | tail -1)
+        label="$m (n=$n)"
+        [ "$way" = cryptforward ] || label="$m via service"
+        printf '%-22s %-28s %-28s %-7s %-22s %-22s %-7s %s\n' "$label" \
+            "$rw ($rw1-$rw2)" "$cw ($cw1-$cw2)" "$(awk -v a="$cw" -v b="$rw" 'BEGIN{printf "%.2f", a/b}')" \
+            "$ru ($ru1-$ru2)" "$cu ($cu1-$cu2)" "$(awk -v a="$cu" -v b="$ru" 'BEGIN{printf "%.2f", a/b}')" "$rr / $cr"
+    done
 done
+if [ "$service" = yes ]; then
+    echo "(via service: cpu is client and service together; peak RSS is the client's)"
+fi
 
 # Throughput on the 100 MB message: cryptforward end to end vs gpg encrypting the same file.
 file=$work/msg/attachment-100m.eml
@@ -224,6 +271,14 @@ printf '\nthroughput on %s MB: gpg -e %.1f MB/s, cryptforward deliver (spool, lo
 
 sendmail_case
 
+if [ "$service" = yes ]; then
+    read -r sw _ <<<"$(measure "$work/cryptforward-service.sh" "$file")"
+    printf 'throughput on %s MB through the service: %.1f MB/s, ratio to gpg -e %.2f\n' \
+        "$mb" "$(awk -v m="$mb" -v t="$sw" 'BEGIN{print m/t}')" "$(awk -v a="$gw" -v b="$sw" 'BEGIN{print a/b}')"
+    sleep 5
+    printf 'idle service RSS: %s KB (after the runs, 5 s idle)\n' "$(awk '/^VmRSS/ {print $2}' "/proc/$svc_pid/status")"
+fi
+
 if [ "$burst" = yes ]; then
-    "$here/burst.sh" "$work" "$port"
+    BURST_SERVICE=$service "$here/burst.sh" "$work" "$port"
 fi

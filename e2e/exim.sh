@@ -98,6 +98,7 @@ log "Exim routes root: $(tr '\n' ' ' <"$WORK/route")"
 step "configure as the README says: key, forward address, relay"
 start_sink
 configure_cryptforward
+start_service
 
 # exim_id_of TOKEN: Exim's message id of the message whose Message-ID holds TOKEN
 exim_id_of() {
@@ -120,6 +121,7 @@ wait_for 10 "Exim to log the pipe delivery of $id" pipe_delivered "$id"
 log "Exim: $(grep " $id => " "$EXIM_LOG" | tail -n 1 | cut -d ' ' -f 4-)"
 verify_forward "$T1" "$WORK/$T1.eml" "$T1-BODY"
 check_cryptforward_log "$T1"
+expect_served "$T1"
 
 # ---------------------------------------------------------------------------------------------
 step "relay down: Exim defers; relay back: exim4 -qff delivers exactly once"
@@ -151,9 +153,11 @@ sleep 2
 [ "$(local_count "$T2")" = 1 ] || fail "$T2 was kept locally $(local_count "$T2") times"
 verify_forward "$T2" "$WORK/$T2.eml" "$T2-BODY"
 log "after exim4 -qff: delivered once, one local copy"
+expect_served "$T2"
 
 # ---------------------------------------------------------------------------------------------
 step "install.sh --uninstall --purge takes the settings out of Exim's configuration"
+stop_service
 "$REPO/install.sh" --uninstall --purge --yes >"$WORK/purge.log" 2>&1 || {
     cat "$WORK/purge.log" >&2
     fail "install.sh --uninstall --purge"

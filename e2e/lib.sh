@@ -82,6 +82,7 @@ make_work_dir() {
 }
 
 cleanup_work() {
+    stop_service
     stop_sink
     if [ -d "${GNUPG_HOME:-}" ]; then
         gpgconf --homedir "$GNUPG_HOME" --kill all >/dev/null 2>&1 || true
@@ -274,6 +275,56 @@ lint_man_pages() {
         grep -v -e 'referenced manual not found' -e 'outdated mandoc.db' || true)
     [ -z "$out" ] || fail "mandoc -T lint: $out"
     log "mandoc -T lint: clean"
+}
+
+# ---- the resident delivery service, started without systemd (as in CI) -----------------------
+# E2E_SERVICE=yes: the stage runs with `cryptforward serve` in the background as the cryptforward
+# user, and checks that the deliveries went through it; otherwise deliver works in-process.
+
+E2E_SERVICE=${E2E_SERVICE:-no}
+SERVE_PID=
+SERVED=0
+
+start_service() {
+    [ "$E2E_SERVICE" = yes ] || return 0
+    install -d -o "$CF_USER" -g "$CF_USER" -m 0755 /run/cryptforward
+    : >"$WORK/serve.log"
+    # setpriv execs, and the launcher execs the JVM for serve: $! is the service itself
+    setpriv --reuid="$CF_USER" --regid="$CF_USER" --init-groups -- "$CF" serve --verbose >>"$WORK/serve.log" 2>&1 </dev/null &
+    SERVE_PID=$!
+    wait_for 30 "the delivery service to listen" grep -q "cryptforward serve: serving" "$WORK/serve.log"
+    [ "$(stat -c '%U %a' /run/cryptforward/deliver.sock)" = "$CF_USER 600" ] ||
+        fail "the socket is $(stat -c '%U %a' /run/cryptforward/deliver.sock), expected $CF_USER 600"
+    runuser -u "$CF_USER" -- "$CF" check >"$WORK/check-service.log" 2>&1 || true
+    grep -q "^ok: the delivery service answers on /run/cryptforward/deliver.sock as user $CF_USER, running this build" \
+        "$WORK/check-service.log" || fail "check does not see the service: $(grep -i service "$WORK/check-service.log")"
+    SERVED=$(service_count 0)
+    log "delivery service running as $CF_USER (pid $SERVE_PID); check: $(grep 'delivery service' "$WORK/check-service.log")"
+}
+
+stop_service() {
+    if [ -n "${SERVE_PID:-}" ]; then
+        kill -TERM "$SERVE_PID" 2>/dev/null || true
+        wait "$SERVE_PID" 2>/dev/null || true
+        log "delivery service stopped: $(tail -n 1 "$WORK/serve.log")"
+        SERVE_PID=
+    fi
+}
+
+# service_count CODE: requests the service ended with exit status CODE
+service_count() {
+    grep -c "^cryptforward serve: request ended with $1\( \|\$\)" "$WORK/serve.log" 2>/dev/null || true
+}
+
+# expect_served WHAT: with the service, the last delivery was its (one more ended with 0)
+expect_served() {
+    [ "$E2E_SERVICE" = yes ] || return 0
+    local now
+    now=$(service_count 0)
+    [ "$now" -gt "$SERVED" ] || fail "$1 was not delivered by the service: $(tail -n 3 "$WORK/serve.log")"
+    SERVED=$now
+    kill -0 "$SERVE_PID" 2>/dev/null || fail "the delivery service is gone"
+    log "delivered through the service ($now so far)"
 }
 
 # ---- switching MTAs ---------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 # went through the alias table's pipe as the cryptforward user, was kept locally, and reached the
 # relay (a sink on 127.0.0.1) encrypted so that gpg decrypts it to the original; that a relay
 # outage defers the mail in Postfix's queue and a flush delivers it exactly once; and that
-# install.sh is idempotent and uninstalls cleanly.
+# install.sh is idempotent and uninstalls cleanly. With E2E_SERVICE=yes the mail goes through the
+# resident service (cryptforward serve, started without systemd as the cryptforward user).
 set -euo pipefail
 STAGE=postfix
 # shellcheck source=e2e/lib.sh
@@ -142,6 +143,7 @@ forward_to = ["$FORWARD_TO"]
 keys = ["$FORWARD_TO"]
 EOF
 runuser -u "$CF_USER" -- "$CF" check >/dev/null || fail "check after adding the second rule"
+start_service
 check_cron_entry_quiet
 # root must not ALSO be resolved by /etc/aliases: give it an entry there that swallows the mail.
 # Only if the cryptforward table comes first does root's mail reach the pipe.
@@ -164,6 +166,7 @@ delivered_through_pipe() {
     [ -n "$qid" ] || fail "no queue id for $token in $POSTFIX_LOG"
     wait_for 10 "status=sent for $qid" pipe_sent "$qid"
     log "Postfix: $(grep "postfix/local\[[0-9]*\]: $qid: to=" "$POSTFIX_LOG" | tail -n 1 | sed 's/.*: to=/to=/')"
+    expect_served "$token"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -246,6 +249,7 @@ check_cron_entry_quiet
 
 # ---------------------------------------------------------------------------------------------
 step "install.sh --uninstall keeps config, keys and mail; --purge removes them"
+stop_service
 cp "$ALIASES_BACKUP" /etc/aliases
 newaliases
 "$REPO/install.sh" --uninstall >"$WORK/uninstall.log" 2>&1 || {

@@ -30,6 +30,8 @@ MARKS = [
     b'; hp="cipher"',
     b' hp="cipher"',
 ]
+# with RFC 9788's mark, the protected-headers="v1" that mail clients of today read (ProtectedPayload)
+MARKS = [m.replace(b'hp="cipher"', b'hp="cipher"; protected-headers="v1"') for m in MARKS] + MARKS
 
 
 class Failed(Exception):

@@ -2,7 +2,9 @@ package org.cryptforward;
 
 import java.io.PrintStream;
 import java.time.Clock;
-import org.cryptforward.cli.Cli;
+import java.time.Instant;
+import java.time.ZoneId;
+import org.cryptforward.cli.Entry;
 
 /**
  * The process entry point. Whatever happens, the process ends with an exit code an MTA
@@ -23,19 +25,57 @@ public final class Main {
         }
     }
 
+    /**
+     * The system clock in the default time zone, looked up when something first asks for the
+     * zone: the lookup reads the time-zone database, and the thin client of the service never
+     * needs it.
+     */
+    static final class SystemClock extends Clock {
+        private volatile ZoneId zone;
+
+        @Override
+        public ZoneId getZone() {
+            ZoneId z = zone;
+            if (z == null) {
+                z = ZoneId.systemDefault();
+                zone = z;
+            }
+            return z;
+        }
+
+        @Override
+        public Clock withZone(ZoneId z) {
+            return Clock.system(z);
+        }
+
+        @Override
+        public Instant instant() {
+            return Instant.ofEpochMilli(System.currentTimeMillis());
+        }
+
+        @Override
+        public long millis() {
+            return System.currentTimeMillis();
+        }
+    }
+
     public static void main(String[] args) {
         fasterLocaleData();
         PrintStream err = System.err;
-        Runtime.getRuntime().addShutdownHook(new Thread(() -> {
-            // Only signals get here: a normal end halts below and runs no hooks.
-            Signals.terminated();
-            err.println("4.3.0 cryptforward: terminated by a signal");
-            err.flush();
-            Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);
-        }, "signal"));
+        // a class, not a lambda: the first lambda costs a short-lived process ~100 classes more
+        Runtime.getRuntime().addShutdownHook(new Thread("signal") {
+            @Override
+            public void run() {
+                // Only signals get here: a normal end halts below and runs no hooks.
+                Signals.terminated();
+                err.println("4.3.0 cryptforward: terminated by a signal");
+                err.flush();
+                Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);
+            }
+        });
         int code;
         try {
-            code = Cli.run(System.in, System.out, err, System.getenv(), Clock.systemDefaultZone(), true, args);
+            code = Entry.run(System.in, System.out, err, System.getenv(), new SystemClock(), true, args);
         } catch (Throwable t) {
             code = ExitCodes.of(t); // Cli maps every failure; what escapes it is unexpected: 75
             try {

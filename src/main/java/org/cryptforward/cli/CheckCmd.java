@@ -22,7 +22,8 @@ import picocli.CommandLine.Option;
         name = "check",
         description = {
             "Check the configuration and everything it points to: keys present and usable (warns when one expires within 30 days),"
-                    + " mailbox and state directory writable, password file private. Every problem is listed.",
+                    + " mailbox and state directory writable, password file private; whether the delivery service answers, as which user,"
+                    + " running which build. Every problem is listed.",
             "Exit status 0 when all holds, 78 (EX_CONFIG) otherwise."
         })
 final class CheckCmd implements Callable<Integer> {
@@ -40,7 +41,8 @@ final class CheckCmd implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<Checker.Finding> findings = new Checker(context.clock()).check(config.locate(context.env()), relay);
+        List<Checker.Finding> findings = new java.util.ArrayList<>(new Checker(context.clock()).check(config.locate(context.env()), relay));
+        findings.add(service(config.locate(context.env())));
         boolean failed = false;
         for (Checker.Finding f : findings) {
             context.out().println(f);
@@ -51,5 +53,28 @@ final class CheckCmd implements Callable<Integer> {
         context.out().println(errors == 0 ? "all good" + (warnings > 0 ? " (" + warnings + " warning" + (warnings > 1 ? "s" : "") + ")" : "")
                 : errors + " problem" + (errors > 1 ? "s" : "") + " found");
         return failed ? ExitCodes.CONFIG : ExitCodes.OK;
+    }
+
+    /**
+     * Whether the resident service answers for this configuration, as which user, and whether it
+     * runs this build (the installed one, when check is run from the installation). Never an
+     * error: without a service, deliver works in-process.
+     */
+    Checker.Finding service(java.nio.file.Path file) {
+        java.nio.file.Path socket = ServiceClient.socketOf(ServiceClient.configFile(file, context.env()).toAbsolutePath().normalize());
+        java.util.Map<String, String> a = new ServiceClient(context).ping(socket, file);
+        if (a == null) {
+            return new Checker.Finding(Checker.Level.OK, "no delivery service answers on " + socket + ": deliver works in-process");
+        }
+        if (!"accepted".equals(a.get("status"))) {
+            return new Checker.Finding(Checker.Level.WARNING, "the delivery service on " + socket + " refuses this user and configuration ("
+                    + a.getOrDefault("reason", "another protocol version") + "): deliver works in-process");
+        }
+        String build = org.cryptforward.service.BuildId.current();
+        if (!build.equals(a.get("build"))) {
+            return new Checker.Finding(Checker.Level.WARNING, "the delivery service on " + socket + " (user " + a.get("user") + ") runs another build ("
+                    + a.get("build") + ") than this one (" + build + "): restart it (systemctl restart cryptforward.service)");
+        }
+        return new Checker.Finding(Checker.Level.OK, "the delivery service answers on " + socket + " as user " + a.get("user") + ", running this build");
     }
 }

@@ -20,7 +20,8 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Keeps root's mail locally and forwards it OpenPGP-encrypted over SMTP.",
-        subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, SendmailCmd.class, QueueCmd.class, CommandLine.HelpCommand.class},
+        subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, ServeCmd.class, SendmailCmd.class, QueueCmd.class,
+            CommandLine.HelpCommand.class},
         exitCodeListHeading = "%nExit codes:%n")
 public final class Cli implements Runnable {
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of failures.")
@@ -40,15 +41,11 @@ public final class Cli implements Runnable {
     /** Runs a command line; returns the exit code. Never throws, never exits. */
     public static int run(InputStream in, PrintStream out, PrintStream err, Map<String, String> env, Clock clock, boolean ownsProcess,
             String... args) {
-        Context context = new Context(in, out, err, env, clock, ownsProcess);
-        DeliverCmd fast = FastDeliver.parse(context, args);
-        if (fast != null) {
-            try {
-                return ExitCodes.forDeliver(fast.call());
-            } catch (Exception | Error e) {
-                return report(e, err, true, fast.debug);
-            }
-        }
+        return Entry.run(in, out, err, env, clock, ownsProcess, args);
+    }
+
+    /** Everything but the fast path of {@code deliver}: picocli reads the arguments (sendmail's own rules for sendmail). */
+    static int execute(Context context, String... args) {
         // sendmail's command line follows sendmail's rules, not picocli's
         int first = 0;
         while (first < args.length && args[first].equals("--debug")) {

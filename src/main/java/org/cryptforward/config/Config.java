@@ -17,6 +17,7 @@ import java.util.Optional;
  * @param hostname the name used in Message-IDs, the loop marker and EHLO
  * @param stateRetention how long the journal remembers a message
  * @param queue the {@code [queue]} table (sendmail mode)
+ * @param service the resident delivery service ({@code [service]})
  */
 public record Config(
         Path file,
@@ -30,10 +31,18 @@ public record Config(
         LocalConfig local,
         RelayConfig relay,
         List<Rule> rules,
-        QueueConfig queue) {
+        QueueConfig queue,
+        ServiceConfig service) {
 
     public Config {
         rules = List.copyOf(rules);
+    }
+
+    /** A configuration with the defaults of the queue and the service. */
+    public Config(Path file, Path keyring, Path stateDir, Duration deadline, Optional<Path> logFile, Path syslogSocket, String hostname,
+            Duration stateRetention, LocalConfig local, RelayConfig relay, List<Rule> rules) {
+        this(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, stateRetention, local, relay, rules, QueueConfig.DEFAULT,
+                ServiceConfig.defaults());
     }
 
     /** Where temporary (encrypted, unlinked) spool files go. */

@@ -40,11 +40,12 @@ public final class ConfigLoader {
 
     static final Set<String> TOP_KEYS =
             Set.of("keyring", "state_dir", "deadline_seconds", "log_file", "syslog_socket", "hostname", "state_retention_days", "local",
-                    "relay", "rule", "queue");
+                    "relay", "rule", "queue", "service");
     static final Set<String> LOCAL_KEYS = Set.of("mailbox", "lock_timeout_seconds");
     static final Set<String> RELAY_KEYS = Set.of(
             "host", "port", "security", "allow_plaintext", "username", "password_file", "ca_file", "timeout_seconds", "envelope_from");
     static final Set<String> QUEUE_KEYS = Set.of("lifetime_days");
+    static final Set<String> SERVICE_KEYS = Set.of("socket", "max_deliveries", "idle_exit_seconds", "stop_timeout_seconds", "allowed_users");
     static final Set<String> RULE_KEYS =
             Set.of("name", "recipient", "header", "forward_to", "keys", "format", "local_copy", "protect_subject");
 
@@ -159,10 +160,11 @@ public final class ConfigLoader {
         RelayConfig relay = relay(table(toml, "relay", ""));
         List<Rule> rules = rules(toml);
         QueueConfig queue = queue(table(toml, "queue", ""));
+        ServiceConfig service = service(table(toml, "service", ""));
         if (!problems.isEmpty()) {
             return null;
         }
-        return new Config(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, retention, local, relay, rules, queue);
+        return new Config(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, retention, local, relay, rules, queue, service);
     }
 
     private LocalConfig local(Table t) {
@@ -229,6 +231,37 @@ public final class ConfigLoader {
             }
         }
         return new RelayConfig(host, port, security, allowPlaintext, username, passwordFile, caFile, timeout, envelopeFrom);
+    }
+
+    /**
+     * {@code [service]}. The socket must be an absolute path of plain characters: {@code deliver}
+     * finds it with a scan of the file much lighter than this loader (see {@code FastDeliver}),
+     * and both must read it alike.
+     */
+    private ServiceConfig service(Table t) {
+        String p = "service.";
+        unknownKeys(t, SERVICE_KEYS, p);
+        ServiceConfig d = ServiceConfig.defaults();
+        Path socket = d.socket();
+        Optional<String> s = string(t, "socket", p);
+        if (s.isPresent()) {
+            if (!s.get().matches("/[A-Za-z0-9._+@/-]*") || s.get().length() > 100) {
+                problem(line(t, "socket"), p + "socket",
+                        "must be an absolute path of letters, digits and . _ + @ - / (at most 100 characters): " + quote(s.get()));
+            } else {
+                socket = Path.of(s.get());
+            }
+        }
+        int max = (int) integer(t, "max_deliveries", p, d.maxDeliveries(), 1, 256);
+        Duration idle = seconds(t, "idle_exit_seconds", p, d.idleExit().toSeconds(), 0, 86_400);
+        Duration stop = seconds(t, "stop_timeout_seconds", p, d.stopTimeout().toSeconds(), 0, 3600);
+        List<String> users = t.contains("allowed_users") ? strings(t, "allowed_users", p, false, () -> line(t, "allowed_users")) : List.of();
+        for (String u : users) {
+            if (!u.matches("[A-Za-z0-9._][A-Za-z0-9._-]*\\$?")) {
+                problem(line(t, "allowed_users"), p + "allowed_users", "not a user name or uid: " + quote(u));
+            }
+        }
+        return new ServiceConfig(socket, max, idle, stop, users);
     }
 
     @SuppressWarnings("unchecked")

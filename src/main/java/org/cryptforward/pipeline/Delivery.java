@@ -162,6 +162,11 @@ public final class Delivery {
         RelayClient.Connection session = null;
         try {
             for (String to : pending) {
+                if (deadline.passed()) {
+                    // out of time, or cancelled (the service's client went away): relay nothing more
+                    temporary = temporary == null ? Failure.temporary("4.4.7", "deadline reached before relaying to " + to) : temporary;
+                    break;
+                }
                 OutboundMessage out = plan.forwarder().forwardTo(to, localCopy);
                 try {
                     if (session == null) {

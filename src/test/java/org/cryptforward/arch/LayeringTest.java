@@ -16,7 +16,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The direction of the data flow, kept by the build: {@code Main} → {@code cli} →
- * {@code pipeline} → the steps ({@code queue} above {@code rules}, {@code delivery}, {@code relay} above
+ * ({@code service}, the resident service, which {@code cli} also wires) → {@code pipeline} → the steps ({@code queue} above {@code rules}, {@code delivery}, {@code relay} above
  * {@code message} above {@code crypto}, {@code keys}, {@code journal}, {@code log}) → the
  * vocabulary every layer shares: {@code config}'s immutable records and the base package's
  * {@code Failure}, {@code ExitCodes}, {@code Deadline}, {@code Dates}, {@code Limits}, which import
@@ -36,6 +36,7 @@ class LayeringTest {
         ArchRule rule = layeredArchitecture().consideringOnlyDependenciesInLayers()
                 .layer("Main").definedBy(equivalentTo(Main.class))
                 .layer("cli").definedBy("org.cryptforward.cli..")
+                .layer("service").definedBy("org.cryptforward.service..")
                 .layer("pipeline").definedBy("org.cryptforward.pipeline..")
                 .layer("queue").definedBy("org.cryptforward.queue..")
                 .layer("rules").definedBy("org.cryptforward.rules..")
@@ -50,8 +51,9 @@ class LayeringTest {
                 .layer("base").definedBy(resideInAPackage("org.cryptforward").and(not(equivalentTo(Main.class))))
                 .whereLayer("Main").mayNotBeAccessedByAnyLayer()
                 .whereLayer("cli").mayOnlyBeAccessedByLayers("Main")
-                .whereLayer("pipeline").mayOnlyBeAccessedByLayers("cli")
-                .whereLayer("queue").mayOnlyBeAccessedByLayers("pipeline", "cli")
+                .whereLayer("service").mayOnlyBeAccessedByLayers("cli")
+                .whereLayer("pipeline").mayOnlyBeAccessedByLayers("cli", "service")
+                .whereLayer("queue").mayOnlyBeAccessedByLayers("pipeline", "service", "cli")
                 .whereLayer("rules").mayOnlyBeAccessedByLayers("pipeline", "cli")
                 .whereLayer("delivery").mayOnlyBeAccessedByLayers("queue", "pipeline", "cli")
                 .whereLayer("relay").mayOnlyBeAccessedByLayers("queue", "pipeline", "cli")
@@ -59,9 +61,9 @@ class LayeringTest {
                 .whereLayer("crypto").mayOnlyBeAccessedByLayers("message", "keys", "pipeline", "cli")
                 .whereLayer("keys").mayOnlyBeAccessedByLayers("pipeline", "cli")
                 .whereLayer("journal").mayOnlyBeAccessedByLayers("delivery", "pipeline", "cli")
-                .whereLayer("log").mayOnlyBeAccessedByLayers("queue", "pipeline", "cli")
-                .whereLayer("config").mayOnlyBeAccessedByLayers("queue", "message", "rules", "relay", "delivery", "keys", "pipeline", "cli")
-                .whereLayer("base").mayOnlyBeAccessedByLayers("Main", "cli", "pipeline", "queue", "rules", "delivery", "relay", "message", "crypto",
+                .whereLayer("log").mayOnlyBeAccessedByLayers("queue", "pipeline", "service", "cli")
+                .whereLayer("config").mayOnlyBeAccessedByLayers("queue", "message", "rules", "relay", "delivery", "keys", "pipeline", "service", "cli")
+                .whereLayer("base").mayOnlyBeAccessedByLayers("Main", "cli", "service", "pipeline", "queue", "rules", "delivery", "relay", "message", "crypto",
                         "keys", "journal", "log", "config");
         rule.check(classes);
     }

@@ -34,6 +34,7 @@ class ExamplesTest {
         assertFalse(r.recipients().stream().anyMatch(g -> g.matches("www-data@host.example.org")));
         assertEquals(List.of("admin@example.org"), r.forwardTo());
         assertTrue(r.localCopy());
+        assertEquals(ServiceConfig.defaults(), c.service(), "the service's defaults, shown commented out");
     }
 
     @Test
@@ -42,10 +43,10 @@ class ExamplesTest {
         List<String> missing = new ArrayList<>();
         Map<String, Set<String>> tables = Map.of(
                 "", ConfigLoader.TOP_KEYS, "local", ConfigLoader.LOCAL_KEYS, "relay", ConfigLoader.RELAY_KEYS, "rule", ConfigLoader.RULE_KEYS,
-                "queue", ConfigLoader.QUEUE_KEYS);
+                "queue", ConfigLoader.QUEUE_KEYS, "service", ConfigLoader.SERVICE_KEYS);
         tables.forEach((table, keys) -> {
             for (String key : keys) {
-                if (table.isEmpty() && Set.of("local", "relay", "rule", "queue").contains(key)) {
+                if (table.isEmpty() && Set.of("local", "relay", "rule", "queue", "service").contains(key)) {
                     if (!text.contains("[" + key + "]")) {
                         missing.add("[" + key + "]");
                     }

@@ -18,7 +18,7 @@ import org.junit.jupiter.api.Test;
  */
 class ManPageKeysTest {
     private static final ManPage PAGE = ManPage.read("man/cryptforward.toml.5");
-    private static final Set<String> TABLES = Set.of("local", "relay", "rule", "queue");
+    private static final Set<String> TABLES = Set.of("local", "relay", "rule", "queue", "service");
 
     /** The subsection of SETTINGS whose heading names the table: "[local]", "[[rule]]"; "Top level" for none. */
     private static ManPage.Part part(String table) {
@@ -36,7 +36,7 @@ class ManPageKeysTest {
         Set<String> top = new LinkedHashSet<>(ConfigLoader.TOP_KEYS);
         top.removeAll(TABLES);
         return Map.of("", top, "local", ConfigLoader.LOCAL_KEYS, "relay", ConfigLoader.RELAY_KEYS, "rule", ConfigLoader.RULE_KEYS, "queue",
-                ConfigLoader.QUEUE_KEYS);
+                ConfigLoader.QUEUE_KEYS, "service", ConfigLoader.SERVICE_KEYS);
     }
 
     private static Set<String> documentedKeys(ManPage.Part part) {

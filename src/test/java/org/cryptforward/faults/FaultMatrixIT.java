@@ -25,6 +25,7 @@ import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.ScriptedRelay;
 import org.cryptforward.support.ScriptedRelay.Action;
 import org.cryptforward.support.ScriptedRelay.Step;
+import org.cryptforward.support.ServeProcess;
 import org.cryptforward.support.TestCertificates;
 import org.cryptforward.support.TestKeys;
 import org.cryptforward.support.Tools;
@@ -41,6 +42,9 @@ import org.junit.jupiter.api.io.TempDir;
  * delivered exactly once with exactly one local copy — or, for a permanent rejection, have been
  * bounced with its local copy kept. In every row the canary appears nowhere that left the
  * process except the local copy: not in the output, the log, the journal or anything relayed.
+ * Every row twice: in-process, and with the resident service running ({@code cryptforward serve},
+ * a process of its own), which must give the same answers and then have done the deliveries
+ * that succeed; its own log must not hold the canary either.
  *
  * <p>Kills at random points are {@code CrashRecoveryIT} and {@code ProcessFaultsIT}; two
  * deliveries of one message at once, {@code ConcurrentDeliveryIT}.
@@ -71,10 +75,17 @@ class FaultMatrixIT {
         ScriptedRelay active;
         Map<String, String> launcherEnv = Map.of();
 
-        Env(Path dir) {
+        ServeProcess service;
+
+        Env(Path dir, boolean viaService) {
             relay = new ScriptedRelay();
             active = relay;
-            sb = new Sandbox(dir, relay.port(), "", true, List.of(TestKeys.ED.email));
+            sb = new Sandbox(dir, relay.port(), viaService ? "\n[service]\nsocket = \"" + dir.resolve("run/s.sock") + "\"\n" : "", true,
+                    List.of(TestKeys.ED.email));
+            if (viaService) {
+                service = new ServeProcess(sb.config, dir.resolve("run/s.sock"), dir.resolve("serve.log"));
+                more.add(service);
+            }
         }
 
         void config(String from, String to) {
@@ -253,7 +264,7 @@ class FaultMatrixIT {
                         // the notice has been sent and the message acknowledged: nothing is retried
                     }
                 }));
-        return rows.stream().map(Arguments::of);
+        return rows.stream().flatMap(r -> Stream.of(Arguments.of(r, false), Arguments.of(r, true)));
     }
 
     /** TLS towards the relay: a relay with or without TLS, trusted or not. */
@@ -357,10 +368,10 @@ class FaultMatrixIT {
         return Launcher.run(new ByteArrayInputStream(MESSAGE), e.launcherEnv, 120, args.toArray(new String[0]));
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "{0}, through the service: {1}")
     @MethodSource("rows")
-    void faultThenRetry(Row row) throws Exception {
-        try (Env e = new Env(tmp.resolve("row" + n++))) {
+    void faultThenRetry(Row row, boolean viaService) throws Exception {
+        try (Env e = new Env(tmp.resolve("row" + n++), viaService)) {
             row.fault().apply(e);
             Launcher.Run during;
             try {
@@ -412,6 +423,11 @@ class FaultMatrixIT {
             List<Path> local = e.sb.maildirMessages();
             assertEquals(1, local.size(), "exactly one local copy in the end");
             assertEquals(new String(MESSAGE, StandardCharsets.US_ASCII), Files.readString(local.get(0)));
+            if (viaService) {
+                // the delivery that succeeded (the retry, or the only run) was the service's
+                assertEquals(1, e.service.ended(row.exit() == 69 ? 69 : 0), e.service.log());
+                assertTrue(e.service.process.isAlive(), "a failed request does not harm the service");
+            }
         }
     }
 

@@ -17,6 +17,7 @@ import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
 import java.util.stream.Stream;
 import org.cryptforward.support.Corpus;
+import org.cryptforward.support.InJvmService;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.PgpMime;
 import org.cryptforward.support.RelayExtension;
@@ -33,7 +34,8 @@ import org.junit.jupiter.params.provider.MethodSource;
  * RFC 3156 message that decrypts to the original (byte for byte up to line endings, apart from
  * the header protection parameters hp="cipher"; protected-headers="v1"), From and Subject outside equal to the original's, no other
  * original header outside, no body line of the original outside the encryption, and a Maildir
- * copy identical to the input.
+ * copy identical to the input. Every message twice: in-process, and handed by the thin client to
+ * the resident service ({@code cryptforward serve}), which must then have run the delivery.
  */
 class CorpusDeliveryTest {
     /** Lines the forward itself writes; they may also stand in an original (e.g. a Thunderbird PGP/MIME mail). */
@@ -75,18 +77,27 @@ class CorpusDeliveryTest {
     }
 
     static Stream<Arguments> messages() {
-        return Corpus.all().stream().map(p -> Arguments.of(Corpus.name(p), p));
+        return Corpus.all().stream().flatMap(p -> Stream.of(Arguments.of(Corpus.name(p), p, false), Arguments.of(Corpus.name(p), p, true)));
     }
 
-    @ParameterizedTest(name = "{0}")
+    @ParameterizedTest(name = "{0} {2}")
     @MethodSource("messages")
-    void deliverKeepsAndForwardsEncrypted(String name, Path file) throws Exception {
+    void deliverKeepsAndForwardsEncrypted(String name, Path file, boolean viaService) throws Exception {
         byte[] input = Corpus.read(file);
         int n = counter.incrementAndGet();
-        Sandbox sb = new Sandbox(tmp.resolve("m" + n), relay.port(), "", true);
+        Path dir = tmp.resolve("m" + n);
+        Sandbox sb = new Sandbox(dir, relay.port(), viaService ? InJvmService.toml(dir, "") : "", true);
         relay.reset();
 
-        Sandbox.Run run = sb.deliver(input, "--recipient", "root@cf.test");
+        Sandbox.Run run;
+        if (viaService) {
+            try (InJvmService service = new InJvmService(sb.config)) {
+                run = sb.deliver(input, "--recipient", "root@cf.test");
+                assertEquals(1, service.service.served(), "delivered by the service: " + service.log());
+            }
+        } else {
+            run = sb.deliver(input, "--recipient", "root@cf.test");
+        }
 
         assertEquals(0, run.exit(), () -> "exit code; output: " + run.combined());
         assertEquals("", run.out(), "nothing on stdout on success");

@@ -1,0 +1,300 @@
+package org.cryptforward.service;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
+
+import java.io.IOException;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.ArrayList;
+import java.util.Comparator;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.stream.Stream;
+import org.cryptforward.support.Launcher;
+import org.cryptforward.support.Messages;
+import org.cryptforward.support.PgpMime;
+import org.cryptforward.support.Sandbox;
+import org.cryptforward.support.ScriptedRelay;
+import org.cryptforward.support.ScriptedRelay.Step;
+import org.cryptforward.support.ServeProcess;
+import org.cryptforward.support.TestKeys;
+import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * The resident service and its clients as separate processes, through the built launcher, as an
+ * MTA and a supervisor run them: the service SIGKILLed at random points of deliveries, then the
+ * MTA's retries; SIGTERM to a client while its delivery relays; SIGTERM to the service with
+ * deliveries running; SIGHUP; a client of a user that is not allowed. Only 0 and 75 may ever be
+ * seen by the "MTA", and in the end there is exactly one local copy of each message and every
+ * forward was relayed.
+ */
+class ServiceProcessIT {
+    @TempDir
+    Path tmp;
+
+    final ScriptedRelay relay = new ScriptedRelay();
+    final List<AutoCloseable> closing = new ArrayList<>();
+
+    @AfterEach
+    void close() throws Exception {
+        for (AutoCloseable c : closing) {
+            c.close();
+        }
+        relay.close();
+    }
+
+    static byte[] message(String id) {
+        return ("From: cron@host.example (Cron Daemon)\nTo: root@host.example\nSubject: Cron <root@host> job " + id + "\n"
+                + "Message-ID: <" + id + "@host.example>\n\nthe output of job " + id + "\n").getBytes(StandardCharsets.US_ASCII);
+    }
+
+    Sandbox sandbox(Path dir, String service, String forwardTo) throws IOException {
+        Sandbox sb = new Sandbox(dir, relay.port(), "\n[service]\nsocket = \"" + dir.resolve("run/s.sock") + "\"\n" + service, true,
+                List.of(TestKeys.ED.email));
+        sb.writeConfig(Files.readString(sb.config).replace("forward_to = [\"admin@example.org\"]", "forward_to = " + forwardTo));
+        return sb;
+    }
+
+    ServeProcess serve(Sandbox sb, List<String> wrapper) {
+        ServeProcess s = new ServeProcess(sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("serve.log"), wrapper);
+        closing.add(0, s);
+        return s;
+    }
+
+    static Map<String, String> env() {
+        return Launcher.postfixEnv("root@cf.test", "cron@host.example");
+    }
+
+    Process client(Sandbox sb, byte[] m, String name) {
+        Path in = Launcher.postfixInput(sb.dir, name + ".in", "cron@host.example", m);
+        return Launcher.startDeliver(sb.config, in, sb.dir.resolve(name + ".out"), env());
+    }
+
+    Launcher.Run finish(Sandbox sb, Process p, String name) {
+        return Launcher.finish(p, sb.dir.resolve(name + ".out"), 120);
+    }
+
+    @Test
+    void sigkillOfTheServiceAtRandomPointsThenTheMtaRetries() throws Exception {
+        Sandbox sb = sandbox(tmp.resolve("kill"), "", "[\"first@example.org\", \"second@example.org\"]");
+        relay.pause(Step.END_OF_DATA, java.time.Duration.ofMillis(150)); // widen the windows between the steps
+        long seed = System.nanoTime();
+        Random random = new Random(seed);
+        int trials = 32;
+        List<byte[]> messages = new ArrayList<>();
+        Map<Integer, Integer> exits = new HashMap<>();
+        int killedBeforeTheEnd = 0;
+        for (int i = 0; i < trials; i++) {
+            byte[] m = message("kill-" + i);
+            messages.add(m);
+            ServeProcess service = new ServeProcess(sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("serve-" + i + ".log"));
+            Process client = client(sb, m, "c" + i);
+            Thread.sleep(random.nextInt(1500));
+            boolean running = client.isAlive();
+            service.kill9();
+            Launcher.Run r = finish(sb, client, "c" + i);
+            exits.merge(r.exit(), 1, Integer::sum);
+            assertTrue(r.exit() == 0 || r.exit() == 75, "trial " + i + " (seed " + seed + "): " + r.exit() + " " + r.output());
+            if (r.exit() == 75) {
+                assertEquals(1, r.output().strip().lines().count(), "one status line: " + r.output());
+                assertTrue(r.output().startsWith("4."), r.output());
+                killedBeforeTheEnd += running ? 1 : 0;
+            }
+            // the MTA retries: through a new service every other time, in-process otherwise
+            int attempts = 0;
+            int exit = r.exit();
+            while (exit != 0) {
+                assertTrue(++attempts <= 3, "retries of trial " + i + " do not end");
+                ServeProcess again = i % 2 == 0 ? new ServeProcess(sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("retry-" + i + ".log")) : null;
+                try {
+                    Launcher.Run retry = finish(sb, client(sb, m, "r" + i + "-" + attempts), "r" + i + "-" + attempts);
+                    assertTrue(retry.exit() == 0 || retry.exit() == 75, retry.output());
+                    exit = retry.exit();
+                } finally {
+                    if (again != null) {
+                        again.close();
+                    }
+                }
+            }
+        }
+        assertTrue(exits.getOrDefault(75, 0) >= 3, "the kills hit deliveries under way (seed " + seed + "): " + exits);
+        assertTrue(killedBeforeTheEnd >= 3, "and during them: " + killedBeforeTheEnd);
+
+        Map<String, Integer> local = new HashMap<>();
+        for (Path p : sb.maildirMessages()) {
+            local.merge(Files.readString(p, StandardCharsets.US_ASCII), 1, Integer::sum);
+        }
+        for (byte[] m : messages) {
+            assertEquals(1, local.getOrDefault(new String(m, StandardCharsets.US_ASCII), 0), "exactly one local copy (seed " + seed + ")");
+        }
+        assertEquals(trials, sb.maildirMessages().size());
+        // every forward relayed (at least once: a kill between the 250 and its journal record sends it again)
+        Map<String, Integer> relayed = new HashMap<>();
+        List<byte[]> accepted = relay.accepted();
+        List<String> rcpts = new ArrayList<>();
+        for (String c : relay.commands()) {
+            if (c.startsWith("RCPT TO:")) {
+                rcpts.add(c);
+            }
+        }
+        for (byte[] a : accepted) {
+            byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(a)));
+            String text = new String(payload, StandardCharsets.US_ASCII);
+            String to = Messages.headerValue(a, "To").strip();
+            relayed.merge(text.substring(text.indexOf("the output of job ")).strip() + " -> " + to, 1, Integer::sum);
+        }
+        for (int i = 0; i < trials; i++) {
+            for (String to : List.of("first@example.org", "second@example.org")) {
+                assertTrue(relayed.getOrDefault("the output of job kill-" + i + " -> " + to, 0) >= 1, "job " + i + " to " + to + ": " + relayed);
+            }
+        }
+        assertTrue(accepted.size() <= trials * 2 + exits.getOrDefault(75, 0) * 2, "no more duplicates than interrupted runs");
+    }
+
+    @Test
+    void sigtermToTheClientStopsItsDeliveryBeforeTheNextForward() throws Exception {
+        Sandbox sb = sandbox(tmp.resolve("term"), "", "[\"first@example.org\", \"second@example.org\"]");
+        ServeProcess service = serve(sb, List.of());
+        relay.pause(Step.END_OF_DATA, java.time.Duration.ofSeconds(3));
+        byte[] m = message("term");
+        Process client = client(sb, m, "c");
+        long until = System.nanoTime() + 30_000_000_000L;
+        while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
+            Thread.sleep(10);
+        }
+        assertTrue(relay.commands().contains("DATA"), "the first forward is under way");
+        Launcher.jvmOf(client).destroy(); // SIGTERM, as Postfix at its time limit, or an admin
+        Launcher.Run r = finish(sb, client, "c");
+        assertEquals(75, r.exit(), r.output());
+        assertTrue(r.output().startsWith("4.3.0 cryptforward: terminated by a signal"), r.output());
+        service.waitForLog("(cancelled)", 20);
+        assertTrue(service.log().contains("client went away"), service.log());
+        assertFalse(relay.commands().contains("RCPT TO:<second@example.org>"), "nothing more relayed: " + relay.commands());
+
+        relay.clear();
+        Launcher.Run retry = finish(sb, client(sb, m, "r"), "r");
+        assertEquals(0, retry.exit(), retry.output());
+        assertEquals(1, sb.maildirMessages().size());
+        assertArrayEquals(m, Files.readAllBytes(sb.maildirMessages().get(0)));
+        assertEquals(1, relay.commands().stream().filter(c -> c.equals("RCPT TO:<second@example.org>")).count());
+        assertTrue(relay.commands().stream().filter(c -> c.equals("RCPT TO:<first@example.org>")).count() <= 1,
+                "the first again only if its 250 came after the kill: " + relay.commands());
+        assertEquals(1, service.ended(0), service.log());
+    }
+
+    @Test
+    void sigtermToTheServiceLetsDeliveriesFinishWithinTheBoundAndTellsTheRest75() throws Exception {
+        Sandbox sb = sandbox(tmp.resolve("stop"), "stop_timeout_seconds = 2\n", "[\"admin@example.org\"]");
+        ServeProcess service = serve(sb, List.of());
+        relay.at(Step.END_OF_DATA, 1, ScriptedRelay.Action.silence()); // the first never finishes
+        Process stuck = client(sb, message("stuck"), "stuck");
+        long until = System.nanoTime() + 30_000_000_000L;
+        while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
+            Thread.sleep(10);
+        }
+        relay.pause(Step.END_OF_DATA, java.time.Duration.ofMillis(1200));
+        Process quick = client(sb, message("quick"), "quick");
+        until = System.nanoTime() + 30_000_000_000L;
+        while (relay.commands().stream().filter("DATA"::equals).count() < 2 && System.nanoTime() < until) {
+            Thread.sleep(10);
+        }
+        long start = System.nanoTime();
+        service.signal("TERM");
+        Launcher.Run q = finish(sb, quick, "quick");
+        Launcher.Run s = finish(sb, stuck, "stuck");
+        assertEquals(0, service.waitFor(30), service.log());
+        assertTrue(System.nanoTime() - start < 15_000_000_000L, "within the bound");
+        assertEquals(0, q.exit(), "finished within stop_timeout_seconds: " + q.output());
+        assertEquals(75, s.exit(), s.output());
+        assertTrue(s.output().startsWith("4.3.2 cryptforward: the delivery service is stopping"), s.output());
+        assertFalse(Files.exists(sb.dir.resolve("run/s.sock")), "the socket is gone with the service");
+
+        relay.clear();
+        Launcher.Run retry = finish(sb, client(sb, message("stuck"), "retry"), "retry");
+        assertEquals(0, retry.exit(), "in-process now: " + retry.output());
+        assertEquals(2, sb.maildirMessages().size(), "one local copy each");
+        assertEquals(2, relay.accepted().size(), "each forwarded once");
+    }
+
+    @Test
+    void sighupReloadsTheConfiguration() throws Exception {
+        Sandbox sb = sandbox(tmp.resolve("hup"), "", "[\"admin@example.org\"]");
+        ServeProcess service = serve(sb, List.of());
+        service.signal("HUP");
+        service.waitForLog("configuration reloaded", 20);
+        assertTrue(service.process.isAlive(), "SIGHUP does not end it");
+        Launcher.Run r = finish(sb, client(sb, message("hup"), "c"), "c");
+        assertEquals(0, r.exit(), r.output());
+        assertEquals(1, service.ended(0), service.log());
+    }
+
+    @Test
+    void aUserNotAllowedIsRefusedAndDeliversInProcess() throws Exception {
+        assumeTrue("root".equals(System.getProperty("user.name")), "needs root to switch users");
+        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv");
+        // under target/: every directory above is traversable by nobody
+        Path dir = Files.createDirectories(Path.of("target").toAbsolutePath().resolve("it-service-" + System.nanoTime()));
+        closing.add(() -> deleteTree(dir));
+        Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Sandbox sb = sandbox(dir.resolve("sb"), "allowed_users = [\"root\"]\n", "[\"admin@example.org\"]");
+        Files.createDirectories(sb.mailbox);
+        chownTree(dir.resolve("sb"), 65534);
+        List<String> asNobody = List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--");
+        ServeProcess service = serve(sb, asNobody); // the service runs as nobody, as it would as cryptforward
+        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(sb.dir.resolve("run/s.sock"))));
+        assertEquals(65534, Files.getAttribute(sb.dir.resolve("run/s.sock"), "unix:uid", LinkOption.NOFOLLOW_LINKS));
+
+        Launcher.Run refused = asNobody(sb, message("refused"), "refused");
+        assertEquals(0, refused.exit(), refused.output());
+        assertTrue(service.log().contains("request refused: user nobody is not in allowed_users"), service.log());
+        assertEquals(0, service.ended(0), "not delivered by the service");
+        assertEquals(1, sb.maildirMessages().size(), "delivered in-process by the client");
+
+        // allowed now (its own user, by default): the same client is served
+        sb.writeConfig(Files.readString(sb.config).replace("allowed_users = [\"root\"]\n", ""));
+        Launcher.Run served = asNobody(sb, message("served"), "served");
+        assertEquals(0, served.exit(), served.output());
+        assertEquals(1, service.ended(0), service.log());
+        assertEquals(2, sb.maildirMessages().size());
+        assertEquals(2, relay.accepted().size());
+        for (Path p : sb.maildirMessages()) {
+            assertEquals(65534, Files.getAttribute(p, "unix:uid"));
+        }
+    }
+
+    Launcher.Run asNobody(Sandbox sb, byte[] m, String name) throws Exception {
+        Path in = Launcher.postfixInput(sb.dir.getParent(), name + ".in", "cron@host.example", m);
+        List<String> cmd = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+                Launcher.path().toAbsolutePath().toString(), "deliver", "--config", sb.config.toString()));
+        Path out = sb.dir.getParent().resolve(name + ".out");
+        return Launcher.finish(Launcher.start(cmd, in, out, env()), out, 120);
+    }
+
+    static void chownTree(Path root, int uid) throws IOException {
+        try (Stream<Path> s = Files.walk(root)) {
+            for (Path p : s.toList()) {
+                Files.setAttribute(p, "unix:uid", uid, LinkOption.NOFOLLOW_LINKS);
+                Files.setAttribute(p, "unix:gid", uid, LinkOption.NOFOLLOW_LINKS);
+            }
+        }
+    }
+
+    static void deleteTree(Path dir) throws IOException {
+        try (Stream<Path> s = Files.walk(dir)) {
+            for (Path p : s.sorted(Comparator.reverseOrder()).toList()) {
+                Files.deleteIfExists(p);
+            }
+        }
+    }
+}
