@@ -5,6 +5,8 @@ import java.time.Clock;
 import java.time.Instant;
 import java.time.ZoneId;
 import org.cryptforward.cli.Entry;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Signals;
 
 /**
  * The process entry point. Whatever happens, the process ends with an exit code an MTA
@@ -79,7 +81,8 @@ public final class Main {
         } catch (Throwable t) {
             code = ExitCodes.of(t); // Cli maps every failure; what escapes it is unexpected: 75
             try {
-                err.println("4.3.0 cryptforward: internal error (" + t.getClass().getName() + ")");
+                err.println(
+                        "4.3.0 cryptforward: internal error (" + t.getClass().getName() + ")");
             } catch (Throwable ignored) {
                 // nothing left to report with
             }

@@ -2,7 +2,7 @@ package org.cryptforward.cli;
 
 import java.util.List;
 import java.util.concurrent.Callable;
-import org.cryptforward.ExitCodes;
+import org.cryptforward.core.ExitCodes;
 import org.cryptforward.pipeline.Checker;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -30,7 +30,9 @@ final class CheckCmd implements Callable<Integer> {
     @Mixin
     ConfigFile config = new ConfigFile();
 
-    @Option(names = "--relay", description = "Also connect to the relay: STARTTLS/TLS and AUTH, then quit without sending.")
+    @Option(
+            names = "--relay",
+            description = "Also connect to the relay: STARTTLS/TLS and AUTH, then quit without sending.")
     boolean relay;
 
     private final Context context;
@@ -41,17 +43,27 @@ final class CheckCmd implements Callable<Integer> {
 
     @Override
     public Integer call() {
-        List<Checker.Finding> findings = new java.util.ArrayList<>(new Checker(context.clock()).check(config.locate(context.env()), relay));
+        List<Checker.Finding> findings =
+                new java.util.ArrayList<>(new Checker(context.clock()).check(config.locate(context.env()), relay));
         findings.add(service(config.locate(context.env())));
         boolean failed = false;
         for (Checker.Finding f : findings) {
             context.out().println(f);
             failed |= f.level() == Checker.Level.ERROR;
         }
-        long errors = findings.stream().filter(f -> f.level() == Checker.Level.ERROR).count();
-        long warnings = findings.stream().filter(f -> f.level() == Checker.Level.WARNING).count();
-        context.out().println(errors == 0 ? "all good" + (warnings > 0 ? " (" + warnings + " warning" + (warnings > 1 ? "s" : "") + ")" : "")
-                : errors + " problem" + (errors > 1 ? "s" : "") + " found");
+        long errors =
+                findings.stream().filter(f -> f.level() == Checker.Level.ERROR).count();
+        long warnings = findings.stream()
+                .filter(f -> f.level() == Checker.Level.WARNING)
+                .count();
+        context.out()
+                .println(
+                        errors == 0
+                                ? "all good"
+                                        + (warnings > 0
+                                                ? " (" + warnings + " warning" + (warnings > 1 ? "s" : "") + ")"
+                                                : "")
+                                : errors + " problem" + (errors > 1 ? "s" : "") + " found");
         return failed ? ExitCodes.CONFIG : ExitCodes.OK;
     }
 
@@ -61,20 +73,29 @@ final class CheckCmd implements Callable<Integer> {
      * error: without a service, deliver works in-process.
      */
     Checker.Finding service(java.nio.file.Path file) {
-        java.nio.file.Path socket = ServiceClient.socketOf(ServiceClient.configFile(file, context.env()).toAbsolutePath().normalize());
+        java.nio.file.Path socket = ServiceClient.socketOf(
+                ServiceClient.configFile(file, context.env()).toAbsolutePath().normalize());
         java.util.Map<String, String> a = new ServiceClient(context).ping(socket, file);
         if (a == null) {
-            return new Checker.Finding(Checker.Level.OK, "no delivery service answers on " + socket + ": deliver works in-process");
+            return new Checker.Finding(
+                    Checker.Level.OK, "no delivery service answers on " + socket + ": deliver works in-process");
         }
         if (!"accepted".equals(a.get("status"))) {
-            return new Checker.Finding(Checker.Level.WARNING, "the delivery service on " + socket + " refuses this user and configuration ("
-                    + a.getOrDefault("reason", "another protocol version") + "): deliver works in-process");
+            return new Checker.Finding(
+                    Checker.Level.WARNING,
+                    "the delivery service on " + socket + " refuses this user and configuration ("
+                            + a.getOrDefault("reason", "another protocol version") + "): deliver works in-process");
         }
         String build = org.cryptforward.service.BuildId.current();
         if (!build.equals(a.get("build"))) {
-            return new Checker.Finding(Checker.Level.WARNING, "the delivery service on " + socket + " (user " + a.get("user") + ") runs another build ("
-                    + a.get("build") + ") than this one (" + build + "): restart it (systemctl restart cryptforward.service)");
+            return new Checker.Finding(
+                    Checker.Level.WARNING,
+                    "the delivery service on " + socket + " (user " + a.get("user") + ") runs another build ("
+                            + a.get("build") + ") than this one (" + build
+                            + "): restart it (systemctl restart cryptforward.service)");
         }
-        return new Checker.Finding(Checker.Level.OK, "the delivery service answers on " + socket + " as user " + a.get("user") + ", running this build");
+        return new Checker.Finding(
+                Checker.Level.OK,
+                "the delivery service answers on " + socket + " as user " + a.get("user") + ", running this build");
     }
 }

@@ -4,9 +4,9 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.time.Clock;
 import java.util.Map;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
-import org.cryptforward.Text;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.Text;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
@@ -20,8 +20,16 @@ import picocli.CommandLine.Option;
         mixinStandardHelpOptions = true,
         versionProvider = VersionProvider.class,
         description = "Keeps root's mail locally and forwards it OpenPGP-encrypted over SMTP.",
-        subcommands = {DeliverCmd.class, KeyCmd.class, CheckCmd.class, TestCmd.class, ServeCmd.class, SendmailCmd.class, QueueCmd.class,
-            CommandLine.HelpCommand.class},
+        subcommands = {
+            DeliverCmd.class,
+            KeyCmd.class,
+            CheckCmd.class,
+            TestCmd.class,
+            ServeCmd.class,
+            SendmailCmd.class,
+            QueueCmd.class,
+            CommandLine.HelpCommand.class
+        },
         exitCodeListHeading = "%nExit codes:%n")
 public final class Cli implements Runnable {
     @Option(names = "--debug", scope = CommandLine.ScopeType.INHERIT, description = "Print stack traces of failures.")
@@ -39,7 +47,13 @@ public final class Cli implements Runnable {
     }
 
     /** Runs a command line; returns the exit code. Never throws, never exits. */
-    public static int run(InputStream in, PrintStream out, PrintStream err, Map<String, String> env, Clock clock, boolean ownsProcess,
+    public static int run(
+            InputStream in,
+            PrintStream out,
+            PrintStream err,
+            Map<String, String> env,
+            Clock clock,
+            boolean ownsProcess,
             String... args) {
         return Entry.run(in, out, err, env, clock, ownsProcess, args);
     }
@@ -52,7 +66,8 @@ public final class Cli implements Runnable {
             first++;
         }
         if (first < args.length && args[first].equals("sendmail")) {
-            return SendmailCmd.execute(context, java.util.Arrays.asList(args).subList(first + 1, args.length), first > 0);
+            return SendmailCmd.execute(
+                    context, java.util.Arrays.asList(args).subList(first + 1, args.length), first > 0);
         }
         CommandLine cl = commandLine(context);
         return cl.execute(args);
@@ -84,7 +99,8 @@ public final class Cli implements Runnable {
             return ExitCodes.USAGE;
         });
         cl.setExecutionExceptionHandler((ex, commandLine, parseResult) -> {
-            boolean debug = parseResult.hasMatchedOption("--debug") || commandLine.getParseResult().hasMatchedOption("--debug");
+            boolean debug = parseResult.hasMatchedOption("--debug")
+                    || commandLine.getParseResult().hasMatchedOption("--debug");
             return report(ex, context.err(), isDeliver(commandLine), debug);
         });
         return cl;
@@ -97,8 +113,10 @@ public final class Cli implements Runnable {
         if (ex instanceof Failure f) {
             line = deliver ? f.statusLine() : "cryptforward: " + Text.oneLine(f.getMessage(), 1000);
         } else {
-            line = (deliver ? "4.3.0 " : "") + "cryptforward: internal error (" + ex.getClass().getName()
-                    + (ex.getMessage() == null ? "" : ": " + Text.oneLine(ex.getMessage(), 1000)) + ")" + (debug ? "" : "; run with --debug for details");
+            line = (deliver ? "4.3.0 " : "") + "cryptforward: internal error ("
+                    + ex.getClass().getName()
+                    + (ex.getMessage() == null ? "" : ": " + Text.oneLine(ex.getMessage(), 1000)) + ")"
+                    + (debug ? "" : "; run with --debug for details");
         }
         err.println(Text.oneLine(line, 1000));
         if (debug) {

@@ -11,7 +11,12 @@ import picocli.CommandLine.ScopeType;
  * by subcommands, so that {@code key}'s commands take it before or after their name.
  */
 final class ConfigFile {
-    @Option(names = "--config", paramLabel = "FILE", scope = ScopeType.INHERIT, description = "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
+    @Option(
+            names = "--config",
+            paramLabel = "FILE",
+            scope = ScopeType.INHERIT,
+            description =
+                    "Configuration file (default: $CRYPTFORWARD_CONFIG, else /etc/cryptforward/cryptforward.toml).")
     Path path;
 
     /** The file to read: the option, else {@code $CRYPTFORWARD_CONFIG}, else the default. */

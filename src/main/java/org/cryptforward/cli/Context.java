@@ -10,7 +10,8 @@ import java.util.Map;
  * standard streams, the environment, the clock, and whether this is a real process (which may
  * arm a deadline watchdog that ends it).
  */
-public record Context(InputStream in, PrintStream out, PrintStream err, Map<String, String> env, Clock clock, boolean ownsProcess) {
+public record Context(
+        InputStream in, PrintStream out, PrintStream err, Map<String, String> env, Clock clock, boolean ownsProcess) {
     public Context {
         env = Map.copyOf(env);
     }

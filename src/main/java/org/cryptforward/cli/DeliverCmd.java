@@ -5,20 +5,20 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import org.cryptforward.Deadline;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.ConfigException;
 import org.cryptforward.config.ConfigLoader;
 import org.cryptforward.config.ConfigProblem;
-import org.cryptforward.log.FileMailLog;
-import org.cryptforward.log.MailLog;
-import org.cryptforward.log.SyslogMailLog;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.cryptforward.delivery.LocalMailbox;
 import org.cryptforward.delivery.Maildir;
 import org.cryptforward.delivery.Mbox;
 import org.cryptforward.journal.Journal;
+import org.cryptforward.log.FileMailLog;
+import org.cryptforward.log.MailLog;
+import org.cryptforward.log.SyslogMailLog;
 import org.cryptforward.pipeline.Delivery;
 import org.cryptforward.pipeline.Planner;
 import org.cryptforward.relay.SmtpRelay;
@@ -38,13 +38,21 @@ final class DeliverCmd implements Callable<Integer> {
     @Mixin
     ConfigFile config = new ConfigFile();
 
-    @Option(names = "--recipient", paramLabel = "ADDRESS", description = "Envelope recipient (default: from the MTA's environment or the headers).")
+    @Option(
+            names = "--recipient",
+            paramLabel = "ADDRESS",
+            description = "Envelope recipient (default: from the MTA's environment or the headers).")
     String recipient;
 
-    @Option(names = "--sender", paramLabel = "ADDRESS", description = "Envelope sender (default: $SENDER, Return-Path, the From_ line; else <>).")
+    @Option(
+            names = "--sender",
+            paramLabel = "ADDRESS",
+            description = "Envelope sender (default: $SENDER, Return-Path, the From_ line; else <>).")
     String sender;
 
-    @Option(names = "--dry-run", description = "Do everything but write and relay: print the log line and the encrypted message(s).")
+    @Option(
+            names = "--dry-run",
+            description = "Do everything but write and relay: print the log line and the encrypted message(s).")
     boolean dryRun;
 
     /** Set by the fast path; with picocli, {@code --debug} is the top command's inherited option. */
@@ -67,14 +75,24 @@ final class DeliverCmd implements Callable<Integer> {
         if (context.ownsProcess() && !dryRun) {
             Watchdog.arm(cfg.deadline(), context.err());
         }
-        FileMailLog fileLog = cfg.logFile().map(f -> new FileMailLog(f, context.clock())).orElse(null);
-        MailLog log = fileLog != null ? fileLog : new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock());
+        FileMailLog fileLog =
+                cfg.logFile().map(f -> new FileMailLog(f, context.clock())).orElse(null);
+        MailLog log =
+                fileLog != null ? fileLog : new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock());
         SecureRandom random = new SecureRandom();
-        Delivery delivery = new Delivery(cfg, new Planner(cfg, context.clock(), random), ports(cfg, context.clock(), random, deadline),
-                context.env(), log, deadline, context.out());
+        Delivery delivery = new Delivery(
+                cfg,
+                new Planner(cfg, context.clock(), random),
+                ports(cfg, context.clock(), random, deadline),
+                context.env(),
+                log,
+                deadline,
+                context.out());
         int code = ExitCodes.OK; // every other ending is a Failure, mapped to its exit code by Cli
         try {
-            delivery.run(context.in(), new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
+            delivery.run(
+                    context.in(),
+                    new Delivery.Request(Optional.ofNullable(recipient), Optional.ofNullable(sender), dryRun));
             context.out().flush();
         } catch (Failure f) {
             if (fileLog == null || fileLog.lost() == null) {
@@ -94,8 +112,17 @@ final class DeliverCmd implements Callable<Integer> {
     static Delivery.Ports ports(Config cfg, Clock clock, SecureRandom random, Deadline deadline) {
         LocalMailbox local = cfg.local().maildir()
                 ? new Maildir(cfg.local().mailbox(), cfg.hostname(), clock, random)
-                : new Mbox(cfg.local().mailbox(), cfg.stateDir(), cfg.stateRetention(), clock, cfg.local().lockTimeout(), deadline);
-        return new Delivery.Ports(local, new Journal(cfg.stateDir(), cfg.stateRetention(), clock), new SmtpRelay(cfg.relay(), cfg.hostname(), deadline));
+                : new Mbox(
+                        cfg.local().mailbox(),
+                        cfg.stateDir(),
+                        cfg.stateRetention(),
+                        clock,
+                        cfg.local().lockTimeout(),
+                        deadline);
+        return new Delivery.Ports(
+                local,
+                new Journal(cfg.stateDir(), cfg.stateRetention(), clock),
+                new SmtpRelay(cfg.relay(), cfg.hostname(), deadline));
     }
 
     /** Loads the configuration; any problem is a temporary failure naming file and line. */

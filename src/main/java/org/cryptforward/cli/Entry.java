@@ -4,7 +4,7 @@ import java.io.InputStream;
 import java.io.PrintStream;
 import java.time.Clock;
 import java.util.Map;
-import org.cryptforward.ExitCodes;
+import org.cryptforward.core.ExitCodes;
 
 /**
  * Where a command line starts ({@link Cli#run} is the same, for tests). {@code deliver} as the MTA
@@ -17,7 +17,13 @@ public final class Entry {
     private Entry() {}
 
     /** Runs a command line; returns the exit code. Never throws, never exits. */
-    public static int run(InputStream in, PrintStream out, PrintStream err, Map<String, String> env, Clock clock, boolean ownsProcess,
+    public static int run(
+            InputStream in,
+            PrintStream out,
+            PrintStream err,
+            Map<String, String> env,
+            Clock clock,
+            boolean ownsProcess,
             String... args) {
         Context context = new Context(in, out, err, env, clock, ownsProcess);
         DeliverCmd fast = FastDeliver.parse(context, args);

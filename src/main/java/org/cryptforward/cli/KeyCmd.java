@@ -11,10 +11,9 @@ import java.util.Date;
 import java.util.List;
 import java.util.Map;
 import java.util.concurrent.Callable;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.cryptforward.keys.KeyDescription;
 import org.cryptforward.keys.KeyImporter;
 import org.cryptforward.keys.Keyring;
@@ -27,7 +26,13 @@ import picocli.CommandLine.Parameters;
 @Command(
         name = "key",
         description = "Manage the public keys forwards are encrypted to (the keyring named in the configuration).",
-        subcommands = {KeyCmd.Import.class, KeyCmd.ListCmd.class, KeyCmd.Show.class, KeyCmd.Remove.class, KeyCmd.Export.class})
+        subcommands = {
+            KeyCmd.Import.class,
+            KeyCmd.ListCmd.class,
+            KeyCmd.Show.class,
+            KeyCmd.Remove.class,
+            KeyCmd.Export.class
+        })
 final class KeyCmd implements Runnable {
     /** Given to {@code key} or to one of its commands: {@code key --config F list} and {@code key list --config F} alike. */
     @picocli.CommandLine.Mixin
@@ -41,7 +46,8 @@ final class KeyCmd implements Runnable {
 
     @Override
     public void run() {
-        throw new picocli.CommandLine.ParameterException(new picocli.CommandLine(this), "a key command is required: import, list, show, remove or export");
+        throw new picocli.CommandLine.ParameterException(
+                new picocli.CommandLine(this), "a key command is required: import, list, show, remove or export");
     }
 
     Keyring keyring() throws Failure {
@@ -68,15 +74,17 @@ final class KeyCmd implements Runnable {
     /** Largest input {@code key import} reads: public keys are small; this is not one. */
     static final int MAX_INPUT = KeyImporter.MAX_INPUT;
 
-    @Command(name = "import", description = {
-        "Import public keys from FILEs or standard input (armored or binary; several keys per file, as gpg --export --armor writes).",
-        "A new key must be usable for encryption now, else it is refused with the reason. A secret key is refused. Either way"
-                + " nothing is stored: an import stores all its keys or none (exit 65 for bad input).",
-        "Re-importing a key merges new signatures (a renewed expiry, a revocation, a new subkey), even when the result can no longer"
-                + " be used; a bare revocation certificate (as gpg makes next to a new key) is merged into the key it revokes.",
-        "Only the owner's verified self-signatures are kept; an encryption subkey with bad key material is not used; a key beyond"
-                + " 64 user IDs, 64 subkeys or 400 self-signatures, or an input over 64 MB, is refused."
-    })
+    @Command(
+            name = "import",
+            description = {
+                "Import public keys from FILEs or standard input (armored or binary; several keys per file, as gpg --export --armor writes).",
+                "A new key must be usable for encryption now, else it is refused with the reason. A secret key is refused. Either way"
+                        + " nothing is stored: an import stores all its keys or none (exit 65 for bad input).",
+                "Re-importing a key merges new signatures (a renewed expiry, a revocation, a new subkey), even when the result can no longer"
+                        + " be used; a bare revocation certificate (as gpg makes next to a new key) is merged into the key it revokes.",
+                "Only the owner's verified self-signatures are kept; an encryption subkey with bad key material is not used; a key beyond"
+                        + " 64 user IDs, 64 subkeys or 400 self-signatures, or an input over 64 MB, is refused."
+            })
     static final class Import implements Callable<Integer> {
         @picocli.CommandLine.ParentCommand
         KeyCmd parent;
@@ -118,10 +126,14 @@ final class KeyCmd implements Runnable {
             }
             Keyring keyring = parent.keyring();
             try {
-                KeyImporter.Result done = new KeyImporter(keyring, Date.from(ctx.clock().instant())).importParsed(inputs);
+                KeyImporter.Result done =
+                        new KeyImporter(keyring, Date.from(ctx.clock().instant())).importParsed(inputs);
                 for (KeyImporter.Imported im : done.keys()) {
-                    ctx.out().println(im.state().word + " " + im.description().fingerprint()
-                            + (im.state() == KeyImporter.State.UNCHANGED ? " (already in the keyring)" : " into " + im.file()));
+                    ctx.out()
+                            .println(im.state().word + " " + im.description().fingerprint()
+                                    + (im.state() == KeyImporter.State.UNCHANGED
+                                            ? " (already in the keyring)"
+                                            : " into " + im.file()));
                     im.description().lines(false).forEach(ctx.out()::println);
                 }
                 ctx.out().flush();
@@ -137,7 +149,10 @@ final class KeyCmd implements Runnable {
         }
     }
 
-    @Command(name = "list", description = "List the keys: fingerprint, whether forwards can be encrypted to it (and why not), expiry, user IDs.")
+    @Command(
+            name = "list",
+            description =
+                    "List the keys: fingerprint, whether forwards can be encrypted to it (and why not), expiry, user IDs.")
     static final class ListCmd implements Callable<Integer> {
         @picocli.CommandLine.ParentCommand
         KeyCmd parent;
@@ -179,12 +194,19 @@ final class KeyCmd implements Runnable {
                 return ExitCodes.OK;
             }
             if (keys.isEmpty()) {
-                ctx.out().println("no keys; import one with: gpg --export --armor you@example.org | cryptforward key import");
+                ctx.out()
+                        .println(
+                                "no keys; import one with: gpg --export --armor you@example.org | cryptforward key import");
                 return ExitCodes.OK;
             }
             for (KeyDescription k : keys) {
-                String usable = k.status().usable() ? "usable" : "NOT USABLE: " + k.status().reason().orElse("");
-                String expires = k.status().expires().map(d -> "expires " + KeyDescription.day(d)).orElse("no expiry");
+                String usable = k.status().usable()
+                        ? "usable"
+                        : "NOT USABLE: " + k.status().reason().orElse("");
+                String expires = k.status()
+                        .expires()
+                        .map(d -> "expires " + KeyDescription.day(d))
+                        .orElse("no expiry");
                 ctx.out().println(k.fingerprint() + "  " + usable + "  " + expires);
                 for (String u : k.userIds()) {
                     ctx.out().println("    " + KeyDescription.displayable(u));
@@ -194,7 +216,10 @@ final class KeyCmd implements Runnable {
         }
     }
 
-    @Command(name = "show", description = "Show one key in detail. ID: a fingerprint, a unique suffix of 16+ hex digits, or an e-mail address.")
+    @Command(
+            name = "show",
+            description =
+                    "Show one key in detail. ID: a fingerprint, a unique suffix of 16+ hex digits, or an e-mail address.")
     static final class Show implements Callable<Integer> {
         @picocli.CommandLine.ParentCommand
         KeyCmd parent;
@@ -237,7 +262,8 @@ final class KeyCmd implements Runnable {
         public Integer call() throws Failure {
             Keyring keyring = parent.keyring();
             try (Keyring.Lock lock = keyring.lock()) {
-                Keyring.Entry e = keyring.find(id, Date.from(parent.context.clock().instant()));
+                Keyring.Entry e =
+                        keyring.find(id, Date.from(parent.context.clock().instant()));
                 keyring.remove(e);
                 parent.context.out().println("removed " + e.label());
                 return ExitCodes.OK;
@@ -258,7 +284,8 @@ final class KeyCmd implements Runnable {
         @Override
         public Integer call() throws Failure {
             try {
-                Keyring.Entry e = parent.keyring().find(id, Date.from(parent.context.clock().instant()));
+                Keyring.Entry e = parent.keyring()
+                        .find(id, Date.from(parent.context.clock().instant()));
                 parent.context.out().write(Keyring.armor(e.certificate()));
                 parent.context.out().flush();
                 return ExitCodes.OK;

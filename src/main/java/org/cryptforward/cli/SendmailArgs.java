@@ -3,7 +3,7 @@ package org.cryptforward.cli;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Failure;
 
 /**
  * The command line of {@code sendmail}, read as sendmail, Postfix, nullmailer, dma and msmtp read
@@ -96,7 +96,9 @@ public final class SendmailArgs {
                         }
                         a.config = value;
                     }
-                    default -> throw Failure.usage("unknown option " + printable(name) + " (sendmail takes -t, -i, -f, -F, -o..., -b...)");
+                    default ->
+                        throw Failure.usage(
+                                "unknown option " + printable(name) + " (sendmail takes -t, -i, -f, -F, -o..., -b...)");
                 }
                 continue;
             }
@@ -180,8 +182,9 @@ public final class SendmailArgs {
             case "p" -> mode = Mode.LIST_QUEUE;
             case "i" -> mode = Mode.REBUILD_ALIASES;
             case "" -> throw Failure.usage("option -b needs a mode (-bm, -bp, -bi)");
-            default -> throw Failure.usage("-b" + printable(value) + " is not supported here (cryptforward has no SMTP daemon,"
-                    + " no address test mode and no aliases; -bm, -bp and -bi are)");
+            default ->
+                throw Failure.usage("-b" + printable(value) + " is not supported here (cryptforward has no SMTP daemon,"
+                        + " no address test mode and no aliases; -bm, -bp and -bi are)");
         }
     }
 

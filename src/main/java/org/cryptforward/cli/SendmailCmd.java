@@ -9,11 +9,11 @@ import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import org.cryptforward.Deadline;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.ConfigLoader;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.cryptforward.log.FileMailLog;
 import org.cryptforward.log.MailLog;
 import org.cryptforward.log.SyslogMailLog;
@@ -43,7 +43,10 @@ final class SendmailCmd implements Callable<Integer> {
     /** Set by install.sh's wrapper: the user who ran sendmail, before it became the cryptforward user. */
     static final String SUBMITTER_VARIABLE = "CRYPTFORWARD_SUBMITTER";
 
-    @Parameters(paramLabel = "ARGUMENT", arity = "0..*", description = "sendmail's options and the recipients (see SENDMAIL in the manual).")
+    @Parameters(
+            paramLabel = "ARGUMENT",
+            arity = "0..*",
+            description = "sendmail's options and the recipients (see SENDMAIL in the manual).")
     List<String> arguments = new ArrayList<>();
 
     private final Context context;
@@ -64,7 +67,7 @@ final class SendmailCmd implements Callable<Integer> {
         try {
             a = SendmailArgs.parse(args);
         } catch (Failure f) {
-            err.println("cryptforward: sendmail: " + org.cryptforward.Text.oneLine(f.getMessage(), 1000));
+            err.println("cryptforward: sendmail: " + org.cryptforward.core.Text.oneLine(f.getMessage(), 1000));
             err.flush();
             return f.exitCode();
         }
@@ -76,12 +79,17 @@ final class SendmailCmd implements Callable<Integer> {
             switch (a.mode()) {
                 case LIST_QUEUE -> {
                     QueueRunner runner = new QueueRunner(config, context.clock(), new SecureRandom(), log);
-                    context.out().print(QueueListing.format(runner.queue().entries(), runner.queue().aside(), ZoneId.systemDefault()));
+                    context.out()
+                            .print(QueueListing.format(
+                                    runner.queue().entries(), runner.queue().aside(), ZoneId.systemDefault()));
                     context.out().flush();
                     return ExitCodes.OK;
                 }
                 case REBUILD_ALIASES -> {
-                    context.out().println("newaliases: cryptforward has no alias database; where mail goes is decided by the rules in " + file);
+                    context.out()
+                            .println(
+                                    "newaliases: cryptforward has no alias database; where mail goes is decided by the rules in "
+                                            + file);
                     context.out().flush();
                     return ExitCodes.OK;
                 }
@@ -102,9 +110,17 @@ final class SendmailCmd implements Callable<Integer> {
             }
             Deadline deadline = new Deadline(context.clock(), config.deadline());
             String note = a.ignored().isEmpty() ? "" : "ignored sendmail options: " + String.join(" ", a.ignored());
-            Submission.Request request = new Submission.Request(a.recipients(), a.extractRecipients(), a.sender(), a.fullName(),
-                    a.ignoreDots(), a.queueOnly(), submitter(context), note);
-            Submission.Outcome outcome = new Submission(config, context.clock(), new SecureRandom(), log, deadline).run(context.in(), request);
+            Submission.Request request = new Submission.Request(
+                    a.recipients(),
+                    a.extractRecipients(),
+                    a.sender(),
+                    a.fullName(),
+                    a.ignoreDots(),
+                    a.queueOnly(),
+                    submitter(context),
+                    note);
+            Submission.Outcome outcome = new Submission(config, context.clock(), new SecureRandom(), log, deadline)
+                    .run(context.in(), request);
             if (a.verbose()) {
                 outcome.logLines().forEach(l -> err.println("cryptforward: " + l));
                 err.flush();
@@ -123,11 +139,14 @@ final class SendmailCmd implements Callable<Integer> {
                 return s;
             }
         }
-        return Optional.ofNullable(System.getProperty("user.name")).filter(s -> s.matches("[A-Za-z0-9._-]{1,64}")).orElse("root");
+        return Optional.ofNullable(System.getProperty("user.name"))
+                .filter(s -> s.matches("[A-Za-z0-9._-]{1,64}"))
+                .orElse("root");
     }
 
     static MailLog log(Config cfg, Context context) {
-        return cfg.logFile().<MailLog>map(f -> new FileMailLog(f, context.clock()))
+        return cfg.logFile()
+                .<MailLog>map(f -> new FileMailLog(f, context.clock()))
                 .orElseGet(() -> new SyslogMailLog(cfg.syslogSocket().toFile(), context.clock()));
     }
 }

@@ -1,19 +1,19 @@
 package org.cryptforward.cli;
 
-import org.cryptforward.queue.QueueRunner;
-import org.cryptforward.config.Config;
-import org.cryptforward.Failure;
-import java.util.Optional;
-import java.time.Duration;
-import java.security.SecureRandom;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.nio.channels.Channel;
 import java.nio.file.Path;
+import java.security.SecureRandom;
 import java.time.Clock;
+import java.time.Duration;
+import java.util.Optional;
 import java.util.concurrent.Callable;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Text;
+import org.cryptforward.config.Config;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.Text;
+import org.cryptforward.queue.QueueRunner;
 import org.cryptforward.service.Service;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
@@ -36,7 +36,9 @@ public final class ServeCmd implements Callable<Integer> {
     @Mixin
     ConfigFile config = new ConfigFile();
 
-    @Option(names = "--verbose", description = "Log every request (its end and exit code, never its content) on standard error.")
+    @Option(
+            names = "--verbose",
+            description = "Log every request (its end and exit code, never its content) on standard error.")
     boolean verbose;
 
     private final Context context;
@@ -90,7 +92,8 @@ public final class ServeCmd implements Callable<Integer> {
                 return; // a broken configuration: the service says so per request
             }
             try {
-                new QueueRunner(cfg.get(), context.clock(), new SecureRandom(), SendmailCmd.log(cfg.get(), context)).runDue(context.clock().instant());
+                new QueueRunner(cfg.get(), context.clock(), new SecureRandom(), SendmailCmd.log(cfg.get(), context))
+                        .runDue(context.clock().instant());
             } catch (Failure f) {
                 service.log("queue: " + f.statusLine());
             }
@@ -108,11 +111,12 @@ public final class ServeCmd implements Callable<Integer> {
 
         @SuppressWarnings("removal")
         static void handle(Service service) {
-            sun.misc.SignalHandler stop = sig -> new Thread(() -> service.stop(service.stopTimeout()), "service-stop").start();
+            sun.misc.SignalHandler stop =
+                    sig -> new Thread(() -> service.stop(service.stopTimeout()), "service-stop").start();
             sun.misc.Signal.handle(new sun.misc.Signal("TERM"), stop);
             sun.misc.Signal.handle(new sun.misc.Signal("INT"), stop);
-            sun.misc.Signal.handle(new sun.misc.Signal("HUP"), sig -> new Thread(service::reload, "service-reload").start());
+            sun.misc.Signal.handle(
+                    new sun.misc.Signal("HUP"), sig -> new Thread(service::reload, "service-reload").start());
         }
     }
-
 }

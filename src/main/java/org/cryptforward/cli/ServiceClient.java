@@ -37,6 +37,7 @@ import org.cryptforward.service.Protocol;
 final class ServiceClient {
     /** How long to wait for the service's answer before delivering in-process instead. */
     static final Duration ANSWER_TIMEOUT = Duration.ofSeconds(10);
+
     static final String DEFAULT_SOCKET = "/run/cryptforward/deliver.sock";
     static final String DEFAULT_CONFIG = "/etc/cryptforward/cryptforward.toml";
 
@@ -64,7 +65,8 @@ final class ServiceClient {
 
     /** The exit code of the delivery done by the service, or null to deliver in-process. */
     Integer deliver(DeliverCmd cmd) {
-        Path config = configFile(cmd.config.path, context.env()).toAbsolutePath().normalize();
+        Path config =
+                configFile(cmd.config.path, context.env()).toAbsolutePath().normalize();
         Map<String, String> fields = new LinkedHashMap<>();
         fields.put("op", "deliver");
         fields.put("config", config.toString());
@@ -150,16 +152,16 @@ final class ServiceClient {
 
     private static Thread closeAfter(SocketChannel ch, Duration d) {
         Thread t = new Thread("answer-timeout") { // not a lambda: see Main
-            @Override
-            public void run() {
-                try {
-                    Thread.sleep(d.toMillis());
-                    ch.close();
-                } catch (InterruptedException | IOException e) {
-                    // answered in time, or closed anyway
-                }
-            }
-        };
+                    @Override
+                    public void run() {
+                        try {
+                            Thread.sleep(d.toMillis());
+                            ch.close();
+                        } catch (InterruptedException | IOException e) {
+                            // answered in time, or closed anyway
+                        }
+                    }
+                };
         t.setDaemon(true);
         t.start();
         return t;
@@ -173,7 +175,8 @@ final class ServiceClient {
         final Duration deadline;
         final Map<String, String> answer;
 
-        Connection(SocketChannel ch, DataInputStream in, OutputStream out, Duration deadline, Map<String, String> answer) {
+        Connection(
+                SocketChannel ch, DataInputStream in, OutputStream out, Duration deadline, Map<String, String> answer) {
             this.ch = ch;
             this.in = in;
             this.out = out;
@@ -295,7 +298,9 @@ final class ServiceClient {
             }
             if (line.charAt(0) == '[') {
                 top = false;
-                inService = line.startsWith("[") && !line.startsWith("[[") && line.endsWith("]")
+                inService = line.startsWith("[")
+                        && !line.startsWith("[[")
+                        && line.endsWith("]")
                         && line.substring(1, line.length() - 1).strip().equals("service");
                 continue;
             }
@@ -312,7 +317,9 @@ final class ServiceClient {
                 continue;
             }
             String value = rest.substring(1).strip();
-            if (value.length() < 3 || (value.charAt(0) != '"' && value.charAt(0) != '\'') || value.charAt(value.length() - 1) != value.charAt(0)) {
+            if (value.length() < 3
+                    || (value.charAt(0) != '"' && value.charAt(0) != '\'')
+                    || value.charAt(value.length() - 1) != value.charAt(0)) {
                 return null;
             }
             String v = value.substring(1, value.length() - 1);
@@ -329,7 +336,8 @@ final class ServiceClient {
             return null;
         }
         String rest = line.substring(word.length());
-        if (!rest.isEmpty() && (Character.isLetterOrDigit(rest.charAt(0)) || rest.charAt(0) == '_' || rest.charAt(0) == '-')) {
+        if (!rest.isEmpty()
+                && (Character.isLetterOrDigit(rest.charAt(0)) || rest.charAt(0) == '_' || rest.charAt(0) == '-')) {
             return null;
         }
         return rest.strip();
@@ -360,7 +368,10 @@ final class ServiceClient {
         }
         for (int i = 0; i < v.length(); i++) {
             char c = v.charAt(i);
-            boolean ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || ".+_@/-".indexOf(c) >= 0;
+            boolean ok = (c >= 'a' && c <= 'z')
+                    || (c >= 'A' && c <= 'Z')
+                    || (c >= '0' && c <= '9')
+                    || ".+_@/-".indexOf(c) >= 0;
             if (!ok) {
                 return false;
             }

@@ -6,9 +6,9 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.Callable;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.cryptforward.pipeline.Planner;
 import org.cryptforward.pipeline.Preview;
 import picocli.CommandLine.Command;
@@ -18,8 +18,9 @@ import picocli.CommandLine.Option;
 /** {@code test}: try the rules on a saved message. */
 @Command(
         name = "test",
-        description = "Read a message from standard input and show what deliver would do with it: which rule matches and why,"
-                + " which keys (and whether each is usable), where the local copy would go, the outer header. Writes and sends nothing.")
+        description =
+                "Read a message from standard input and show what deliver would do with it: which rule matches and why,"
+                        + " which keys (and whether each is usable), where the local copy would go, the outer header. Writes and sends nothing.")
 final class TestCmd implements Callable<Integer> {
     @Mixin
     ConfigFile config = new ConfigFile();

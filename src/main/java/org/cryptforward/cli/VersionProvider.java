@@ -17,8 +17,8 @@ public final class VersionProvider implements CommandLine.IVersionProvider {
         }
         return new String[] {
             "cryptforward " + p.getProperty("version", "unknown"),
-            "Bouncy Castle " + p.getProperty("bouncycastle", "unknown") + ", Angus Mail " + p.getProperty("angus.mail", "unknown")
-                    + ", Java " + System.getProperty("java.version")
+            "Bouncy Castle " + p.getProperty("bouncycastle", "unknown") + ", Angus Mail "
+                    + p.getProperty("angus.mail", "unknown") + ", Java " + System.getProperty("java.version")
         };
     }
 }

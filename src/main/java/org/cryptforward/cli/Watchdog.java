@@ -2,7 +2,7 @@ package org.cryptforward.cli;
 
 import java.io.PrintStream;
 import java.time.Duration;
-import org.cryptforward.ExitCodes;
+import org.cryptforward.core.ExitCodes;
 
 /**
  * Ends a delivery that runs into its deadline with 75, before the MTA's own time limit would
@@ -34,25 +34,26 @@ final class Watchdog {
             thread.interrupt(); // look at the new deadline
             return;
         }
-        thread = new Thread("deadline") { // not a lambda: see Main
-            @Override
-            public void run() {
-                while (true) {
-                    long left = due - System.nanoTime();
-                    if (left <= 0) {
-                        break;
+        thread =
+                new Thread("deadline") { // not a lambda: see Main
+                    @Override
+                    public void run() {
+                        while (true) {
+                            long left = due - System.nanoTime();
+                            if (left <= 0) {
+                                break;
+                            }
+                            try {
+                                Thread.sleep(Math.max(1, left / 1_000_000));
+                            } catch (InterruptedException e) {
+                                // re-armed: loop and look again
+                            }
+                        }
+                        out.println("4.4.7 cryptforward: deadline of " + seconds + " s reached; the MTA will retry");
+                        out.flush();
+                        Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);
                     }
-                    try {
-                        Thread.sleep(Math.max(1, left / 1_000_000));
-                    } catch (InterruptedException e) {
-                        // re-armed: loop and look again
-                    }
-                }
-                out.println("4.4.7 cryptforward: deadline of " + seconds + " s reached; the MTA will retry");
-                out.flush();
-                Runtime.getRuntime().halt(ExitCodes.TEMPFAIL);
-            }
-        };
+                };
         thread.setDaemon(true);
         thread.start();
     }

@@ -39,9 +39,31 @@ public record Config(
     }
 
     /** A configuration with the defaults of the queue and the service. */
-    public Config(Path file, Path keyring, Path stateDir, Duration deadline, Optional<Path> logFile, Path syslogSocket, String hostname,
-            Duration stateRetention, LocalConfig local, RelayConfig relay, List<Rule> rules) {
-        this(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, stateRetention, local, relay, rules, QueueConfig.DEFAULT,
+    public Config(
+            Path file,
+            Path keyring,
+            Path stateDir,
+            Duration deadline,
+            Optional<Path> logFile,
+            Path syslogSocket,
+            String hostname,
+            Duration stateRetention,
+            LocalConfig local,
+            RelayConfig relay,
+            List<Rule> rules) {
+        this(
+                file,
+                keyring,
+                stateDir,
+                deadline,
+                logFile,
+                syslogSocket,
+                hostname,
+                stateRetention,
+                local,
+                relay,
+                rules,
+                QueueConfig.DEFAULT,
                 ServiceConfig.defaults());
     }
 

@@ -19,10 +19,10 @@ import java.util.Set;
 import java.util.function.IntSupplier;
 import java.util.regex.Pattern;
 import java.util.regex.PatternSyntaxException;
-import org.cryptforward.Limits;
-import org.cryptforward.IoErrors;
 import org.cryptforward.config.RelayConfig.Security;
 import org.cryptforward.config.Rule.Format;
+import org.cryptforward.core.IoErrors;
+import org.cryptforward.core.Limits;
 
 /**
  * Reads and validates the TOML configuration.
@@ -38,18 +38,38 @@ public final class ConfigLoader {
 
     public static final String ENV_VARIABLE = "CRYPTFORWARD_CONFIG";
 
-    static final Set<String> TOP_KEYS =
-            Set.of("keyring", "state_dir", "deadline_seconds", "log_file", "syslog_socket", "hostname", "state_retention_days", "local",
-                    "relay", "rule", "queue", "service");
+    static final Set<String> TOP_KEYS = Set.of(
+            "keyring",
+            "state_dir",
+            "deadline_seconds",
+            "log_file",
+            "syslog_socket",
+            "hostname",
+            "state_retention_days",
+            "local",
+            "relay",
+            "rule",
+            "queue",
+            "service");
     static final Set<String> LOCAL_KEYS = Set.of("mailbox", "lock_timeout_seconds");
     static final Set<String> RELAY_KEYS = Set.of(
-            "host", "port", "security", "allow_plaintext", "username", "password_file", "ca_file", "timeout_seconds", "envelope_from");
+            "host",
+            "port",
+            "security",
+            "allow_plaintext",
+            "username",
+            "password_file",
+            "ca_file",
+            "timeout_seconds",
+            "envelope_from");
     static final Set<String> QUEUE_KEYS = Set.of("lifetime_days");
-    static final Set<String> SERVICE_KEYS = Set.of("socket", "max_deliveries", "idle_exit_seconds", "stop_timeout_seconds", "allowed_users");
+    static final Set<String> SERVICE_KEYS =
+            Set.of("socket", "max_deliveries", "idle_exit_seconds", "stop_timeout_seconds", "allowed_users");
     static final Set<String> RULE_KEYS =
             Set.of("name", "recipient", "header", "forward_to", "keys", "format", "local_copy", "protect_subject");
 
-    private static final Pattern HOSTNAME = Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\\.?");
+    private static final Pattern HOSTNAME =
+            Pattern.compile("[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*\\.?");
     private static final Pattern HEADER_NAME = Pattern.compile("[!-9;-~]+");
 
     /** The largest configuration read. */
@@ -111,9 +131,13 @@ public final class ConfigLoader {
         String text;
         try {
             // at once, before reading: a FIFO, a device or a directory would hang or flood the reader
-            java.nio.file.attribute.BasicFileAttributes a = Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
+            java.nio.file.attribute.BasicFileAttributes a =
+                    Files.readAttributes(file, java.nio.file.attribute.BasicFileAttributes.class);
             if (!a.isRegularFile()) {
-                problem(0, "", "not a regular file (" + (a.isDirectory() ? "a directory" : "a FIFO, socket or device") + ")");
+                problem(
+                        0,
+                        "",
+                        "not a regular file (" + (a.isDirectory() ? "a directory" : "a FIFO, socket or device") + ")");
                 return null;
             }
             if (a.size() > MAX_CONFIG) {
@@ -164,7 +188,20 @@ public final class ConfigLoader {
         if (!problems.isEmpty()) {
             return null;
         }
-        return new Config(file, keyring, stateDir, deadline, logFile, syslogSocket, hostname, retention, local, relay, rules, queue, service);
+        return new Config(
+                file,
+                keyring,
+                stateDir,
+                deadline,
+                logFile,
+                syslogSocket,
+                hostname,
+                retention,
+                local,
+                relay,
+                rules,
+                queue,
+                service);
     }
 
     private LocalConfig local(Table t) {
@@ -199,7 +236,10 @@ public final class ConfigLoader {
                 case "starttls" -> Security.STARTTLS;
                 case "tls" -> Security.TLS;
                 default -> {
-                    problem(line(t, "security"), p + "security", "must be \"none\", \"starttls\" or \"tls\", not " + quote(sec.get()));
+                    problem(
+                            line(t, "security"),
+                            p + "security",
+                            "must be \"none\", \"starttls\" or \"tls\", not " + quote(sec.get()));
                     yield Security.NONE;
                 }
             };
@@ -207,7 +247,9 @@ public final class ConfigLoader {
         int port = (int) integer(t, "port", p, security == Security.TLS ? 465 : 25, 1, 65535);
         boolean allowPlaintext = bool(t, "allow_plaintext", p, false);
         if (security == Security.NONE && !allowPlaintext && !isLoopback(host)) {
-            problem(line(t, t.contains("security") ? "security" : "host"), p + "security",
+            problem(
+                    line(t, t.contains("security") ? "security" : "host"),
+                    p + "security",
                     "\"none\" sends over the network in the clear to " + host
                             + "; use \"starttls\" or \"tls\", or set allow_plaintext = true");
         }
@@ -230,7 +272,8 @@ public final class ConfigLoader {
                 problem(line(t, "envelope_from"), p + "envelope_from", "not an e-mail address: " + quote(ef));
             }
         }
-        return new RelayConfig(host, port, security, allowPlaintext, username, passwordFile, caFile, timeout, envelopeFrom);
+        return new RelayConfig(
+                host, port, security, allowPlaintext, username, passwordFile, caFile, timeout, envelopeFrom);
     }
 
     /**
@@ -246,8 +289,11 @@ public final class ConfigLoader {
         Optional<String> s = string(t, "socket", p);
         if (s.isPresent()) {
             if (!s.get().matches("/[A-Za-z0-9._+@/-]*") || s.get().length() > 100) {
-                problem(line(t, "socket"), p + "socket",
-                        "must be an absolute path of letters, digits and . _ + @ - / (at most 100 characters): " + quote(s.get()));
+                problem(
+                        line(t, "socket"),
+                        p + "socket",
+                        "must be an absolute path of letters, digits and . _ + @ - / (at most 100 characters): "
+                                + quote(s.get()));
             } else {
                 socket = Path.of(s.get());
             }
@@ -255,7 +301,9 @@ public final class ConfigLoader {
         int max = (int) integer(t, "max_deliveries", p, d.maxDeliveries(), 1, 256);
         Duration idle = seconds(t, "idle_exit_seconds", p, d.idleExit().toSeconds(), 0, 86_400);
         Duration stop = seconds(t, "stop_timeout_seconds", p, d.stopTimeout().toSeconds(), 0, 3600);
-        List<String> users = t.contains("allowed_users") ? strings(t, "allowed_users", p, false, () -> line(t, "allowed_users")) : List.of();
+        List<String> users = t.contains("allowed_users")
+                ? strings(t, "allowed_users", p, false, () -> line(t, "allowed_users"))
+                : List.of();
         for (String u : users) {
             if (!u.matches("[A-Za-z0-9._][A-Za-z0-9._-]*\\$?")) {
                 problem(line(t, "allowed_users"), p + "allowed_users", "not a user name or uid: " + quote(u));
@@ -325,7 +373,10 @@ public final class ConfigLoader {
                         try {
                             headers.put(field, Pattern.compile(re));
                         } catch (PatternSyntaxException e) {
-                            problem(l, k + "header." + field, "bad regular expression: " + e.getDescription() + " near index " + e.getIndex());
+                            problem(
+                                    l,
+                                    k + "header." + field,
+                                    "bad regular expression: " + e.getDescription() + " near index " + e.getIndex());
                         }
                     }
                 }
@@ -344,14 +395,18 @@ public final class ConfigLoader {
                     case "pgp-mime", "pgp/mime" -> Format.PGP_MIME;
                     case "inline" -> Format.INLINE;
                     default -> {
-                        problem(line(t, "format"), k + "format", "must be \"pgp-mime\" or \"inline\", not " + quote(f.get()));
+                        problem(
+                                line(t, "format"),
+                                k + "format",
+                                "must be \"pgp-mime\" or \"inline\", not " + quote(f.get()));
                         yield Format.PGP_MIME;
                     }
                 };
             }
             boolean localCopy = bool(t, "local_copy", k, true);
             boolean protectSubject = bool(t, "protect_subject", k, false);
-            rules.add(new Rule(name.orElse(""), recipients, headers, forwardTo, keys, format, localCopy, protectSubject));
+            rules.add(
+                    new Rule(name.orElse(""), recipients, headers, forwardTo, keys, format, localCopy, protectSubject));
         }
         return rules;
     }
@@ -467,7 +522,10 @@ public final class ConfigLoader {
         for (String key : t.values().keySet()) {
             if (!known.contains(key)) {
                 String hint = suggestion(key, known);
-                problem(line(t, key), prefix + key, "unknown key" + (hint == null ? "" : " (did you mean " + hint + "?)"));
+                problem(
+                        line(t, key),
+                        prefix + key,
+                        "unknown key" + (hint == null ? "" : " (did you mean " + hint + "?)"));
             }
         }
     }
@@ -540,12 +598,12 @@ public final class ConfigLoader {
 
     /**
      * A bare address, as the SMTP layer will accept it when sending: the one rule of
-     * {@link org.cryptforward.Addresses}, so that a configured address can never fail a delivery
+     * {@link org.cryptforward.core.Addresses}, so that a configured address can never fail a delivery
      * permanently and {@code check} judges it as {@code deliver} does. ASCII only: a relay without
      * SMTPUTF8 could not take anything else.
      */
     static boolean isAddress(String s) {
-        return org.cryptforward.Addresses.isValid(s, false);
+        return org.cryptforward.core.Addresses.isValid(s, false);
     }
 
     /** Whether a relay host is this machine, decided without DNS. */

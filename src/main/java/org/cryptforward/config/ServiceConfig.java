@@ -14,7 +14,8 @@ import java.util.List;
  * @param allowedUsers the users (names or numeric uids) whose {@code deliver} it serves; empty =
  *     its own user and root
  */
-public record ServiceConfig(Path socket, int maxDeliveries, Duration idleExit, Duration stopTimeout, List<String> allowedUsers) {
+public record ServiceConfig(
+        Path socket, int maxDeliveries, Duration idleExit, Duration stopTimeout, List<String> allowedUsers) {
     public static final Path DEFAULT_SOCKET = Path.of("/run/cryptforward/deliver.sock");
 
     public ServiceConfig {

@@ -13,7 +13,8 @@ public final class SystemNames {
     private SystemNames() {}
 
     public static String mailName() {
-        for (Path p : new Path[] {Path.of("/etc/mailname"), Path.of("/proc/sys/kernel/hostname"), Path.of("/etc/hostname")}) {
+        for (Path p :
+                new Path[] {Path.of("/etc/mailname"), Path.of("/proc/sys/kernel/hostname"), Path.of("/etc/hostname")}) {
             String name = firstLine(p);
             if (name != null && name.matches("[A-Za-z0-9.-]+")) {
                 return name;

@@ -21,7 +21,7 @@ import org.bouncycastle.openpgp.operator.PGPDataEncryptorBuilder;
 import org.bouncycastle.openpgp.operator.bc.BcPGPDataEncryptorBuilder;
 import org.bouncycastle.openpgp.operator.bc.BcPublicKeyKeyEncryptionMethodGenerator;
 import org.bouncycastle.openpgp.operator.jcajce.JcePGPDataEncryptorBuilder;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Limits;
 
 /**
  * OpenPGP encryption of a byte stream to a set of public keys, ASCII-armored. Bytes in, bytes
@@ -76,7 +76,8 @@ public final class Encryptor {
         boolean allV6 = keys.stream().allMatch(k -> k.getVersion() == 6);
         // RFC 9580, section 6.1: armor around a v2 SEIPD message MUST NOT carry the CRC-24 line;
         // GnuPG 2.2 wants it around everything else.
-        ArmoredOutputStream.Builder ab = ArmoredOutputStream.builder().clearHeaders().enableCRC(!allV6);
+        ArmoredOutputStream.Builder ab =
+                ArmoredOutputStream.builder().clearHeaders().enableCRC(!allV6);
         armorHeaders.forEach((k, v) -> {
             if (k.equals(ArmoredOutputStream.CHARSET_HDR)) {
                 ab.setCharset(v);
@@ -161,7 +162,8 @@ public final class Encryptor {
                 one.addMethod(new BcPublicKeyKeyEncryptionMethodGenerator(k).setSecureRandom(random));
                 one.open(OutputStream.nullOutputStream(), new byte[64]).close();
             } catch (PGPException | IOException | RuntimeException e) {
-                return org.bouncycastle.util.encoders.Hex.toHexString(k.getFingerprint()).toUpperCase(java.util.Locale.ROOT);
+                return org.bouncycastle.util.encoders.Hex.toHexString(k.getFingerprint())
+                        .toUpperCase(java.util.Locale.ROOT);
             }
         }
         return "(one of the recipient keys)";

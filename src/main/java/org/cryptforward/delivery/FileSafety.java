@@ -11,8 +11,8 @@ import java.nio.file.attribute.PosixFilePermission;
 import java.nio.file.attribute.PosixFilePermissions;
 import java.util.Map;
 import java.util.Set;
-import org.cryptforward.Failure;
-import org.cryptforward.IoErrors;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.IoErrors;
 
 /**
  * The checks that keep the local copy from being redirected or exposed.
@@ -116,7 +116,8 @@ final class FileSafety {
     static void checkOwner(Path p, int owner) throws Failure {
         int uid = uid();
         if (uid >= 0 && owner != uid) {
-            throw Failure.temporary("4.3.0", "refusing " + p + ": owned by uid " + owner + ", not by this user (uid " + uid + ")");
+            throw Failure.temporary(
+                    "4.3.0", "refusing " + p + ": owned by uid " + owner + ", not by this user (uid " + uid + ")");
         }
     }
 

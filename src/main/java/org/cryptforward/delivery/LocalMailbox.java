@@ -3,7 +3,7 @@ package org.cryptforward.delivery;
 import java.io.IOException;
 import java.io.InputStream;
 import java.nio.file.Path;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Failure;
 import org.cryptforward.journal.DeliveryJournal;
 
 /**

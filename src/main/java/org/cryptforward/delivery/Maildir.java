@@ -21,9 +21,9 @@ import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.atomic.AtomicInteger;
-import org.cryptforward.Durability;
-import org.cryptforward.Failure;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Durability;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.Limits;
 import org.cryptforward.journal.DeliveryJournal;
 import org.cryptforward.journal.JournalRecord;
 
@@ -81,8 +81,9 @@ public final class Maildir implements LocalMailbox {
         Instant now = clock.instant();
         byte[] r = new byte[8];
         random.nextBytes(r);
-        return now.getEpochSecond() + ".M" + (now.getNano() / 1000) + "P" + ProcessHandle.current().pid() + "R"
-                + HexFormat.of().formatHex(r) + "Q" + SEQUENCE.incrementAndGet() + "." + hostname;
+        return now.getEpochSecond() + ".M" + (now.getNano() / 1000) + "P"
+                + ProcessHandle.current().pid() + "R" + HexFormat.of().formatHex(r) + "Q" + SEQUENCE.incrementAndGet()
+                + "." + hostname;
     }
 
     @Override
@@ -128,11 +129,13 @@ public final class Maildir implements LocalMailbox {
         Path tmp = root.resolve("tmp").resolve(name);
         Path dest = root.resolve("new").resolve(name);
         try {
-            try (FileChannel ch = FileChannel.open(tmp,
+            try (FileChannel ch = FileChannel.open(
+                            tmp,
                             Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                             FileSafety.PRIVATE_FILE);
                     InputStream in = message.open()) {
-                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(ch)), Limits.DEFAULT.ioBufferBytes());
+                OutputStream out = new BufferedOutputStream(
+                        sink.wrap(Channels.newOutputStream(ch)), Limits.DEFAULT.ioBufferBytes());
                 in.transferTo(out);
                 out.flush();
                 ch.force(true);
@@ -174,7 +177,8 @@ public final class Maildir implements LocalMailbox {
         // a reader moves it to cur/, adding ":2,FLAGS" (or, on some systems, "!2,FLAGS")
         try (DirectoryStream<Path> s = Files.newDirectoryStream(root.resolve("cur"), p -> {
             String n = p.getFileName().toString();
-            return n.equals(name) || (n.startsWith(name) && (n.charAt(name.length()) == ':' || n.charAt(name.length()) == '!'));
+            return n.equals(name)
+                    || (n.startsWith(name) && (n.charAt(name.length()) == ':' || n.charAt(name.length()) == '!'));
         })) {
             return s.iterator().hasNext();
         } catch (IOException e) {
@@ -193,7 +197,8 @@ public final class Maildir implements LocalMailbox {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(root.resolve("tmp"))) {
             for (Path p : ds) {
                 try {
-                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    BasicFileAttributes a =
+                            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                     if (!a.isDirectory() && a.lastModifiedTime().toInstant().isBefore(cutoff)) {
                         Files.deleteIfExists(p);
                     }

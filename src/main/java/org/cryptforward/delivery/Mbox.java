@@ -24,10 +24,10 @@ import java.time.Duration;
 import java.time.ZonedDateTime;
 import java.util.Optional;
 import java.util.Set;
-import org.cryptforward.Dates;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Dates;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.Limits;
 import org.cryptforward.journal.DeliveryJournal;
 import org.cryptforward.journal.JournalRecord;
 
@@ -113,7 +113,14 @@ public final class Mbox implements LocalMailbox {
         this(file, stateDir, retention, clock, lockTimeout, deadline, FileSink.DIRECT);
     }
 
-    Mbox(Path file, Path stateDir, Duration retention, Clock clock, Duration lockTimeout, Deadline deadline, FileSink sink) {
+    Mbox(
+            Path file,
+            Path stateDir,
+            Duration retention,
+            Clock clock,
+            Duration lockTimeout,
+            Deadline deadline,
+            FileSink sink) {
         this.file = file.toAbsolutePath();
         this.recovery = new MboxRecovery(stateDir, retention, clock);
         this.clock = clock;
@@ -241,7 +248,8 @@ public final class Mbox implements LocalMailbox {
                 throw FileSafety.ioFailure("cannot read mailbox " + file, e);
             }
             long length = separator + m.fromLine.length + m.bodyLength();
-            MboxRecovery.Pending pending = new MboxRecovery.Pending(original, separator, length, m.fromLine, fileKey, owner);
+            MboxRecovery.Pending pending =
+                    new MboxRecovery.Pending(original, separator, length, m.fromLine, fileKey, owner);
             try {
                 recovery.begin(file, pending);
             } catch (IOException e) {
@@ -250,7 +258,8 @@ public final class Mbox implements LocalMailbox {
             uncommitted = pending;
             try (InputStream in = m.source.open()) {
                 channel.position(original);
-                OutputStream out = new BufferedOutputStream(sink.wrap(Channels.newOutputStream(channel)), Limits.DEFAULT.ioBufferBytes());
+                OutputStream out = new BufferedOutputStream(
+                        sink.wrap(Channels.newOutputStream(channel)), Limits.DEFAULT.ioBufferBytes());
                 for (int i = 0; i < separator; i++) {
                     out.write('\n');
                 }
@@ -365,7 +374,10 @@ public final class Mbox implements LocalMailbox {
                 }
                 if (fl == null) {
                     if (System.nanoTime() > until) {
-                        throw Failure.temporary("4.2.0", "mailbox " + file + " is locked by another process (waited " + seconds(waitMillis) + ")");
+                        throw Failure.temporary(
+                                "4.2.0",
+                                "mailbox " + file + " is locked by another process (waited " + seconds(waitMillis)
+                                        + ")");
                     }
                     sleep(50);
                 }
@@ -395,7 +407,10 @@ public final class Mbox implements LocalMailbox {
     byte[] fromLine(String envelopeSender) {
         String sender = envelopeSender == null || envelopeSender.isEmpty() ? "MAILER-DAEMON" : envelopeSender;
         StringBuilder safe = new StringBuilder(sender.length());
-        sender.codePoints().limit(1000).forEach(c -> safe.appendCodePoint(c <= ' ' || c == 0x7f || Character.isWhitespace(c) || Character.isISOControl(c) ? '_' : c));
+        sender.codePoints()
+                .limit(1000)
+                .forEach(c -> safe.appendCodePoint(
+                        c <= ' ' || c == 0x7f || Character.isWhitespace(c) || Character.isISOControl(c) ? '_' : c));
         String line = "From " + safe + " " + Dates.asctime(ZonedDateTime.now(clock)) + "\n";
         return line.getBytes(StandardCharsets.UTF_8);
     }
@@ -423,8 +438,13 @@ public final class Mbox implements LocalMailbox {
 
     private FileChannel open() throws IOException, Failure {
         Object before = FileSafety.regularFile(file, "mailbox");
-        FileChannel ch = FileChannel.open(file,
-                Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS),
+        FileChannel ch = FileChannel.open(
+                file,
+                Set.of(
+                        StandardOpenOption.CREATE,
+                        StandardOpenOption.WRITE,
+                        StandardOpenOption.READ,
+                        LinkOption.NOFOLLOW_LINKS),
                 FileSafety.PRIVATE_FILE);
         try {
             Object after = FileSafety.regularFile(file, "mailbox");
@@ -443,8 +463,10 @@ public final class Mbox implements LocalMailbox {
         Path lock = file.resolveSibling(file.getFileName() + ".lock");
         byte[] pid = (ProcessHandle.current().pid() + "\n").getBytes(StandardCharsets.US_ASCII);
         while (true) {
-            try (FileChannel ch = FileChannel.open(lock,
-                    Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS), FileSafety.PRIVATE_FILE)) {
+            try (FileChannel ch = FileChannel.open(
+                    lock,
+                    Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                    FileSafety.PRIVATE_FILE)) {
                 ch.write(ByteBuffer.wrap(pid));
                 return lock;
             } catch (FileAlreadyExistsException e) {
@@ -452,7 +474,9 @@ public final class Mbox implements LocalMailbox {
                     continue;
                 }
                 if (System.nanoTime() > untilNanos) {
-                    throw Failure.temporary("4.2.0", "mailbox " + file + " is locked (" + lock + ", waited " + seconds(waitMillis) + ")");
+                    throw Failure.temporary(
+                            "4.2.0",
+                            "mailbox " + file + " is locked (" + lock + ", waited " + seconds(waitMillis) + ")");
                 }
                 sleep(100);
             } catch (AccessDeniedException e) {
@@ -474,11 +498,13 @@ public final class Mbox implements LocalMailbox {
     private boolean removeIfStale(Path lock) {
         try {
             FileTime modified = Files.getLastModifiedTime(lock, LinkOption.NOFOLLOW_LINKS);
-            boolean old = Duration.between(modified.toInstant(), clock.instant()).getSeconds() > STALE_SECONDS;
+            boolean old =
+                    Duration.between(modified.toInstant(), clock.instant()).getSeconds() > STALE_SECONDS;
             boolean orphaned = false;
             if (Files.isRegularFile(lock, LinkOption.NOFOLLOW_LINKS)) {
                 String content;
-                try (SeekableByteChannel ch = Files.newByteChannel(lock, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+                try (SeekableByteChannel ch =
+                        Files.newByteChannel(lock, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
                     ByteBuffer b = ByteBuffer.allocate(32);
                     while (b.hasRemaining() && ch.read(b) > 0) {
                         // a pid and a line end

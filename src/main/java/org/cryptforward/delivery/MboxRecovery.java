@@ -23,8 +23,8 @@ import java.util.HexFormat;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
-import org.cryptforward.Durability;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Durability;
+import org.cryptforward.core.Limits;
 
 /**
  * Crash recovery for mbox appends: what makes a delivery killed in the middle of an append (SIGKILL,
@@ -63,8 +63,13 @@ final class MboxRecovery {
     /** An append in progress, as recorded before its first byte is written. */
     record Pending(long offset, int separator, long length, byte[] fromLine, String fileKey, String owner) {
         Pending {
-            if (offset < 0 || separator < 0 || separator > 2 || length < separator + fromLine.length || !OWNER.matcher(owner).matches()
-                    || fileKey.isEmpty() || fileKey.chars().anyMatch(c -> c <= ' ' || c > '~')) {
+            if (offset < 0
+                    || separator < 0
+                    || separator > 2
+                    || length < separator + fromLine.length
+                    || !OWNER.matcher(owner).matches()
+                    || fileKey.isEmpty()
+                    || fileKey.chars().anyMatch(c -> c <= ' ' || c > '~')) {
                 throw new IllegalArgumentException("bad pending append record");
             }
         }
@@ -80,8 +85,8 @@ final class MboxRecovery {
         }
 
         String format() {
-            return "v1 " + offset + " " + separator + " " + length + " " + HexFormat.of().formatHex(fromLine) + " " + fileKey + " " + owner
-                    + "\n";
+            return "v1 " + offset + " " + separator + " " + length + " "
+                    + HexFormat.of().formatHex(fromLine) + " " + fileKey + " " + owner + "\n";
         }
 
         static Optional<Pending> parse(String text) {
@@ -94,7 +99,8 @@ final class MboxRecovery {
                 if (from.length < 6 || !startsWith(from, FROM) || from[from.length - 1] != '\n') {
                     return Optional.empty();
                 }
-                return Optional.of(new Pending(Long.parseLong(f[1]), Integer.parseInt(f[2]), Long.parseLong(f[3]), from, f[5], f[6]));
+                return Optional.of(new Pending(
+                        Long.parseLong(f[1]), Integer.parseInt(f[2]), Long.parseLong(f[3]), from, f[5], f[6]));
             } catch (IllegalArgumentException e) {
                 return Optional.empty();
             }
@@ -147,7 +153,8 @@ final class MboxRecovery {
         if (!Files.isRegularFile(f, LinkOption.NOFOLLOW_LINKS)) {
             return Optional.of(Mbox.Recovered.UNKNOWN); // never opened: it could be a FIFO
         }
-        try (SeekableByteChannel ch = Files.newByteChannel(f, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+        try (SeekableByteChannel ch =
+                Files.newByteChannel(f, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
             ByteBuffer b = ByteBuffer.allocate(32);
             while (b.hasRemaining() && ch.read(b) > 0) {
                 // read the word
@@ -190,11 +197,15 @@ final class MboxRecovery {
         }
         if (!Files.isRegularFile(file, LinkOption.NOFOLLOW_LINKS)) {
             // not ours (never opened: it could be a FIFO); the mailbox is left as it is
-            Files.move(file, file.resolveSibling(file.getFileName() + ".damaged-" + clock.millis()), StandardCopyOption.ATOMIC_MOVE);
+            Files.move(
+                    file,
+                    file.resolveSibling(file.getFileName() + ".damaged-" + clock.millis()),
+                    StandardCopyOption.ATOMIC_MOVE);
             return Optional.of(Mbox.Recovered.UNKNOWN);
         }
         String text;
-        try (SeekableByteChannel rc = Files.newByteChannel(file, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+        try (SeekableByteChannel rc =
+                Files.newByteChannel(file, Set.of(StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
             ByteBuffer b = ByteBuffer.allocate(8192);
             while (b.hasRemaining() && rc.read(b) > 0) {
                 // a record is one short line
@@ -270,7 +281,9 @@ final class MboxRecovery {
         })) {
             for (Path p : ds) {
                 try {
-                    if (Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS).toInstant().isBefore(cutoff)) {
+                    if (Files.getLastModifiedTime(p, LinkOption.NOFOLLOW_LINKS)
+                            .toInstant()
+                            .isBefore(cutoff)) {
                         Files.deleteIfExists(p);
                     }
                 } catch (IOException e) {
@@ -296,7 +309,8 @@ final class MboxRecovery {
             }
             if (Files.exists(dir, LinkOption.NOFOLLOW_LINKS)) {
                 // something else stands where the directory should: keep it for inspection
-                Files.move(dir, dir.resolveSibling("pending.damaged-" + clock.millis()), StandardCopyOption.ATOMIC_MOVE);
+                Files.move(
+                        dir, dir.resolveSibling("pending.damaged-" + clock.millis()), StandardCopyOption.ATOMIC_MOVE);
             }
             try {
                 Files.createDirectory(dir, FileSafety.PRIVATE_DIR);
@@ -313,8 +327,10 @@ final class MboxRecovery {
         random.nextBytes(r);
         Path tmp = dir.resolve(".tmp-" + HexFormat.of().formatHex(r));
         try {
-            try (FileChannel ch = FileChannel.open(tmp,
-                    Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS), FileSafety.PRIVATE_FILE)) {
+            try (FileChannel ch = FileChannel.open(
+                    tmp,
+                    Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                    FileSafety.PRIVATE_FILE)) {
                 ByteBuffer b = ByteBuffer.wrap(content.getBytes(StandardCharsets.US_ASCII));
                 while (b.hasRemaining()) {
                     ch.write(b);
@@ -369,7 +385,8 @@ final class MboxRecovery {
 
     static String sha256(String s) {
         try {
-            return HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
+            return HexFormat.of()
+                    .formatHex(MessageDigest.getInstance("SHA-256").digest(s.getBytes(StandardCharsets.UTF_8)));
         } catch (NoSuchAlgorithmException e) {
             throw new IllegalStateException(e);
         }

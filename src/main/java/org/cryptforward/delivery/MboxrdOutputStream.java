@@ -26,6 +26,7 @@ final class MboxrdOutputStream extends FilterOutputStream {
     private boolean atLineStart = true;
     /** How many bytes of "From " have been seen (and held back) after the {@code >} run. */
     private int held;
+
     private int last = '\n';
     private long count;
 

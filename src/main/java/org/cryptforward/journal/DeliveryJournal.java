@@ -1,8 +1,8 @@
 package org.cryptforward.journal;
 
 import java.util.Optional;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
 
 /**
  * The port through which a delivery remembers what it has done, so that a retry does only what

@@ -29,10 +29,10 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
-import org.cryptforward.IoErrors;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.IoErrors;
+import org.cryptforward.core.Limits;
 
 /**
  * What makes MTA retries idempotent: for each message, a small file in {@code STATE/journal/}
@@ -73,6 +73,7 @@ public final class Journal implements DeliveryJournal {
     static final String TOMBSTONE = "pruned";
     /** No entry of ours grows this large. */
     static final long MAX_ENTRY = Limits.DEFAULT.journalEntryBytes();
+
     private static final int ATTEMPTS = 4;
 
     private final Path dir;
@@ -118,8 +119,13 @@ public final class Journal implements DeliveryJournal {
             }
             FileChannel ch;
             try {
-                ch = FileChannel.open(file,
-                        Set.of(StandardOpenOption.CREATE, StandardOpenOption.READ, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                ch = FileChannel.open(
+                        file,
+                        Set.of(
+                                StandardOpenOption.CREATE,
+                                StandardOpenOption.READ,
+                                StandardOpenOption.WRITE,
+                                LinkOption.NOFOLLOW_LINKS),
                         PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
             } catch (IOException e) {
                 last = e;
@@ -163,7 +169,9 @@ public final class Journal implements DeliveryJournal {
             }
             return new Entry(file, ch, lock, contents.records(), contents.tornTail());
         }
-        throw failure("cannot use the state journal entry " + file, last == null ? new IOException("gave up after " + ATTEMPTS + " attempts") : last);
+        throw failure(
+                "cannot use the state journal entry " + file,
+                last == null ? new IOException("gave up after " + ATTEMPTS + " attempts") : last);
     }
 
     private static FileLock lock(FileChannel ch, Deadline deadline) throws IOException, Failure {
@@ -202,7 +210,8 @@ public final class Journal implements DeliveryJournal {
                 setAside(dir);
             }
             try {
-                Files.createDirectory(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+                Files.createDirectory(
+                        dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
             } catch (java.nio.file.FileAlreadyExistsException raced) {
                 if (!Files.isDirectory(dir, LinkOption.NOFOLLOW_LINKS)) {
                     throw raced;
@@ -228,8 +237,11 @@ public final class Journal implements DeliveryJournal {
                 if (Files.exists(stamp, LinkOption.NOFOLLOW_LINKS)) {
                     deleteTree(stamp);
                 }
-                Files.createFile(stamp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
-            } else if (Duration.between(Files.getLastModifiedTime(stamp).toInstant(), now).compareTo(PRUNE_INTERVAL) < 0) {
+                Files.createFile(
+                        stamp, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+            } else if (Duration.between(Files.getLastModifiedTime(stamp).toInstant(), now)
+                            .compareTo(PRUNE_INTERVAL)
+                    < 0) {
                 return 0;
             }
             Files.setLastModifiedTime(stamp, FileTime.from(now));
@@ -241,7 +253,8 @@ public final class Journal implements DeliveryJournal {
         try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir, "[0-9a-f]*")) {
             for (Path p : ds) {
                 try {
-                    BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                    BasicFileAttributes a =
+                            Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
                     if (!a.lastModifiedTime().toInstant().isBefore(cutoff)) {
                         continue;
                     }
@@ -264,7 +277,8 @@ public final class Journal implements DeliveryJournal {
 
     /** Deletes an entry unless a delivery holds it: under its lock, after writing the tombstone. */
     private static boolean removeEntry(Path p) throws IOException {
-        try (FileChannel ch = FileChannel.open(p, Set.of(StandardOpenOption.WRITE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS))) {
+        try (FileChannel ch = FileChannel.open(
+                p, Set.of(StandardOpenOption.WRITE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS))) {
             FileLock lock;
             try {
                 lock = ch.tryLock();
@@ -312,7 +326,8 @@ public final class Journal implements DeliveryJournal {
     /** Whether nothing, or a regular file, is at {@code p} (not following a link). */
     private static boolean absentOrRegular(Path p) throws IOException {
         try {
-            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isRegularFile();
+            return Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                    .isRegularFile();
         } catch (NoSuchFileException e) {
             return true;
         }
@@ -325,7 +340,9 @@ public final class Journal implements DeliveryJournal {
         try {
             setAside(file);
         } catch (IOException e) {
-            throw failure("cannot use the state journal entry " + file + (cause == null ? "" : " (" + reason(cause) + ")"), e);
+            throw failure(
+                    "cannot use the state journal entry " + file + (cause == null ? "" : " (" + reason(cause) + ")"),
+                    e);
         }
     }
 
@@ -512,7 +529,10 @@ public final class Journal implements DeliveryJournal {
         java.io.ByteArrayOutputStream out = new java.io.ByteArrayOutputStream(line.length());
         for (int i = 0; i < line.length(); i++) {
             char c = line.charAt(i);
-            if (c == '\\' && i + 3 < line.length() && line.charAt(i + 1) == 'x' && HexFormat.isHexDigit(line.charAt(i + 2))
+            if (c == '\\'
+                    && i + 3 < line.length()
+                    && line.charAt(i + 1) == 'x'
+                    && HexFormat.isHexDigit(line.charAt(i + 2))
                     && HexFormat.isHexDigit(line.charAt(i + 3))) {
                 out.write(HexFormat.fromHexDigits(line, i + 2, i + 4));
                 i += 3;

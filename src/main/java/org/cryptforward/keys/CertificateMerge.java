@@ -28,7 +28,8 @@ final class CertificateMerge {
     static OpenPGPCertificate merge(OpenPGPCertificate base, OpenPGPCertificate update) {
         PGPPublicKeyRing ring = base.getPGPPublicKeyRing();
         PGPPublicKeyRing more = update.getPGPPublicKeyRing();
-        if (!java.util.Arrays.equals(ring.getPublicKey().getFingerprint(), more.getPublicKey().getFingerprint())) {
+        if (!java.util.Arrays.equals(
+                ring.getPublicKey().getFingerprint(), more.getPublicKey().getFingerprint())) {
             throw new IllegalArgumentException("not the same certificate");
         }
 

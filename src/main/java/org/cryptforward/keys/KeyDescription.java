@@ -14,11 +14,16 @@ import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentKey;
 
 /** What {@code key import}, {@code key list} and {@code key show} print about a certificate. */
 public record KeyDescription(
-        String fingerprint, int version, List<String> userIds, String primaryAlgorithm, List<Component> components,
+        String fingerprint,
+        int version,
+        List<String> userIds,
+        String primaryAlgorithm,
+        List<Component> components,
         KeyStatus status) {
 
     /** One (sub)key. */
-    public record Component(String keyId, String algorithm, String usage, String created, String expires, String state) {}
+    public record Component(
+            String keyId, String algorithm, String usage, String created, String expires, String state) {}
 
     public static KeyDescription of(OpenPGPCertificate cert, Date now) {
         List<String> uids = new ArrayList<>();
@@ -32,7 +37,8 @@ public record KeyDescription(
             String state;
             if (k.getRevocation(now) != null) {
                 state = "revoked";
-            } else if (KeyUsability.expiry(k, now) != null && !KeyUsability.expiry(k, now).after(now)) {
+            } else if (KeyUsability.expiry(k, now) != null
+                    && !KeyUsability.expiry(k, now).after(now)) {
                 state = "expired";
             } else if (!k.isBoundAt(now)) {
                 state = "not bound (invalid or missing signature)";
@@ -55,8 +61,12 @@ public record KeyDescription(
                     state));
         }
         return new KeyDescription(
-                KeyIds.fingerprint(cert), cert.getPrimaryKey().getVersion(), uids, algorithm(cert.getPrimaryKey().getPGPPublicKey()),
-                comps, status);
+                KeyIds.fingerprint(cert),
+                cert.getPrimaryKey().getVersion(),
+                uids,
+                algorithm(cert.getPrimaryKey().getPGPPublicKey()),
+                comps,
+                status);
     }
 
     static String usage(OpenPGPComponentKey k, Date now) {
@@ -86,7 +96,9 @@ public record KeyDescription(
     public static String algorithm(PGPPublicKey k) {
         int bits = k.getBitStrength();
         return switch (k.getAlgorithm()) {
-            case PublicKeyAlgorithmTags.RSA_GENERAL, PublicKeyAlgorithmTags.RSA_ENCRYPT, PublicKeyAlgorithmTags.RSA_SIGN -> "RSA " + bits;
+            case PublicKeyAlgorithmTags.RSA_GENERAL,
+                    PublicKeyAlgorithmTags.RSA_ENCRYPT,
+                    PublicKeyAlgorithmTags.RSA_SIGN -> "RSA " + bits;
             case PublicKeyAlgorithmTags.DSA -> "DSA " + bits;
             case PublicKeyAlgorithmTags.ELGAMAL_ENCRYPT, PublicKeyAlgorithmTags.ELGAMAL_GENERAL -> "ElGamal " + bits;
             case PublicKeyAlgorithmTags.ECDH -> "ECDH " + curve(k);
@@ -141,8 +153,8 @@ public record KeyDescription(
         }
         if (detailed) {
             for (Component c : components) {
-                out.add("  key:         " + c.keyId() + " " + c.algorithm() + " [" + c.usage() + "] created " + c.created() + ", expires "
-                        + c.expires() + ", " + c.state());
+                out.add("  key:         " + c.keyId() + " " + c.algorithm() + " [" + c.usage() + "] created "
+                        + c.created() + ", expires " + c.expires() + ", " + c.state());
             }
         } else {
             List<String> algs = new ArrayList<>();
@@ -152,7 +164,8 @@ public record KeyDescription(
             out.add("  algorithms:  " + String.join(", ", algs));
         }
         out.add("  expires:     " + status.expires().map(KeyUsability::day).orElse("never"));
-        out.add("  encryption:  " + (status.usable() ? "yes" : "NO: " + status.reason().orElse("no encryption key")));
+        out.add("  encryption:  "
+                + (status.usable() ? "yes" : "NO: " + status.reason().orElse("no encryption key")));
         return out;
     }
 
@@ -170,8 +183,15 @@ public record KeyDescription(
 
     /** Whether a code point must not reach a terminal or a JSON consumer raw. */
     public static boolean unsafe(int c) {
-        return Character.isISOControl(c) || c == 0x2028 || c == 0x2029 || c == 0x061C || c == 0x200E || c == 0x200F
-                || (c >= 0x202A && c <= 0x202E) || (c >= 0x2066 && c <= 0x2069) || c == 0xFEFF
+        return Character.isISOControl(c)
+                || c == 0x2028
+                || c == 0x2029
+                || c == 0x061C
+                || c == 0x200E
+                || c == 0x200F
+                || (c >= 0x202A && c <= 0x202E)
+                || (c >= 0x2066 && c <= 0x2069)
+                || c == 0xFEFF
                 || Character.getType(c) == Character.SURROGATE;
     }
 

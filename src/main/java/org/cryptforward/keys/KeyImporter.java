@@ -22,8 +22,8 @@ import org.bouncycastle.openpgp.PGPPublicKeyRing;
 import org.bouncycastle.openpgp.PGPSignature;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
 import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
-import org.cryptforward.IoErrors;
-import org.cryptforward.Limits;
+import org.cryptforward.core.IoErrors;
+import org.cryptforward.core.Limits;
 
 /**
  * {@code key import}: reads certificates — armored or binary, several per input (as
@@ -80,7 +80,11 @@ public final class KeyImporter {
     public record Result(List<Imported> keys, List<String> warnings) {}
 
     /** What one input holds: its name, its keys (verified self-signatures only) and bare revocations. */
-    public record Parsed(String name, List<OpenPGPCertificate> certificates, List<PGPSignature> signatures, Map<String, List<String>> notes) {}
+    public record Parsed(
+            String name,
+            List<OpenPGPCertificate> certificates,
+            List<PGPSignature> signatures,
+            Map<String, List<String>> notes) {}
 
     private record Planned(OpenPGPCertificate certificate, boolean existed, byte[] stored) {}
 
@@ -120,21 +124,30 @@ public final class KeyImporter {
             for (Planned p : plan.values()) {
                 KeyDescription d = KeyDescription.of(p.certificate(), now);
                 byte[] armored = armor(p.certificate());
-                State state = !p.existed() ? State.IMPORTED : Arrays.equals(armored, p.stored()) ? State.UNCHANGED : State.UPDATED;
+                State state = !p.existed()
+                        ? State.IMPORTED
+                        : Arrays.equals(armored, p.stored()) ? State.UNCHANGED : State.UPDATED;
                 if (state != State.UNCHANGED) {
                     toStore.add(p.certificate());
                 }
                 out.add(new Imported(d, state, keyring.dir().resolve(d.fingerprint() + Keyring.SUFFIX)));
                 if (!d.status().usable()) {
-                    warnings.add("key " + d.fingerprint() + " can no longer be used: " + d.status().reason().orElse("no encryption key")
+                    warnings.add("key " + d.fingerprint() + " can no longer be used: "
+                            + d.status().reason().orElse("no encryption key")
                             + "; forwards to it get a notice without content instead");
-                } else if (d.status().expires().isPresent() && d.status().expires().get().toInstant().isBefore(now.toInstant().plus(EXPIRY_WARNING))) {
-                    warnings.add("key " + d.fingerprint() + " expires on " + KeyUsability.day(d.status().expires().get())
-                            + ": renew it and import it again");
+                } else if (d.status().expires().isPresent()
+                        && d.status()
+                                .expires()
+                                .get()
+                                .toInstant()
+                                .isBefore(now.toInstant().plus(EXPIRY_WARNING))) {
+                    warnings.add("key " + d.fingerprint() + " expires on "
+                            + KeyUsability.day(d.status().expires().get()) + ": renew it and import it again");
                 }
                 if (d.status().usable()) {
                     for (String skipped : d.status().skipped()) {
-                        warnings.add("key " + d.fingerprint() + ": " + skipped + "; that subkey is not used, the others are");
+                        warnings.add("key " + d.fingerprint() + ": " + skipped
+                                + "; that subkey is not used, the others are");
                     }
                 }
             }
@@ -145,13 +158,15 @@ public final class KeyImporter {
     }
 
     /** Merges what was read with what is stored, and checks the result; writes nothing. */
-    private Map<String, Planned> plan(List<Parsed> parsed, List<String> sources) throws KeyImportException, KeyringException {
+    private Map<String, Planned> plan(List<Parsed> parsed, List<String> sources)
+            throws KeyImportException, KeyringException {
         Map<String, Planned> plan = new LinkedHashMap<>();
         for (int i = 0; i < parsed.size(); i++) {
             for (OpenPGPCertificate c : parsed.get(i).certificates()) {
                 String fpr = KeyIds.fingerprint(c);
                 Planned base = plan.containsKey(fpr) ? plan.get(fpr) : stored(fpr);
-                OpenPGPCertificate merged = base == null ? c : reread(join(base.certificate(), c, sources.get(i)), sources.get(i));
+                OpenPGPCertificate merged =
+                        base == null ? c : reread(join(base.certificate(), c, sources.get(i)), sources.get(i));
                 plan.put(fpr, new Planned(merged, base != null && base.existed(), base == null ? null : base.stored()));
             }
         }
@@ -170,9 +185,12 @@ public final class KeyImporter {
                     for (Parsed pa : parsed) {
                         dropped.addAll(pa.notes().getOrDefault(e.getKey(), List.of()));
                     }
-                    throw new KeyImportException("refusing key " + e.getKey() + (uid == null ? "" : " (" + KeyDescription.displayable(uid) + ")")
-                            + ": it cannot be used for encryption: " + status.reason().orElse("no encryption key")
-                            + (dropped.isEmpty() ? "" : " (left out: " + String.join(", ", dropped) + ")") + "; nothing was stored");
+                    throw new KeyImportException("refusing key " + e.getKey()
+                            + (uid == null ? "" : " (" + KeyDescription.displayable(uid) + ")")
+                            + ": it cannot be used for encryption: "
+                            + status.reason().orElse("no encryption key")
+                            + (dropped.isEmpty() ? "" : " (left out: " + String.join(", ", dropped) + ")")
+                            + "; nothing was stored");
                 }
             }
         }
@@ -190,7 +208,8 @@ public final class KeyImporter {
             byte[] bytes = Files.readAllBytes(file); // read() bounded the size
             return new Planned(cert, true, bytes);
         } catch (IOException e) {
-            throw new KeyringException(KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + Keyring.describe(e), e);
+            throw new KeyringException(
+                    KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + Keyring.describe(e), e);
         } catch (KeyringException e) {
             if (e.kind() == KeyringException.Kind.IO) {
                 throw e;
@@ -202,21 +221,26 @@ public final class KeyImporter {
     /** A merged certificate read again as an input is: verified, deduplicated, and within the bounds. */
     private static OpenPGPCertificate reread(OpenPGPCertificate merged, String source) throws KeyImportException {
         try {
-            KeyReader.Result r = KeyReader.read(new ByteArrayInputStream(merged.getPGPPublicKeyRing().getEncoded()), MAX_INPUT);
+            KeyReader.Result r = KeyReader.read(
+                    new ByteArrayInputStream(merged.getPGPPublicKeyRing().getEncoded()), MAX_INPUT);
             if (r.keys().size() != 1) {
-                throw new KeyImportException(source + ": merging it into key " + KeyIds.fingerprint(merged) + " gave no single key");
+                throw new KeyImportException(
+                        source + ": merging it into key " + KeyIds.fingerprint(merged) + " gave no single key");
             }
             return new OpenPGPCertificate(r.keys().get(0).ring());
         } catch (KeyReader.Refusal e) {
-            throw new KeyImportException(source + ": " + e.getMessage().replaceFirst("^refusing key (\\S+): ", "refusing the update of key $1: ")
+            throw new KeyImportException(source + ": "
+                    + e.getMessage().replaceFirst("^refusing key (\\S+): ", "refusing the update of key $1: ")
                     + "; nothing was stored");
         } catch (IOException e) {
-            throw new KeyImportException(source + ": cannot merge into the stored key " + KeyIds.fingerprint(merged) + ": " + describe(e));
+            throw new KeyImportException(
+                    source + ": cannot merge into the stored key " + KeyIds.fingerprint(merged) + ": " + describe(e));
         }
     }
 
     /** Merges a bare key revocation (or direct-key) signature into the key that made it. */
-    private void applyRevocation(Map<String, Planned> plan, PGPSignature sig, String source) throws KeyImportException, KeyringException {
+    private void applyRevocation(Map<String, Planned> plan, PGPSignature sig, String source)
+            throws KeyImportException, KeyringException {
         List<KeyIdentifier> issuers = sig.getKeyIdentifiers();
         Planned target = null;
         String fpr = null;
@@ -236,7 +260,8 @@ public final class KeyImporter {
         }
         String issuer = issuers.isEmpty() ? "(no issuer)" : issuers.get(0).toString();
         if (target == null) {
-            throw new KeyImportException(source + " holds a revocation for key " + issuer + ", which is not in the keyring; nothing was stored");
+            throw new KeyImportException(source + " holds a revocation for key " + issuer
+                    + ", which is not in the keyring; nothing was stored");
         }
         PGPPublicKey primary = target.certificate().getPrimaryKey().getPGPPublicKey();
         boolean valid;
@@ -247,10 +272,11 @@ public final class KeyImporter {
             valid = false;
         }
         if (!valid) {
-            throw new KeyImportException(source + ": the revocation for key " + fpr + " has no valid signature; nothing was stored");
+            throw new KeyImportException(
+                    source + ": the revocation for key " + fpr + " has no valid signature; nothing was stored");
         }
-        PGPPublicKeyRing ring = PGPPublicKeyRing.insertPublicKey(target.certificate().getPGPPublicKeyRing(),
-                PGPPublicKey.addCertification(primary, sig));
+        PGPPublicKeyRing ring = PGPPublicKeyRing.insertPublicKey(
+                target.certificate().getPGPPublicKeyRing(), PGPPublicKey.addCertification(primary, sig));
         plan.put(fpr, new Planned(reread(new OpenPGPCertificate(ring), source), target.existed(), target.stored()));
     }
 
@@ -278,8 +304,9 @@ public final class KeyImporter {
             for (String a : KeyIds.emails(p.certificate(), now)) {
                 Set<String> fprs = byAddress.getOrDefault(a, Set.of());
                 if (fprs.size() > 1 && seen.add(a)) {
-                    out.add(a + " now names " + fprs.size() + " keys (" + String.join(", ", fprs)
-                            + "): a rule that names it cannot use either; name the key by fingerprint, or remove the old one");
+                    out.add(
+                            a + " now names " + fprs.size() + " keys (" + String.join(", ", fprs)
+                                    + "): a rule that names it cannot use either; name the key by fingerprint, or remove the old one");
                 }
             }
         }
@@ -290,15 +317,20 @@ public final class KeyImporter {
         try {
             return Keyring.armor(cert);
         } catch (IOException e) {
-            throw new KeyringException(KeyringException.Kind.IO, "cannot encode key " + KeyIds.fingerprint(cert) + ": " + e.getMessage(), e);
+            throw new KeyringException(
+                    KeyringException.Kind.IO,
+                    "cannot encode key " + KeyIds.fingerprint(cert) + ": " + e.getMessage(),
+                    e);
         }
     }
 
-    private static OpenPGPCertificate join(OpenPGPCertificate base, OpenPGPCertificate update, String source) throws KeyImportException {
+    private static OpenPGPCertificate join(OpenPGPCertificate base, OpenPGPCertificate update, String source)
+            throws KeyImportException {
         try {
             return CertificateMerge.merge(base, update);
         } catch (RuntimeException e) {
-            throw new KeyImportException(source + ": cannot merge into the stored key " + KeyIds.fingerprint(base) + ": " + describe(e));
+            throw new KeyImportException(
+                    source + ": cannot merge into the stored key " + KeyIds.fingerprint(base) + ": " + describe(e));
         }
     }
 
@@ -338,7 +370,8 @@ public final class KeyImporter {
             OpenPGPCertificate c = new OpenPGPCertificate(k.ring());
             certs.add(c);
             if (!k.notes().isEmpty()) {
-                notes.computeIfAbsent(KeyIds.fingerprint(c), x -> new ArrayList<>()).addAll(k.notes());
+                notes.computeIfAbsent(KeyIds.fingerprint(c), x -> new ArrayList<>())
+                        .addAll(k.notes());
             }
         }
         return new Parsed(name, certs, r.signatures(), notes);

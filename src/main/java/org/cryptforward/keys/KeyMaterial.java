@@ -38,9 +38,11 @@ public final class KeyMaterial {
     static final int MAX_EXPONENT_BITS = 256;
     /** Each ElGamal encryption is an exponentiation as long as the prime: bounded like RSA's exponent. */
     static final int MAX_ELGAMAL_BITS = 4096;
+
     private static final String CURVE25519 = "1.3.6.1.4.1.3029.1.5.1";
     /** The product of the odd primes below 1000. */
     private static final BigInteger SMALL_PRIMES = smallPrimes();
+
     private static final OutputStream NULL = OutputStream.nullOutputStream();
     private static volatile SecureRandom random;
 
@@ -71,15 +73,20 @@ public final class KeyMaterial {
         } else if (material instanceof ElGamalPublicBCPGKey elg) {
             BigInteger p = elg.getP();
             if (p.bitLength() > MAX_ELGAMAL_BITS) {
-                return "is ElGamal of " + p.bitLength() + " bits, larger than cryptforward accepts (at most " + MAX_ELGAMAL_BITS + ")";
+                return "is ElGamal of " + p.bitLength() + " bits, larger than cryptforward accepts (at most "
+                        + MAX_ELGAMAL_BITS + ")";
             }
             BigInteger two = BigInteger.TWO;
             BigInteger top = p.subtract(two);
-            if (!p.testBit(0) || elg.getG().compareTo(two) < 0 || elg.getG().compareTo(top) > 0 || elg.getY().compareTo(two) < 0
+            if (!p.testBit(0)
+                    || elg.getG().compareTo(two) < 0
+                    || elg.getG().compareTo(top) > 0
+                    || elg.getY().compareTo(two) < 0
                     || elg.getY().compareTo(top) > 0) {
                 return "is not a well-formed ElGamal key";
             }
-        } else if (material instanceof ECDHPublicBCPGKey ec && CURVE25519.equals(ec.getCurveOID().getId())) {
+        } else if (material instanceof ECDHPublicBCPGKey ec
+                && CURVE25519.equals(ec.getCurveOID().getId())) {
             byte[] point = ec.getEncodedPoint().toByteArray();
             if (point.length != 33 || point[0] != 0x40) {
                 return "has a malformed Curve25519 point (" + point.length + " bytes; 0x40 and 32 bytes expected)";
@@ -89,7 +96,9 @@ public final class KeyMaterial {
     }
 
     private static boolean isRsa(int alg) {
-        return alg == PublicKeyAlgorithmTags.RSA_GENERAL || alg == PublicKeyAlgorithmTags.RSA_ENCRYPT || alg == PublicKeyAlgorithmTags.RSA_SIGN;
+        return alg == PublicKeyAlgorithmTags.RSA_GENERAL
+                || alg == PublicKeyAlgorithmTags.RSA_ENCRYPT
+                || alg == PublicKeyAlgorithmTags.RSA_SIGN;
     }
 
     private static String rsaProblem(PGPPublicKey key) {
@@ -99,7 +108,8 @@ public final class KeyMaterial {
         BigInteger n = rsa.getModulus();
         BigInteger e = rsa.getPublicExponent();
         if (n.bitLength() > MAX_RSA_BITS) {
-            return "is RSA of " + n.bitLength() + " bits, larger than cryptforward accepts (at most " + MAX_RSA_BITS + ")";
+            return "is RSA of " + n.bitLength() + " bits, larger than cryptforward accepts (at most " + MAX_RSA_BITS
+                    + ")";
         }
         if (n.signum() <= 0 || !n.testBit(0)) {
             return "has an RSA modulus that is even, so it is not an RSA key";
@@ -130,7 +140,8 @@ public final class KeyMaterial {
                 root = root.getCause();
             }
             String m = root.getMessage();
-            return "cannot be encrypted to (" + (m == null || m.isBlank() ? root.getClass().getSimpleName() : KeyUsability.printable(m)) + ")";
+            return "cannot be encrypted to ("
+                    + (m == null || m.isBlank() ? root.getClass().getSimpleName() : KeyUsability.printable(m)) + ")";
         }
     }
 

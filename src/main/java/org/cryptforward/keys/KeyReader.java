@@ -26,7 +26,7 @@ import org.bouncycastle.openpgp.PGPPublicKeyRing;
 import org.bouncycastle.openpgp.PGPSignature;
 import org.bouncycastle.openpgp.operator.bc.BcKeyFingerprintCalculator;
 import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Limits;
 
 /**
  * Reads OpenPGP public keys from a stream, packet by packet, keeping only what the key's owner
@@ -63,9 +63,11 @@ final class KeyReader {
     static final int MAX_DIRECT_SIGNATURES = Limits.DEFAULT.keyDirectSignatures();
     /** Verified self-signatures kept in all: each costs a verification whenever the key is read. */
     static final int MAX_SIGNATURES = Limits.DEFAULT.keySignatures();
+
     static final int MAX_CLAIMED_SELF_SIGNATURES = Limits.DEFAULT.keyClaimedSelfSignatures();
     /** No key, user ID or signature packet worth keeping is larger; larger ones are dropped or refused. */
     static final int MAX_PACKET = Limits.DEFAULT.keyRecordBytes();
+
     static final int MAX_BARE_SIGNATURES = Limits.DEFAULT.keyBareSignatures();
     private static final int MAX_LINE = Limits.DEFAULT.keyRecordBytes();
 
@@ -106,7 +108,8 @@ final class KeyReader {
 
     /** Reads everything in {@code in}, at most {@code maxBytes} bytes of it. */
     static Result read(InputStream in, long maxBytes) throws Refusal, IOException {
-        BufferedInputStream buffered = new BufferedInputStream(new Bounded(in, maxBytes), Limits.DEFAULT.ioBufferBytes());
+        BufferedInputStream buffered =
+                new BufferedInputStream(new Bounded(in, maxBytes), Limits.DEFAULT.ioBufferBytes());
         Collector collector = new Collector();
         int first = firstNonBlank(buffered);
         if (first < 0) {
@@ -181,8 +184,12 @@ final class KeyReader {
             boolean newFormat = (hdr & 0x40) != 0;
             int tag = newFormat ? hdr & 0x3f : (hdr >> 2) & 0x0f;
             boolean keep = switch (tag) {
-                case PacketTags.PUBLIC_KEY, PacketTags.PUBLIC_SUBKEY, PacketTags.USER_ID, PacketTags.SIGNATURE,
-                        PacketTags.SECRET_KEY, PacketTags.SECRET_SUBKEY -> true;
+                case PacketTags.PUBLIC_KEY,
+                        PacketTags.PUBLIC_SUBKEY,
+                        PacketTags.USER_ID,
+                        PacketTags.SIGNATURE,
+                        PacketTags.SECRET_KEY,
+                        PacketTags.SECRET_SUBKEY -> true;
                 default -> false;
             };
             ByteArrayOutputStream header = new ByteArrayOutputStream(6);
@@ -190,7 +197,8 @@ final class KeyReader {
             byte[] body = body(in, hdr, newFormat, keep ? MAX_PACKET : -1, header);
             // kept as it came (old or new header format), so that a stored key is the bytes it was;
             // a body in partial lengths gets a definite one
-            byte[] raw = body == null || body.length == 0 ? null
+            byte[] raw = body == null || body.length == 0
+                    ? null
                     : header.size() > 0 ? concat(header.toByteArray(), body) : encodePacket(tag, body);
             collector.packet(tag, body, raw);
         }
@@ -215,7 +223,10 @@ final class KeyReader {
                 } else if (l1 < 224) {
                     len = ((l1 - 192) << 8) + readByte(in, header) + 192;
                 } else if (l1 == 255) {
-                    len = ((long) readByte(in, header) << 24) | (readByte(in, header) << 16) | (readByte(in, header) << 8) | readByte(in, header);
+                    len = ((long) readByte(in, header) << 24)
+                            | (readByte(in, header) << 16)
+                            | (readByte(in, header) << 8)
+                            | readByte(in, header);
                 } else {
                     len = 1L << (l1 & 0x1f);
                     partial = true;
@@ -232,7 +243,11 @@ final class KeyReader {
             long len = switch (hdr & 3) {
                 case 0 -> readByte(in, header);
                 case 1 -> (readByte(in, header) << 8) | readByte(in, header);
-                case 2 -> ((long) readByte(in, header) << 24) | (readByte(in, header) << 16) | (readByte(in, header) << 8) | readByte(in, header);
+                case 2 ->
+                    ((long) readByte(in, header) << 24)
+                            | (readByte(in, header) << 16)
+                            | (readByte(in, header) << 8)
+                            | readByte(in, header);
                 default -> -1;
             };
             if (len < 0) {
@@ -298,11 +313,13 @@ final class KeyReader {
     }
 
     private static Packet parse(int tag, byte[] body) throws IOException {
-        return BCPGInputStream.wrap(new ByteArrayInputStream(encodePacket(tag, body))).readPacket();
+        return BCPGInputStream.wrap(new ByteArrayInputStream(encodePacket(tag, body)))
+                .readPacket();
     }
 
     private static PGPSignature parseSignature(byte[] body) throws IOException, PGPException {
-        return new PGPSignature(BCPGInputStream.wrap(new ByteArrayInputStream(encodePacket(PacketTags.SIGNATURE, body))));
+        return new PGPSignature(
+                BCPGInputStream.wrap(new ByteArrayInputStream(encodePacket(PacketTags.SIGNATURE, body))));
     }
 
     /** Groups packets into keys, keeping the verified self-signatures. */
@@ -316,12 +333,15 @@ final class KeyReader {
                 case PacketTags.PUBLIC_KEY -> {
                     finish();
                     if (body.length == 0) {
-                        throw new Refusal("is not an OpenPGP public key (a key packet larger than " + (MAX_PACKET >> 10) + " KB)", true);
+                        throw new Refusal(
+                                "is not an OpenPGP public key (a key packet larger than " + (MAX_PACKET >> 10) + " KB)",
+                                true);
                     }
                     current = new Key(body, raw);
                 }
                 case PacketTags.SECRET_KEY -> throw new Refusal(secretMessage(body, null), false);
-                case PacketTags.SECRET_SUBKEY -> throw new Refusal(secretMessage(null, current == null ? null : current.fingerprint), false);
+                case PacketTags.SECRET_SUBKEY ->
+                    throw new Refusal(secretMessage(null, current == null ? null : current.fingerprint), false);
                 case PacketTags.PUBLIC_SUBKEY -> key(tag).subkey(body, raw);
                 case PacketTags.USER_ID -> key(tag).userId(body, raw);
                 case PacketTags.USER_ATTRIBUTE -> {
@@ -350,7 +370,8 @@ final class KeyReader {
 
         private Key key(int tag) throws Refusal {
             if (current == null) {
-                throw new Refusal("is not an OpenPGP public key (" + packetName(tag) + " before any primary key)", false);
+                throw new Refusal(
+                        "is not an OpenPGP public key (" + packetName(tag) + " before any primary key)", false);
             }
             return current;
         }
@@ -363,10 +384,15 @@ final class KeyReader {
                 throw new Refusal("is not an OpenPGP public key (a signature that cannot be parsed)", false);
             }
             if (s == null) {
-                throw new Refusal("is not an OpenPGP public key (a signature packet larger than " + (MAX_PACKET >> 10) + " KB)", false);
+                throw new Refusal(
+                        "is not an OpenPGP public key (a signature packet larger than " + (MAX_PACKET >> 10) + " KB)",
+                        false);
             }
             if (s.getSignatureType() != PGPSignature.KEY_REVOCATION) {
-                throw new Refusal("holds a signature (type 0x" + Integer.toHexString(s.getSignatureType()) + "), not a public key", false);
+                throw new Refusal(
+                        "holds a signature (type 0x" + Integer.toHexString(s.getSignatureType())
+                                + "), not a public key",
+                        false);
             }
             if (bare.size() >= MAX_BARE_SIGNATURES) {
                 throw new Refusal("holds more than " + MAX_BARE_SIGNATURES + " revocation certificates", false);
@@ -384,9 +410,13 @@ final class KeyReader {
 
     static String packetName(int tag) {
         return switch (tag) {
-            case PacketTags.PUBLIC_KEY_ENC_SESSION, PacketTags.SYMMETRIC_KEY_ENC_SESSION, PacketTags.SYMMETRIC_KEY_ENC,
-                    PacketTags.SYM_ENC_INTEGRITY_PRO, PacketTags.AEAD_ENC_DATA -> "an OpenPGP encrypted message";
-            case PacketTags.COMPRESSED_DATA, PacketTags.LITERAL_DATA, PacketTags.ONE_PASS_SIGNATURE -> "an OpenPGP message";
+            case PacketTags.PUBLIC_KEY_ENC_SESSION,
+                    PacketTags.SYMMETRIC_KEY_ENC_SESSION,
+                    PacketTags.SYMMETRIC_KEY_ENC,
+                    PacketTags.SYM_ENC_INTEGRITY_PRO,
+                    PacketTags.AEAD_ENC_DATA -> "an OpenPGP encrypted message";
+            case PacketTags.COMPRESSED_DATA, PacketTags.LITERAL_DATA, PacketTags.ONE_PASS_SIGNATURE ->
+                "an OpenPGP message";
             case PacketTags.PUBLIC_SUBKEY -> "a subkey";
             case PacketTags.USER_ID -> "a user ID";
             case PacketTags.SIGNATURE -> "a signature";
@@ -422,6 +452,7 @@ final class KeyReader {
         final Map<ByteKey, Sub> subkeys = new LinkedHashMap<>();
         /** Where the signatures that follow belong: 0 primary, 1 user ID, 2 subkey, 3 dropped (user attribute, bad packet). */
         int position;
+
         byte[] uid;
         byte[] uidRaw;
         Sub sub;
@@ -437,7 +468,10 @@ final class KeyReader {
                 Packet p = parse(PacketTags.PUBLIC_KEY, body);
                 this.primary = new PGPPublicKey((PublicKeyPacket) p, FPR);
             } catch (IOException | PGPException | RuntimeException e) {
-                throw new Refusal("is not an OpenPGP public key (a primary key packet that cannot be parsed: " + describe(e) + ")", false);
+                throw new Refusal(
+                        "is not an OpenPGP public key (a primary key packet that cannot be parsed: " + describe(e)
+                                + ")",
+                        false);
             }
             this.primaryId = primary.getKeyIdentifier();
             this.fingerprint = KeyIds.hex(primary.getFingerprint());
@@ -499,18 +533,22 @@ final class KeyReader {
                 return; // a third party's certification: a forwarder needs none
             }
             if (++claimed > MAX_CLAIMED_SELF_SIGNATURES) {
-                throw refuse("it has more than " + MAX_CLAIMED_SELF_SIGNATURES + " signatures that claim to be its own");
+                throw refuse(
+                        "it has more than " + MAX_CLAIMED_SELF_SIGNATURES + " signatures that claim to be its own");
             }
             int type = s.getSignatureType();
             switch (position) {
                 case 0 -> {
-                    if ((type == PGPSignature.DIRECT_KEY || type == PGPSignature.KEY_REVOCATION) && verify(s, () -> s.verifyCertification(primary))) {
+                    if ((type == PGPSignature.DIRECT_KEY || type == PGPSignature.KEY_REVOCATION)
+                            && verify(s, () -> s.verifyCertification(primary))) {
                         add(direct, raw, MAX_DIRECT_SIGNATURES, "direct-key signatures and revocations");
                     }
                 }
                 case 1 -> {
-                    boolean certification = type == PGPSignature.DEFAULT_CERTIFICATION || type == PGPSignature.NO_CERTIFICATION
-                            || type == PGPSignature.CASUAL_CERTIFICATION || type == PGPSignature.POSITIVE_CERTIFICATION
+                    boolean certification = type == PGPSignature.DEFAULT_CERTIFICATION
+                            || type == PGPSignature.NO_CERTIFICATION
+                            || type == PGPSignature.CASUAL_CERTIFICATION
+                            || type == PGPSignature.POSITIVE_CERTIFICATION
                             || type == PGPSignature.CERTIFICATION_REVOCATION;
                     byte[] id = uid;
                     if (certification && verify(s, () -> s.verifyCertification(id, primary))) {
@@ -605,7 +643,10 @@ final class KeyReader {
             try {
                 return new PGPPublicKeyRing(out.toByteArray(), FPR);
             } catch (IOException | RuntimeException e) {
-                throw new Refusal("is not an OpenPGP public key (key " + fingerprint + " cannot be read back: " + describe(e) + ")", false);
+                throw new Refusal(
+                        "is not an OpenPGP public key (key " + fingerprint + " cannot be read back: " + describe(e)
+                                + ")",
+                        false);
             }
         }
     }
@@ -688,7 +729,8 @@ final class KeyReader {
                     break;
                 }
                 if (line.size() > MAX_LINE) {
-                    throw new Refusal("is not an OpenPGP public key (a line longer than " + (MAX_LINE >> 10) + " KB)", false);
+                    throw new Refusal(
+                            "is not an OpenPGP public key (a line longer than " + (MAX_LINE >> 10) + " KB)", false);
                 }
             }
             return line.size() == 0 ? null : line.toByteArray();
@@ -715,7 +757,8 @@ final class KeyReader {
                 try {
                     line = lines.next();
                 } catch (Refusal r) {
-                    throw new IOException(r.getMessage().replaceFirst("^is not an OpenPGP public key \\((.*)\\)$", "$1"));
+                    throw new IOException(
+                            r.getMessage().replaceFirst("^is not an OpenPGP public key \\((.*)\\)$", "$1"));
                 }
                 pos = 0;
                 if (line == null) {

@@ -15,7 +15,8 @@ import org.bouncycastle.openpgp.PGPPublicKey;
  *     the reason (bad key material, a weak algorithm): a key with a good subkey beside a bad one
  *     is usable, and says so
  */
-public record KeyStatus(List<PGPPublicKey> encryptionKeys, Optional<String> reason, Optional<Date> expires, List<String> skipped) {
+public record KeyStatus(
+        List<PGPPublicKey> encryptionKeys, Optional<String> reason, Optional<Date> expires, List<String> skipped) {
     public KeyStatus {
         encryptionKeys = List.copyOf(encryptionKeys);
         skipped = List.copyOf(skipped);

@@ -12,14 +12,14 @@ import org.bouncycastle.bcpg.PublicKeyAlgorithmTags;
 import org.bouncycastle.bcpg.sig.KeyFlags;
 import org.bouncycastle.bcpg.sig.RevocationReason;
 import org.bouncycastle.bcpg.sig.RevocationReasonTags;
-import org.bouncycastle.openpgp.PGPSignatureSubpacketVector;
 import org.bouncycastle.openpgp.PGPPublicKey;
 import org.bouncycastle.openpgp.PGPSignature;
+import org.bouncycastle.openpgp.PGPSignatureSubpacketVector;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
-import org.bouncycastle.openpgp.api.OpenPGPImplementation;
-import org.bouncycastle.openpgp.api.OpenPGPPolicy;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentKey;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate.OpenPGPComponentSignature;
+import org.bouncycastle.openpgp.api.OpenPGPImplementation;
+import org.bouncycastle.openpgp.api.OpenPGPPolicy;
 
 /**
  * Decides which keys of a certificate may be encrypted to at a given time.
@@ -42,7 +42,13 @@ public final class KeyUsability {
     static final int MIN_RSA_BITS = 2048;
     /** The ECDH curves Bouncy Castle encrypts to, by the names {@link KeyDescription} gives them. */
     static final Set<String> ECDH_CURVES = Set.of(
-            "Curve25519", "NIST P-256", "NIST P-384", "NIST P-521", "brainpoolP256r1", "brainpoolP384r1", "brainpoolP512r1");
+            "Curve25519",
+            "NIST P-256",
+            "NIST P-384",
+            "NIST P-521",
+            "brainpoolP256r1",
+            "brainpoolP384r1",
+            "brainpoolP512r1");
 
     private KeyUsability() {}
 
@@ -89,7 +95,9 @@ public final class KeyUsability {
         }
         if (!usable.isEmpty()) {
             Optional<Date> until = expires;
-            if (!subkeyNeverExpires && latestSubkeyExpiry != null && (until.isEmpty() || latestSubkeyExpiry.before(until.get()))) {
+            if (!subkeyNeverExpires
+                    && latestSubkeyExpiry != null
+                    && (until.isEmpty() || latestSubkeyExpiry.before(until.get()))) {
                 until = Optional.of(latestSubkeyExpiry);
             }
             return new KeyStatus(usable, Optional.empty(), until, rejected);
@@ -110,9 +118,11 @@ public final class KeyUsability {
         PGPPublicKey primary = cert.getPrimaryKey().getPGPPublicKey();
         if (!policy.isAcceptablePublicKeyStrength(primary.getAlgorithm(), primary.getBitStrength())) {
             String alg = KeyDescription.algorithm(primary);
-            return "its primary key is " + alg + (primary.getAlgorithm() == PublicKeyAlgorithmTags.DSA
-                    ? ", an algorithm the signature policy no longer accepts for self-signatures (make a new key)"
-                    : ", too weak for the signature policy (make a new key; RSA needs at least " + MIN_RSA_BITS + " bits)");
+            return "its primary key is " + alg
+                    + (primary.getAlgorithm() == PublicKeyAlgorithmTags.DSA
+                            ? ", an algorithm the signature policy no longer accepts for self-signatures (make a new key)"
+                            : ", too weak for the signature policy (make a new key; RSA needs at least " + MIN_RSA_BITS
+                                    + " bits)");
         }
         List<PGPSignature> selfSigs = new ArrayList<>();
         primary.getKeySignatures().forEachRemaining(selfSigs::add);
@@ -123,7 +133,8 @@ public final class KeyUsability {
         boolean anyAcceptable = false;
         boolean any = false;
         for (PGPSignature sig : selfSigs) {
-            if (sig.getCreationTime().after(now) || sig.getSignatureType() == PGPSignature.CERTIFICATION_REVOCATION
+            if (sig.getCreationTime().after(now)
+                    || sig.getSignatureType() == PGPSignature.CERTIFICATION_REVOCATION
                     || sig.getSignatureType() == PGPSignature.KEY_REVOCATION) {
                 continue;
             }
@@ -244,18 +255,21 @@ public final class KeyUsability {
                 boolean weakHash = false;
                 for (Iterator<PGPSignature> it = pk.getSignaturesOfType(PGPSignature.SUBKEY_BINDING); it.hasNext(); ) {
                     PGPSignature sig = it.next();
-                    weakHash |= !policy.isAcceptableCertificationSignatureHashAlgorithm(sig.getHashAlgorithm(), sig.getCreationTime());
+                    weakHash |= !policy.isAcceptableCertificationSignatureHashAlgorithm(
+                            sig.getHashAlgorithm(), sig.getCreationTime());
                 }
-                reason = "its encryption subkey " + fpr + (weakHash
-                        ? "'s binding signature uses a hash the signature policy no longer accepts (SHA-1 or older)"
-                        : " has no valid binding signature");
+                reason = "its encryption subkey " + fpr
+                        + (weakHash
+                                ? "'s binding signature uses a hash the signature policy no longer accepts (SHA-1 or older)"
+                                : " has no valid binding signature");
             }
         }
         if (anyEncryptionFlag) {
             return reason != null ? reason : "it has no usable encryption subkey";
         }
         if (unbound != null) {
-            return "its subkey " + unbound + " is not bound to it by a valid signature (unsigned, forged or damaged), so it has no"
+            return "its subkey " + unbound
+                    + " is not bound to it by a valid signature (unsigned, forged or damaged), so it has no"
                     + " encryption key";
         }
         return "it has no encryption subkey (a sign-only key)";
@@ -290,18 +304,22 @@ public final class KeyUsability {
     static String weakness(PGPPublicKey key) {
         int alg = key.getAlgorithm();
         switch (alg) {
-            case PublicKeyAlgorithmTags.RSA_GENERAL, PublicKeyAlgorithmTags.RSA_ENCRYPT, PublicKeyAlgorithmTags.ELGAMAL_ENCRYPT,
+            case PublicKeyAlgorithmTags.RSA_GENERAL,
+                    PublicKeyAlgorithmTags.RSA_ENCRYPT,
+                    PublicKeyAlgorithmTags.ELGAMAL_ENCRYPT,
                     PublicKeyAlgorithmTags.ELGAMAL_GENERAL -> {
                 int bits = key.getBitStrength();
                 if (bits < MIN_RSA_BITS) {
-                    return "its encryption key is " + (alg >= 16 ? "ElGamal" : "RSA") + " of " + bits + " bits, too weak (at least "
-                            + MIN_RSA_BITS + ")";
+                    return "its encryption key is " + (alg >= 16 ? "ElGamal" : "RSA") + " of " + bits
+                            + " bits, too weak (at least " + MIN_RSA_BITS + ")";
                 }
                 return null;
             }
             case PublicKeyAlgorithmTags.ECDH -> {
                 String curve = KeyDescription.curveName(key);
-                return ECDH_CURVES.contains(curve) ? null : "its encryption key uses an unsupported curve (" + curve + ")";
+                return ECDH_CURVES.contains(curve)
+                        ? null
+                        : "its encryption key uses an unsupported curve (" + curve + ")";
             }
             case PublicKeyAlgorithmTags.X25519, PublicKeyAlgorithmTags.X448 -> {
                 return null;
@@ -313,6 +331,6 @@ public final class KeyUsability {
     }
 
     static String day(Date d) {
-        return org.cryptforward.Dates.day(d.toInstant());
+        return org.cryptforward.core.Dates.day(d.toInstant());
     }
 }

@@ -3,8 +3,8 @@ package org.cryptforward.keys;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.nio.channels.Channels;
 import java.nio.ByteBuffer;
+import java.nio.channels.Channels;
 import java.nio.channels.FileChannel;
 import java.nio.channels.FileLock;
 import java.nio.file.AtomicMoveNotSupportedException;
@@ -30,11 +30,11 @@ import java.util.Optional;
 import java.util.Set;
 import java.util.stream.Collectors;
 import org.bouncycastle.bcpg.ArmoredOutputStream;
-import org.cryptforward.Durability;
-import org.cryptforward.IoErrors;
 import org.bouncycastle.bcpg.PacketFormat;
 import org.bouncycastle.openpgp.api.OpenPGPCertificate;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Durability;
+import org.cryptforward.core.IoErrors;
+import org.cryptforward.core.Limits;
 
 /**
  * The public keys cryptforward encrypts to: a directory with one ASCII-armored certificate per
@@ -57,6 +57,7 @@ public final class Keyring {
     static final String LOCK = ".lock";
     /** The largest keyring file read: a key within {@link KeyReader}'s bounds is far smaller. */
     public static final int MAX_FILE_BYTES = Limits.DEFAULT.keyFileBytes();
+
     private static final Set<PosixFilePermission> FILE_MODE = PosixFilePermissions.fromString("rw-r--r--");
     private static final Set<PosixFilePermission> DIR_MODE = PosixFilePermissions.fromString("rwxr-xr-x");
 
@@ -149,57 +150,78 @@ public final class Keyring {
         try {
             attrs = Files.readAttributes(file, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         } catch (IOException e) {
-            throw new KeyringException(KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + describe(e), e);
+            throw new KeyringException(
+                    KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + describe(e), e);
         }
         if (attrs.isSymbolicLink()) {
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file
-                    + " is a symbolic link, which cryptforward does not follow; put the key itself there (cryptforward key import)");
+            throw new KeyringException(
+                    KeyringException.Kind.CORRUPT,
+                    "keyring file " + file
+                            + " is a symbolic link, which cryptforward does not follow; put the key itself there (cryptforward key import)");
         }
         if (!attrs.isRegularFile()) {
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is not a regular file; remove it");
+            throw new KeyringException(
+                    KeyringException.Kind.CORRUPT, "keyring file " + file + " is not a regular file; remove it");
         }
         if (attrs.size() > MAX_FILE_BYTES) {
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is larger than "
-                    + (MAX_FILE_BYTES >> 20) + " MB, which no key within cryptforward's limits is; remove it");
+            throw new KeyringException(
+                    KeyringException.Kind.CORRUPT,
+                    "keyring file " + file + " is larger than " + (MAX_FILE_BYTES >> 20)
+                            + " MB, which no key within cryptforward's limits is; remove it");
         }
         KeyReader.Result result;
-        try (InputStream in = Channels.newInputStream(FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+        try (InputStream in =
+                Channels.newInputStream(FileChannel.open(file, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
             result = KeyReader.read(in, MAX_FILE_BYTES);
         } catch (KeyReader.TooLarge e) {
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is larger than "
-                    + (MAX_FILE_BYTES >> 20) + " MB, which no key within cryptforward's limits is; remove it");
+            throw new KeyringException(
+                    KeyringException.Kind.CORRUPT,
+                    "keyring file " + file + " is larger than " + (MAX_FILE_BYTES >> 20)
+                            + " MB, which no key within cryptforward's limits is; remove it");
         } catch (KeyReader.Refusal e) {
             String m = e.getMessage();
             if (m.startsWith("holds a secret key")) {
-                throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds a secret key; remove it");
+                throw new KeyringException(
+                        KeyringException.Kind.CORRUPT, "keyring file " + file + " holds a secret key; remove it");
             }
             if (m.startsWith("is empty")) {
-                throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds no certificate");
+                throw new KeyringException(
+                        KeyringException.Kind.CORRUPT, "keyring file " + file + " holds no certificate");
             }
             if (e.keyLevel) {
                 throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + ": " + m, e);
             }
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is not an OpenPGP certificate: "
-                    + m.replaceFirst("^is not an OpenPGP public key ", ""), e);
+            throw new KeyringException(
+                    KeyringException.Kind.CORRUPT,
+                    "keyring file " + file + " is not an OpenPGP certificate: "
+                            + m.replaceFirst("^is not an OpenPGP public key ", ""),
+                    e);
         } catch (FileSystemException e) {
-            throw new KeyringException(KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + describe(e), e);
+            throw new KeyringException(
+                    KeyringException.Kind.IO, "keyring file " + file + " cannot be read: " + describe(e), e);
         } catch (IOException | RuntimeException e) {
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " is not an OpenPGP certificate: "
-                    + describe(e), e);
+            throw new KeyringException(
+                    KeyringException.Kind.CORRUPT,
+                    "keyring file " + file + " is not an OpenPGP certificate: " + describe(e),
+                    e);
         }
         if (result.keys().isEmpty()) {
             throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds no certificate");
         }
         if (result.keys().size() > 1 || !result.signatures().isEmpty()) {
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds more than one key; remove it and"
-                    + " import each key with cryptforward key import");
+            throw new KeyringException(
+                    KeyringException.Kind.CORRUPT,
+                    "keyring file " + file + " holds more than one key; remove it and"
+                            + " import each key with cryptforward key import");
         }
         OpenPGPCertificate cert = new OpenPGPCertificate(result.keys().get(0).ring());
         String fpr = KeyIds.fingerprint(cert);
         String name = file.getFileName().toString();
         if (!name.equals(fpr + SUFFIX)) {
-            throw new KeyringException(KeyringException.Kind.CORRUPT, "keyring file " + file + " holds key " + fpr
-                    + ", not the key its name says; remove it (and import that key with cryptforward key import)");
+            throw new KeyringException(
+                    KeyringException.Kind.CORRUPT,
+                    "keyring file " + file + " holds key " + fpr
+                            + ", not the key its name says; remove it (and import that key with cryptforward key import)");
         }
         return cert;
     }
@@ -221,28 +243,38 @@ public final class Keyring {
     public Entry find(String id, Date now) throws KeyringException {
         String hex = KeyIds.normalizeHex(id);
         if (hex == null && !KeyIds.isEmail(id)) {
-            throw new KeyringException(KeyringException.Kind.INVALID_ID,
-                    "\"" + id + "\" is neither a fingerprint (or a suffix of 16 or more hex digits) nor an e-mail address");
+            throw new KeyringException(
+                    KeyringException.Kind.INVALID_ID,
+                    "\"" + id
+                            + "\" is neither a fingerprint (or a suffix of 16 or more hex digits) nor an e-mail address");
         }
         Listing listing;
         if (hex != null) {
-            listing = read(names().stream().filter(n -> n.endsWith(hex + SUFFIX)).toList());
+            listing =
+                    read(names().stream().filter(n -> n.endsWith(hex + SUFFIX)).toList());
         } else {
             Optional<List<String>> candidates = KeyringIndex.candidates(dir, KeyIds.address(id));
             listing = candidates.isPresent() ? read(candidates.get()) : list();
-            if (candidates.isPresent() && listing.entries().stream().noneMatch(e -> KeyIds.matches(e.certificate(), id, now))) {
+            if (candidates.isPresent()
+                    && listing.entries().stream().noneMatch(e -> KeyIds.matches(e.certificate(), id, now))) {
                 listing = list(); // the index only narrows the search: when it finds nothing, every file is read
             }
         }
-        List<Entry> hits = listing.entries().stream().filter(e -> KeyIds.matches(e.certificate(), id, now)).collect(Collectors.toList());
+        List<Entry> hits = listing.entries().stream()
+                .filter(e -> KeyIds.matches(e.certificate(), id, now))
+                .collect(Collectors.toList());
         if (hits.isEmpty()) {
             String also = listing.problems().isEmpty() ? "" : "; " + String.join("; ", listing.problems());
-            throw new KeyringException(listing.ioTrouble() ? KeyringException.Kind.IO : KeyringException.Kind.NOT_FOUND,
+            throw new KeyringException(
+                    listing.ioTrouble() ? KeyringException.Kind.IO : KeyringException.Kind.NOT_FOUND,
                     "no key for " + id + " in " + dir + also);
         }
         if (hits.size() > 1) {
-            throw new KeyringException(KeyringException.Kind.AMBIGUOUS, id + " is ambiguous: it names " + hits.size() + " keys: "
-                    + hits.stream().map(Entry::label).collect(Collectors.joining(", ")) + "; name one by its fingerprint");
+            throw new KeyringException(
+                    KeyringException.Kind.AMBIGUOUS,
+                    id + " is ambiguous: it names " + hits.size() + " keys: "
+                            + hits.stream().map(Entry::label).collect(Collectors.joining(", "))
+                            + "; name one by its fingerprint");
         }
         return hits.get(0);
     }
@@ -260,12 +292,16 @@ public final class Keyring {
             checkLockFile(lockFile);
             FileChannel ch;
             try {
-                ch = FileChannel.open(lockFile, Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+                ch = FileChannel.open(
+                        lockFile,
+                        Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                         PosixFilePermissions.asFileAttribute(FILE_MODE));
             } catch (FileSystemException e) {
                 if (Files.isSymbolicLink(lockFile)) {
-                    throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile
-                            + " is a symbolic link, which cryptforward does not follow; remove it");
+                    throw new KeyringException(
+                            KeyringException.Kind.IO,
+                            "cannot lock keyring " + dir + ": " + lockFile
+                                    + " is a symbolic link, which cryptforward does not follow; remove it");
                 }
                 throw e;
             }
@@ -300,22 +336,29 @@ public final class Keyring {
         }
         int type = (Integer) a.get("mode") & 0170000;
         if (type == 0120000) {
-            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile
-                    + " is a symbolic link, which cryptforward does not follow; remove it");
+            throw new KeyringException(
+                    KeyringException.Kind.IO,
+                    "cannot lock keyring " + dir + ": " + lockFile
+                            + " is a symbolic link, which cryptforward does not follow; remove it");
         }
         if (type != 0100000) {
-            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile + " is not a regular file; remove it");
+            throw new KeyringException(
+                    KeyringException.Kind.IO,
+                    "cannot lock keyring " + dir + ": " + lockFile + " is not a regular file; remove it");
         }
         if ((Integer) a.get("nlink") != 1) {
-            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile
-                    + " has other names (a hard link); remove it");
+            throw new KeyringException(
+                    KeyringException.Kind.IO,
+                    "cannot lock keyring " + dir + ": " + lockFile + " has other names (a hard link); remove it");
         }
         int uid = uid();
         int owner = (Integer) a.get("uid");
         int dirOwner = (Integer) Files.getAttribute(dir, "unix:uid", LinkOption.NOFOLLOW_LINKS);
         if (uid >= 0 && owner != uid && owner != dirOwner) {
-            throw new KeyringException(KeyringException.Kind.IO, "cannot lock keyring " + dir + ": " + lockFile + " is owned by uid " + owner
-                    + ", neither this user (uid " + uid + ") nor the keyring's owner; remove it");
+            throw new KeyringException(
+                    KeyringException.Kind.IO,
+                    "cannot lock keyring " + dir + ": " + lockFile + " is owned by uid " + owner
+                            + ", neither this user (uid " + uid + ") nor the keyring's owner; remove it");
         }
     }
 
@@ -330,7 +373,8 @@ public final class Keyring {
 
     /** Changes a file's mode without following a link (the JDK opens it with O_NOFOLLOW and uses fchmod). */
     private static void setModeNoFollow(Path p, Set<PosixFilePermission> mode) throws IOException {
-        PosixFileAttributeView view = Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
+        PosixFileAttributeView view =
+                Files.getFileAttributeView(p, PosixFileAttributeView.class, LinkOption.NOFOLLOW_LINKS);
         if (view != null) {
             view.setPermissions(mode);
         }
@@ -375,8 +419,11 @@ public final class Keyring {
                 staged.put(target, writeAside(armor(cert)));
             }
             for (Path target : staged.keySet()) {
-                previous.put(target, Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS)
-                        && Files.size(target) <= MAX_FILE_BYTES ? Files.readAllBytes(target) : null);
+                previous.put(
+                        target,
+                        Files.isRegularFile(target, LinkOption.NOFOLLOW_LINKS) && Files.size(target) <= MAX_FILE_BYTES
+                                ? Files.readAllBytes(target)
+                                : null);
             }
             for (Map.Entry<Path, Path> e : staged.entrySet()) {
                 rename(e.getValue(), e.getKey());
@@ -387,7 +434,8 @@ public final class Keyring {
             return new ArrayList<>(staged.keySet());
         } catch (IOException e) {
             putBack(renamed, previous);
-            throw new KeyringException(KeyringException.Kind.IO, "cannot write to keyring " + dir + ": " + describe(e), e);
+            throw new KeyringException(
+                    KeyringException.Kind.IO, "cannot write to keyring " + dir + ": " + describe(e), e);
         } finally {
             for (Path tmp : staged.values()) {
                 try {
@@ -455,7 +503,8 @@ public final class Keyring {
         } catch (NoSuchFileException e) {
             // already gone
         } catch (IOException e) {
-            throw new KeyringException(KeyringException.Kind.IO, "cannot remove " + entry.file() + ": " + describe(e), e);
+            throw new KeyringException(
+                    KeyringException.Kind.IO, "cannot remove " + entry.file() + ": " + describe(e), e);
         }
     }
 
@@ -467,7 +516,8 @@ public final class Keyring {
             Files.createDirectories(dir);
             setMode(dir, DIR_MODE);
         } catch (IOException e) {
-            throw new KeyringException(KeyringException.Kind.IO, "cannot create keyring " + dir + ": " + describe(e), e);
+            throw new KeyringException(
+                    KeyringException.Kind.IO, "cannot create keyring " + dir + ": " + describe(e), e);
         }
     }
 
@@ -486,7 +536,8 @@ public final class Keyring {
     public static byte[] armor(OpenPGPCertificate cert) throws IOException {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         boolean v6 = cert.getPrimaryKey().getVersion() == 6;
-        try (ArmoredOutputStream aos = ArmoredOutputStream.builder().clearHeaders().enableCRC(!v6).build(out)) {
+        try (ArmoredOutputStream aos =
+                ArmoredOutputStream.builder().clearHeaders().enableCRC(!v6).build(out)) {
             aos.write(cert.getEncoded(PacketFormat.ROUNDTRIP));
         }
         return out.toByteArray();

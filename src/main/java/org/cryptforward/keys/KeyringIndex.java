@@ -18,8 +18,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import org.cryptforward.Durability;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Durability;
+import org.cryptforward.core.Limits;
 
 /**
  * The keyring's index, {@code .index}: for each key file, its identity (size, modification time,
@@ -66,7 +66,8 @@ final class KeyringIndex {
                 return Optional.empty();
             }
             byte[] bytes;
-            try (InputStream in = Channels.newInputStream(FileChannel.open(index, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
+            try (InputStream in = Channels.newInputStream(
+                    FileChannel.open(index, StandardOpenOption.READ, LinkOption.NOFOLLOW_LINKS))) {
                 bytes = in.readNBytes(MAX_INDEX + 1);
             }
             if (bytes.length > MAX_INDEX) {
@@ -124,7 +125,12 @@ final class KeyringIndex {
                 } else {
                     addresses = addresses(f);
                 }
-                sb.append(n).append('\t').append(id).append('\t').append(addresses).append('\n');
+                sb.append(n)
+                        .append('\t')
+                        .append(id)
+                        .append('\t')
+                        .append(addresses)
+                        .append('\n');
             }
             Path tmp = keyring.writeAside(sb.toString().getBytes(StandardCharsets.UTF_8));
             try {

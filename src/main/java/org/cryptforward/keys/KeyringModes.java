@@ -21,14 +21,16 @@ public final class KeyringModes {
     /** Why the keyring directory is not trusted, if it is not. */
     public static Optional<String> directoryProblem(Path dir) {
         return writableByOthers(dir)
-                ? Optional.of("keyring " + dir + " is writable by group or others, who could replace a key; chmod 755 it")
+                ? Optional.of(
+                        "keyring " + dir + " is writable by group or others, who could replace a key; chmod 755 it")
                 : Optional.empty();
     }
 
     /** Why a key file is not trusted, if it is not. */
     public static Optional<String> fileProblem(Path file) {
         return writableByOthers(file)
-                ? Optional.of("keyring file " + file + " is writable by group or others, who could replace the key; chmod 644 it")
+                ? Optional.of("keyring file " + file
+                        + " is writable by group or others, who could replace the key; chmod 644 it")
                 : Optional.empty();
     }
 

@@ -53,8 +53,10 @@ public final class UserIds {
                     latest = sig;
                 }
             }
-            boolean bound = latest != null && !expired(latest, now)
-                    && (latestRevocation == null || latestRevocation.getCreationTime().before(latest.getCreationTime()));
+            boolean bound = latest != null
+                    && !expired(latest, now)
+                    && (latestRevocation == null
+                            || latestRevocation.getCreationTime().before(latest.getCreationTime()));
             boolean primaryFlag = false;
             if (latest != null) {
                 PGPSignatureSubpacketVector h = latest.getHashedSubPackets();
@@ -89,8 +91,12 @@ public final class UserIds {
     /** The user ID as text: UTF-8, with bytes that are not valid UTF-8 written as {@code \xNN}. */
     static String text(byte[] raw) {
         try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(raw)).toString();
+            return StandardCharsets.UTF_8
+                    .newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(raw))
+                    .toString();
         } catch (CharacterCodingException e) {
             StringBuilder sb = new StringBuilder();
             int i = 0;
@@ -112,8 +118,11 @@ public final class UserIds {
     private static int sequenceLength(byte[] b, int i) {
         for (int len = 1; len <= 4 && i + len <= b.length; len++) {
             try {
-                StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                        .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b, i, len));
+                StandardCharsets.UTF_8
+                        .newDecoder()
+                        .onMalformedInput(CodingErrorAction.REPORT)
+                        .onUnmappableCharacter(CodingErrorAction.REPORT)
+                        .decode(ByteBuffer.wrap(b, i, len));
                 return len;
             } catch (CharacterCodingException e) {
                 // try a longer sequence

@@ -12,7 +12,7 @@ import java.time.Clock;
 import java.time.ZonedDateTime;
 import java.util.Locale;
 import java.util.Set;
-import org.cryptforward.Dates;
+import org.cryptforward.core.Dates;
 
 /**
  * Appends lines to {@code log_file} with an ISO time stamp and the process id, in one write
@@ -39,18 +39,27 @@ public final class FileMailLog implements MailLog {
 
     @Override
     public void log(Level level, String line) {
-        String text = Dates.iso(ZonedDateTime.now(clock)) + " cryptforward[" + ProcessHandle.current().pid() + "]: "
-                + (level == Level.INFO ? "" : level.name().toLowerCase(Locale.ROOT) + ": ") + SyslogMailLog.sanitize(line) + "\n";
-        try (FileChannel ch = FileChannel.open(file,
-                Set.of(StandardOpenOption.CREATE, StandardOpenOption.APPEND, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+        String text = Dates.iso(ZonedDateTime.now(clock)) + " cryptforward["
+                + ProcessHandle.current().pid() + "]: "
+                + (level == Level.INFO ? "" : level.name().toLowerCase(Locale.ROOT) + ": ")
+                + SyslogMailLog.sanitize(line) + "\n";
+        try (FileChannel ch = FileChannel.open(
+                file,
+                Set.of(
+                        StandardOpenOption.CREATE,
+                        StandardOpenOption.APPEND,
+                        StandardOpenOption.WRITE,
+                        LinkOption.NOFOLLOW_LINKS),
                 PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-r-----")))) {
             ch.write(ByteBuffer.wrap(text.getBytes(StandardCharsets.UTF_8)));
         } catch (IOException | RuntimeException e) {
             // logging never decides a delivery; but say once that the line is lost
             if (lost == null) {
-                String why = java.nio.file.Files.isSymbolicLink(file) ? "it is a symbolic link, which is not followed"
+                String why = java.nio.file.Files.isSymbolicLink(file)
+                        ? "it is a symbolic link, which is not followed"
                         : e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + e.getMessage());
-                lost = "cryptforward: warning: cannot write log_file " + file + " (" + SyslogMailLog.sanitize(why) + "); log line lost";
+                lost = "cryptforward: warning: cannot write log_file " + file + " (" + SyslogMailLog.sanitize(why)
+                        + "); log line lost";
             }
         }
     }

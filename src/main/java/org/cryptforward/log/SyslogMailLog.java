@@ -5,10 +5,9 @@ import java.net.DatagramPacket;
 import java.nio.charset.StandardCharsets;
 import java.time.Clock;
 import java.time.ZonedDateTime;
-import org.cryptforward.Dates;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Dates;
+import org.cryptforward.core.Limits;
 import org.newsclub.net.unix.AFUNIXDatagramSocket;
-import org.cryptforward.Dates;
 import org.newsclub.net.unix.AFUNIXSocketAddress;
 
 /**
@@ -19,6 +18,7 @@ import org.newsclub.net.unix.AFUNIXSocketAddress;
 public final class SyslogMailLog implements MailLog {
     /** syslog facility {@code mail}. */
     static final int FACILITY_MAIL = 2;
+
     static final int MAX_LINE = Limits.DEFAULT.logLineChars();
 
     private final File socket;
@@ -32,8 +32,8 @@ public final class SyslogMailLog implements MailLog {
     @Override
     public void log(Level level, String line) {
         int pri = FACILITY_MAIL * 8 + level.code;
-        String text = "<" + pri + ">" + Dates.syslog(ZonedDateTime.now(clock)) + " cryptforward[" + ProcessHandle.current().pid()
-                + "]: " + sanitize(line);
+        String text = "<" + pri + ">" + Dates.syslog(ZonedDateTime.now(clock)) + " cryptforward["
+                + ProcessHandle.current().pid() + "]: " + sanitize(line);
         byte[] bytes = text.getBytes(StandardCharsets.UTF_8);
         try (AFUNIXDatagramSocket s = AFUNIXDatagramSocket.newInstance()) {
             s.connect(AFUNIXSocketAddress.of(socket));

@@ -14,9 +14,9 @@ import java.util.Optional;
 import org.bouncycastle.bcpg.ArmoredOutputStream;
 import org.bouncycastle.openpgp.PGPException;
 import org.bouncycastle.openpgp.PGPPublicKey;
-import org.cryptforward.Dates;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
+import org.cryptforward.core.Dates;
+import org.cryptforward.core.Limits;
 import org.cryptforward.crypto.Encryptor;
 
 /**
@@ -58,7 +58,8 @@ public final class ForwardComposer {
      * @param fallbackFrom the From address to show when the original has none
      * @param protectSubject show {@code [...]} as the Subject outside; the real one stays inside
      */
-    public OutboundMessage pgpMime(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
+    public OutboundMessage pgpMime(
+            HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
             throws IOException {
         String boundary = "=_cf" + hex(12);
         Optional<String> hiddenSubject = protectSubject ? header.value("Subject", FIELD_LIMIT) : Optional.empty();
@@ -91,7 +92,8 @@ public final class ForwardComposer {
      * charset, which the armor's {@code Charset} header names. Only for a text/plain original;
      * the caller falls back to PGP/MIME for anything else.
      */
-    public OutboundMessage inline(HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
+    public OutboundMessage inline(
+            HeaderSection header, String to, List<PGPPublicKey> keys, String fallbackFrom, boolean protectSubject)
             throws IOException {
         // the armor's Charset header stands outside the encryption: a known charset's own name
         // only, never the text of the original's parameter
@@ -103,7 +105,11 @@ public final class ForwardComposer {
                     + "Content-Transfer-Encoding: 7bit\n"
                     + "\n"));
             try (InputStream body = InlineBody.open(header, hiddenSubject)) {
-                encrypt(body, out, keys, Map.of(ArmoredOutputStream.CHARSET_HDR, charset.isEmpty() ? "us-ascii" : charset));
+                encrypt(
+                        body,
+                        out,
+                        keys,
+                        Map.of(ArmoredOutputStream.CHARSET_HDR, charset.isEmpty() ? "us-ascii" : charset));
             }
         });
     }
@@ -132,7 +138,12 @@ public final class ForwardComposer {
      * no MIME field or parameter, no armor header, no other part — and nothing is encrypted a
      * second time. {@code ciphertext} must have been verified (see EncryptedInput).
      */
-    public OutboundMessage passThrough(HeaderSection header, String to, String fallbackFrom, boolean protectSubject, Wrapping wrapping,
+    public OutboundMessage passThrough(
+            HeaderSection header,
+            String to,
+            String fallbackFrom,
+            boolean protectSubject,
+            Wrapping wrapping,
             Ciphertext ciphertext) {
         String boundary = "=_cf" + hex(12);
         return forward(header, to, fallbackFrom, protectSubject, out -> {
@@ -171,7 +182,8 @@ public final class ForwardComposer {
                             + "Content-Disposition: attachment; filename=\"smime.p7m\"\n"
                             + "\n"));
                     try (InputStream in = ciphertext.open();
-                            OutputStream b64 = java.util.Base64.getMimeEncoder(76, new byte[] {'\n'}).wrap(new Unclosed(out))) {
+                            OutputStream b64 = java.util.Base64.getMimeEncoder(76, new byte[] {'\n'})
+                                    .wrap(new Unclosed(out))) {
                         in.transferTo(b64);
                     }
                     out.write('\n');
@@ -184,7 +196,8 @@ public final class ForwardComposer {
     /** Our own armor of the verified packets: no header of the original's armor comes along. */
     private static void armor(Ciphertext ciphertext, OutputStream out) throws IOException {
         try (InputStream in = ciphertext.open();
-                ArmoredOutputStream armor = ArmoredOutputStream.builder().clearHeaders().build(new Unclosed(out))) {
+                ArmoredOutputStream armor =
+                        ArmoredOutputStream.builder().clearHeaders().build(new Unclosed(out))) {
             in.transferTo(armor);
         }
     }
@@ -209,7 +222,9 @@ public final class ForwardComposer {
     /** {@code name} as written if it names a charset the JDK knows (so it is no free text), else us-ascii. */
     static String knownCharset(String name) {
         try {
-            return name.matches("[A-Za-z0-9._:+-]{1,40}") && java.nio.charset.Charset.isSupported(name) ? name : "us-ascii";
+            return name.matches("[A-Za-z0-9._:+-]{1,40}") && java.nio.charset.Charset.isSupported(name)
+                    ? name
+                    : "us-ascii";
         } catch (RuntimeException e) {
             return "us-ascii";
         }
@@ -221,7 +236,8 @@ public final class ForwardComposer {
     }
 
     /** A forward: the outer header (see the class comment), then {@code body}. */
-    private OutboundMessage forward(HeaderSection header, String to, String fallbackFrom, boolean protectSubject, Body body) {
+    private OutboundMessage forward(
+            HeaderSection header, String to, String fallbackFrom, boolean protectSubject, Body body) {
         String messageId = newMessageId();
         return new OutboundMessage() {
             @Override
@@ -251,7 +267,12 @@ public final class ForwardComposer {
      * could not be encrypted. No Subject of the original, no body, no other header.
      */
     public OutboundMessage notice(
-            String to, String originalMessageId, String envelopeSender, String receivedAt, String localCopy, String reason) {
+            String to,
+            String originalMessageId,
+            String envelopeSender,
+            String receivedAt,
+            String localCopy,
+            String reason) {
         String messageId = newMessageId();
         String body = "cryptforward on " + hostname + " kept a message for you locally but did not forward it,\n"
                 + "because it could not be encrypted:\n"
@@ -290,17 +311,26 @@ public final class ForwardComposer {
     }
 
     private void writeOuterHeader(
-            OutputStream out, HeaderSection header, String to, String messageId, String fallbackFrom, boolean protectSubject)
+            OutputStream out,
+            HeaderSection header,
+            String to,
+            String messageId,
+            String fallbackFrom,
+            boolean protectSubject)
             throws IOException {
         Optional<HeaderSection.Field> from = header.first("From");
         if (from.isPresent()) {
             out.write(OuterFields.copy(header.raw(from.get(), FIELD_LIMIT)));
         } else {
-            out.write(OuterFields.line("From", fallbackFrom.isEmpty() ? "MAILER-DAEMON@" + hostname : "<" + fallbackFrom + ">"));
+            out.write(OuterFields.line(
+                    "From", fallbackFrom.isEmpty() ? "MAILER-DAEMON@" + hostname : "<" + fallbackFrom + ">"));
         }
         Optional<HeaderSection.Field> subject = header.first("Subject");
         if (subject.isPresent()) {
-            out.write(protectSubject ? OuterFields.line("Subject", HIDDEN_SUBJECT) : OuterFields.copy(header.raw(subject.get(), FIELD_LIMIT)));
+            out.write(
+                    protectSubject
+                            ? OuterFields.line("Subject", HIDDEN_SUBJECT)
+                            : OuterFields.copy(header.raw(subject.get(), FIELD_LIMIT)));
         }
         out.write(OuterFields.line("To", to));
         out.write(OuterFields.line("Date", date()));

@@ -18,7 +18,7 @@ import org.apache.james.mime4j.stream.NameValuePair;
 import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawFieldParser;
 import org.apache.james.mime4j.util.ByteArrayBuffer;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Limits;
 
 /**
  * The top-level header section of a message, located by byte offsets and never re-encoded.
@@ -59,7 +59,12 @@ public final class HeaderSection {
     private final boolean crlf;
 
     private HeaderSection(
-            InputMessage message, Map<String, List<Field>> fields, int fieldCount, long headerEnd, long bodyStart, boolean crlf) {
+            InputMessage message,
+            Map<String, List<Field>> fields,
+            int fieldCount,
+            long headerEnd,
+            long bodyStart,
+            boolean crlf) {
         this.message = message;
         this.fields = fields;
         this.fieldCount = fieldCount;
@@ -134,7 +139,8 @@ public final class HeaderSection {
         return new HeaderSection(message, found, count, headerEnd, bodyStart, crlf);
     }
 
-    private static void remember(Map<String, List<Field>> found, Set<String> wanted, String name, long start, long end) {
+    private static void remember(
+            Map<String, List<Field>> found, Set<String> wanted, String name, long start, long end) {
         String key = name.toLowerCase(Locale.ROOT);
         if (!wanted.contains(key)) {
             return;
@@ -231,13 +237,16 @@ public final class HeaderSection {
         if (ct.isPresent()) {
             byte[] raw = raw(ct.get(), Limits.DEFAULT.fieldBytes());
             try {
-                RawBody body = RawFieldParser.DEFAULT.parseRawBody(RawFieldParser.DEFAULT.parseField(new ByteArrayBuffer(raw, raw.length, false)));
-                String type = body.getValue() == null ? "" : body.getValue().strip().toLowerCase(Locale.ROOT);
+                RawBody body = RawFieldParser.DEFAULT.parseRawBody(
+                        RawFieldParser.DEFAULT.parseField(new ByteArrayBuffer(raw, raw.length, false)));
+                String type =
+                        body.getValue() == null ? "" : body.getValue().strip().toLowerCase(Locale.ROOT);
                 if (type.matches("[a-z0-9!#$&^_.+-]+/[a-z0-9!#$&^_.+-]+")) {
                     Map<String, String> params = new HashMap<>();
                     for (NameValuePair p : body.getParams()) {
                         if (p.getName() != null) {
-                            params.putIfAbsent(p.getName().toLowerCase(Locale.ROOT), p.getValue() == null ? "" : p.getValue());
+                            params.putIfAbsent(
+                                    p.getName().toLowerCase(Locale.ROOT), p.getValue() == null ? "" : p.getValue());
                         }
                     }
                     return new MediaType(type, params);
@@ -251,7 +260,10 @@ public final class HeaderSection {
 
     /** The top-level Content-Transfer-Encoding, lower case; {@code 7bit} when absent. */
     public String transferEncoding() throws IOException {
-        return value("Content-Transfer-Encoding", 1024).map(v -> v.toLowerCase(Locale.ROOT)).filter(v -> !v.isEmpty()).orElse("7bit");
+        return value("Content-Transfer-Encoding", 1024)
+                .map(v -> v.toLowerCase(Locale.ROOT))
+                .filter(v -> !v.isEmpty())
+                .orElse("7bit");
     }
 
     /** The body, decoded from its transfer encoding (base64, quoted-printable) by mime4j. */
@@ -340,7 +352,10 @@ public final class HeaderSection {
         /** Skips a UTF-8 byte-order mark at the start when a field name follows it. */
         void skipByteOrderMark() throws IOException {
             ensure(BOM.length + MAX_NAME + 2);
-            if (len - pos >= BOM.length && buf[pos] == BOM[0] && buf[pos + 1] == BOM[1] && buf[pos + 2] == BOM[2]
+            if (len - pos >= BOM.length
+                    && buf[pos] == BOM[0]
+                    && buf[pos + 1] == BOM[1]
+                    && buf[pos + 2] == BOM[2]
                     && fieldNameAt(pos + BOM.length) != null) {
                 pos += BOM.length;
             }

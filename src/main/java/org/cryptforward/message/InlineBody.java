@@ -19,7 +19,10 @@ public final class InlineBody {
     public static boolean fits(HeaderSection header) throws IOException {
         String cte = header.transferEncoding();
         return header.contentType().type().equals("text/plain")
-                && (cte.equals("7bit") || cte.equals("8bit") || cte.equals("binary") || cte.equals("quoted-printable")
+                && (cte.equals("7bit")
+                        || cte.equals("8bit")
+                        || cte.equals("binary")
+                        || cte.equals("quoted-printable")
                         || cte.equals("base64"));
     }
 
@@ -28,7 +31,8 @@ public final class InlineBody {
         if (hiddenSubject.isEmpty()) {
             return body;
         }
-        byte[] line = ProtectedPayload.encode("Subject: " + hiddenSubject.get() + "\n\n", header.contentType().charset());
+        byte[] line = ProtectedPayload.encode(
+                "Subject: " + hiddenSubject.get() + "\n\n", header.contentType().charset());
         return new SequenceInputStream(new ByteArrayInputStream(line), body);
     }
 }

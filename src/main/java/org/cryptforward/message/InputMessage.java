@@ -9,7 +9,7 @@ import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
 import java.util.Optional;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Limits;
 
 /**
  * One message as the MTA handed it over on standard input.

@@ -22,7 +22,7 @@ import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawField;
 import org.apache.james.mime4j.stream.RawFieldParser;
 import org.apache.james.mime4j.stream.RecursionMode;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Limits;
 
 /**
  * The top of a message's MIME tree, as mime4j parses it: each entity's place (its path of child
@@ -42,6 +42,7 @@ public final class MimeOutline {
      * mime4j holds a header line in memory, and a 30 MB one does not fit the delivery's heap.
      */
     static final int MAX_LINE = Limits.DEFAULT.mimeLineBytes();
+
     static final int MAX_FIELDS = Limits.DEFAULT.mimeFields();
     /** Entities outlined at most: a million empty parts must not become a million objects. */
     public static final int MAX_PARTS = Limits.DEFAULT.mimeParts();
@@ -49,8 +50,14 @@ public final class MimeOutline {
     private MimeOutline() {}
 
     /** One entity; {@code path} is the list of child indices from the root (empty for the root). */
-    public record Part(List<Integer> path, String type, Map<String, String> params, String transferEncoding, byte[] sample,
-            boolean truncated, List<Part> children) {
+    public record Part(
+            List<Integer> path,
+            String type,
+            Map<String, String> params,
+            String transferEncoding,
+            byte[] sample,
+            boolean truncated,
+            List<Part> children) {
 
         public boolean is(String mimeType) {
             return type.equals(mimeType);
@@ -130,7 +137,8 @@ public final class MimeOutline {
      * The decoded body (transfer encoding undone) of the entity at {@code path}, walking the
      * structure exactly as {@link #parse} does. Closing the stream closes {@code in}.
      */
-    public static InputStream openBody(InputStream in, String contentType, int maxDepth, List<Integer> path) throws IOException {
+    public static InputStream openBody(InputStream in, String contentType, int maxDepth, List<Integer> path)
+            throws IOException {
         Walk walk = new Walk(in, contentType, maxDepth);
         try {
             for (EntityState state = walk.state(); state != EntityState.T_END_OF_STREAM; state = walk.next()) {
@@ -206,7 +214,8 @@ public final class MimeOutline {
                 case T_END_HEADER -> {
                     // below the depth of interest, a multipart is read as one opaque body
                     Builder b = open.peek();
-                    stream.setRecursionMode(b != null && b.depth + 1 >= maxDepth ? RecursionMode.M_FLAT : RecursionMode.M_NO_RECURSE);
+                    stream.setRecursionMode(
+                            b != null && b.depth + 1 >= maxDepth ? RecursionMode.M_FLAT : RecursionMode.M_NO_RECURSE);
                 }
                 case T_END_MESSAGE, T_END_BODYPART -> open.pop();
                 default -> {
@@ -218,7 +227,9 @@ public final class MimeOutline {
 
     private static void describe(Builder b, BodyDescriptor d) {
         b.type = d.getMimeType() == null ? "text/plain" : d.getMimeType().toLowerCase(Locale.ROOT);
-        b.transferEncoding = d.getTransferEncoding() == null ? "7bit" : d.getTransferEncoding().toLowerCase(Locale.ROOT);
+        b.transferEncoding = d.getTransferEncoding() == null
+                ? "7bit"
+                : d.getTransferEncoding().toLowerCase(Locale.ROOT);
     }
 
     private static Map<String, String> params(Field f) {

@@ -4,7 +4,7 @@ import java.io.ByteArrayOutputStream;
 import java.nio.charset.StandardCharsets;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Limits;
 
 /**
  * Copies original header fields to the outside of a forward, byte for byte where that is safe.
@@ -124,7 +124,8 @@ public final class OuterFields {
         }
         // an encoded word is at most 75 octets (RFC 2047); 1 KiB either side is ample for the sloppy ones
         int base = Math.max(0, Math.max(floor, limit - 1024));
-        Matcher m = ENCODED_WORD.matcher(new String(b, base, Math.min(len, limit + 1024) - base, StandardCharsets.ISO_8859_1));
+        Matcher m = ENCODED_WORD.matcher(
+                new String(b, base, Math.min(len, limit + 1024) - base, StandardCharsets.ISO_8859_1));
         int from = 0;
         while (m.find(from) && base + m.start() < at) {
             if (base + m.end() > at) {

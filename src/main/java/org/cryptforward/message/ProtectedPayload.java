@@ -20,7 +20,7 @@ import org.apache.james.mime4j.stream.NameValuePair;
 import org.apache.james.mime4j.stream.RawBody;
 import org.apache.james.mime4j.stream.RawFieldParser;
 import org.apache.james.mime4j.util.ByteArrayBuffer;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Limits;
 
 /**
  * The cryptographic payload of a PGP/MIME forward: the original message, every byte of it, with
@@ -132,7 +132,10 @@ public final class ProtectedPayload {
                     add.append(eol); // the last header line had no line end (end of input)
                 }
             }
-            add.append("Content-Type: text/plain; charset=us-ascii; ").append(HP).append("; ").append(PROTECTED_HEADERS);
+            add.append("Content-Type: text/plain; charset=us-ascii; ")
+                    .append(HP)
+                    .append("; ")
+                    .append(PROTECTED_HEADERS);
             if (legacy) {
                 add.append("; ").append(LEGACY);
             }
@@ -156,7 +159,8 @@ public final class ProtectedPayload {
     static Set<String> parameterNames(byte[] raw) {
         Set<String> names = new HashSet<>();
         try {
-            RawBody body = RawFieldParser.DEFAULT.parseRawBody(RawFieldParser.DEFAULT.parseField(new ByteArrayBuffer(raw, raw.length, false)));
+            RawBody body = RawFieldParser.DEFAULT.parseRawBody(
+                    RawFieldParser.DEFAULT.parseField(new ByteArrayBuffer(raw, raw.length, false)));
             for (NameValuePair p : body.getParams()) {
                 if (p.getName() != null) {
                     names.add(p.getName().strip().toLowerCase(Locale.ROOT));

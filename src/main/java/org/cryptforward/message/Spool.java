@@ -16,7 +16,7 @@ import java.util.List;
 import javax.crypto.Cipher;
 import javax.crypto.spec.ChaCha20ParameterSpec;
 import javax.crypto.spec.SecretKeySpec;
-import org.cryptforward.Limits;
+import org.cryptforward.core.Limits;
 
 /**
  * The bytes of one message, written once and then read as often as needed.
@@ -155,10 +155,14 @@ public final class Spool implements Closeable {
 
     private void spillToFile() throws IOException {
         if (!Files.isDirectory(tempDir)) {
-            Files.createDirectories(tempDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
+            Files.createDirectories(
+                    tempDir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwx------")));
         }
         Path path = Files.createTempFile(
-                tempDir, "spool-", ".tmp", PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
+                tempDir,
+                "spool-",
+                ".tmp",
+                PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rw-------")));
         try {
             file = FileChannel.open(path, StandardOpenOption.READ, StandardOpenOption.WRITE);
         } finally {

@@ -11,14 +11,14 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.ConfigException;
 import org.cryptforward.config.ConfigLoader;
 import org.cryptforward.config.ConfigProblem;
 import org.cryptforward.config.RelayConfig;
 import org.cryptforward.config.Rule;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
 import org.cryptforward.keys.KeyDescription;
 import org.cryptforward.keys.KeyImporter;
 import org.cryptforward.keys.KeyStatus;
@@ -66,7 +66,8 @@ public final class Checker {
         Config config;
         try {
             config = ConfigLoader.load(configFile);
-            ok("configuration " + configFile + " is valid (" + config.rules().size() + " rule" + (config.rules().size() == 1 ? "" : "s") + ")");
+            ok("configuration " + configFile + " is valid (" + config.rules().size() + " rule"
+                    + (config.rules().size() == 1 ? "" : "s") + ")");
         } catch (ConfigException e) {
             for (ConfigProblem p : e.problems()) {
                 error(p.toString());
@@ -77,8 +78,9 @@ public final class Checker {
             warning("no [[rule]]: every message is only kept locally");
         }
         if (config.deadline().toSeconds() >= 1000) {
-            warning("deadline_seconds = " + config.deadline().toSeconds()
-                    + " is not below Postfix's command_time_limit (1000 s): Postfix would kill and bounce a slow delivery");
+            warning(
+                    "deadline_seconds = " + config.deadline().toSeconds()
+                            + " is not below Postfix's command_time_limit (1000 s): Postfix would kill and bounce a slow delivery");
         }
         checkKeys(config);
         checkMailbox(config);
@@ -105,7 +107,8 @@ public final class Checker {
             Date now = Date.from(clock.instant());
             Map<String, RuleKeys.Verdict> verdicts = new LinkedHashMap<>();
             for (Rule r : config.rules()) {
-                for (RuleKeys.Verdict v : RuleKeys.resolve(config.keyring(), r, now).verdicts()) {
+                for (RuleKeys.Verdict v :
+                        RuleKeys.resolve(config.keyring(), r, now).verdicts()) {
                     verdicts.putIfAbsent(v.id(), v);
                 }
             }
@@ -120,17 +123,21 @@ public final class Checker {
                 Optional<Date> expires = v.status().flatMap(KeyStatus::expires);
                 if (v.problem().isPresent()) {
                     error(named + " cannot be used: " + v.problem().get() + rulesNaming(config, id));
-                } else if (expires.isPresent() && expires.get().toInstant().isBefore(clock.instant().plus(EXPIRY_WARNING))) {
-                    warning(named + " expires on " + KeyDescription.day(expires.get()) + ": renew it and import it again"
-                            + rulesNaming(config, id));
+                } else if (expires.isPresent()
+                        && expires.get().toInstant().isBefore(clock.instant().plus(EXPIRY_WARNING))) {
+                    warning(named + " expires on " + KeyDescription.day(expires.get())
+                            + ": renew it and import it again" + rulesNaming(config, id));
                 } else {
-                    ok(named + " is usable" + expires.map(d -> ", expires " + KeyDescription.day(d)).orElse(""));
+                    ok(named + " is usable"
+                            + expires.map(d -> ", expires " + KeyDescription.day(d))
+                                    .orElse(""));
                 }
             }
         }
         for (Rule r : config.rules()) {
             if (!r.localCopy()) {
-                warning("rule " + r.name() + " keeps no local copy: when its key cannot be used, mail waits in the MTA's queue");
+                warning("rule " + r.name()
+                        + " keeps no local copy: when its key cannot be used, mail waits in the MTA's queue");
             }
         }
     }
@@ -226,7 +233,8 @@ public final class Checker {
 
     /** sendmail's queue: how much waits and since when; what was given up. Silent where there is no queue. */
     private void checkQueue(Config config) {
-        org.cryptforward.queue.Queue queue = new org.cryptforward.queue.Queue(config.stateDir(), clock, new java.security.SecureRandom());
+        org.cryptforward.queue.Queue queue =
+                new org.cryptforward.queue.Queue(config.stateDir(), clock, new java.security.SecureRandom());
         if (!Files.isDirectory(queue.dir())) {
             return;
         }
@@ -244,8 +252,9 @@ public final class Checker {
         } else {
             org.cryptforward.queue.QueueEntry oldest = waiting.get(0);
             Duration age = Duration.between(oldest.created(), clock.instant());
-            String text = "queue: " + waiting.size() + " forward" + (waiting.size() == 1 ? "" : "s") + " waiting for the relay, the oldest ("
-                    + oldest.id() + ") for " + human(age) + (oldest.lastError().isEmpty() ? "" : "; last error: " + oldest.lastError());
+            String text = "queue: " + waiting.size() + " forward" + (waiting.size() == 1 ? "" : "s")
+                    + " waiting for the relay, the oldest (" + oldest.id() + ") for " + human(age)
+                    + (oldest.lastError().isEmpty() ? "" : "; last error: " + oldest.lastError());
             if (age.compareTo(QUEUE_WARNING) > 0) {
                 warning(text + " (cryptforward queue list)");
             } else {
@@ -253,8 +262,9 @@ public final class Checker {
             }
         }
         if (!aside.isEmpty()) {
-            error("queue: " + aside.size() + " forward" + (aside.size() == 1 ? " was" : "s were") + " given up and kept aside (the oldest "
-                    + aside.get(0).id() + "; a notice is in the local mailbox): see cryptforward queue list, then queue remove ID");
+            error("queue: " + aside.size() + " forward" + (aside.size() == 1 ? " was" : "s were")
+                    + " given up and kept aside (the oldest " + aside.get(0).id()
+                    + "; a notice is in the local mailbox): see cryptforward queue list, then queue remove ID");
         }
         for (Path d : queue.damaged()) {
             warning("queue: " + d + " is not a readable queue entry");
@@ -296,19 +306,27 @@ public final class Checker {
         if (config.logFile().isPresent()) {
             Path f = config.logFile().get();
             if (Files.isSymbolicLink(f)) {
-                error("log_file " + f + " is a symbolic link; cryptforward refuses to follow it, so log lines would be lost");
-            } else if (Files.exists(f, java.nio.file.LinkOption.NOFOLLOW_LINKS) && !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
+                error("log_file " + f
+                        + " is a symbolic link; cryptforward refuses to follow it, so log lines would be lost");
+            } else if (Files.exists(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)
+                    && !Files.isRegularFile(f, java.nio.file.LinkOption.NOFOLLOW_LINKS)) {
                 error("log_file " + f + " is not a regular file");
-            } else if (Files.exists(f) ? !Files.isWritable(f) : !Files.isWritable(f.toAbsolutePath().getParent())) {
+            } else if (Files.exists(f)
+                    ? !Files.isWritable(f)
+                    : !Files.isWritable(f.toAbsolutePath().getParent())) {
                 error("log_file " + f + " is not writable by this user");
             }
         } else if (!Files.exists(config.syslogSocket())) {
-            warning("no syslog socket " + config.syslogSocket() + ": log lines will be lost (set log_file, or start a syslog daemon)");
+            warning("no syslog socket " + config.syslogSocket()
+                    + ": log lines will be lost (set log_file, or start a syslog daemon)");
         }
     }
 
     private void checkRelay(Config config) {
-        SmtpRelay relay = new SmtpRelay(config.relay(), config.hostname(), new Deadline(clock, config.relay().timeout().multipliedBy(2)));
+        SmtpRelay relay = new SmtpRelay(
+                config.relay(),
+                config.hostname(),
+                new Deadline(clock, config.relay().timeout().multipliedBy(2)));
         try (SmtpRelay.Connection c = relay.connect()) {
             ok("relay " + relay.address() + " accepted the connection"
                     + (config.relay().security() != RelayConfig.Security.NONE ? " with TLS" : "")

@@ -8,12 +8,11 @@ import java.util.ArrayList;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
-import org.cryptforward.Signals;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.Signals;
 import org.cryptforward.delivery.LocalMailbox;
 import org.cryptforward.journal.DeliveryJournal;
 import org.cryptforward.journal.Journal;
@@ -62,7 +61,13 @@ public final class Delivery {
     private final Deadline deadline;
     private final PrintStream dryRunOut;
 
-    public Delivery(Config config, Planner planner, Ports ports, Map<String, String> env, MailLog log, Deadline deadline,
+    public Delivery(
+            Config config,
+            Planner planner,
+            Ports ports,
+            Map<String, String> env,
+            MailLog log,
+            Deadline deadline,
             PrintStream dryRunOut) {
         this.config = config;
         this.router = new Router(config.rules());
@@ -80,14 +85,16 @@ public final class Delivery {
         try (Intake intake = Intake.read(router, stdin, tempDir, exim, env, request.recipient(), request.sender())) {
             Envelope envelope = intake.envelope();
             Optional<Rule> rule = intake.rule();
-            LogLine line = new LogLine(intake.messageId().orElse(""), envelope, intake.message().length());
+            LogLine line = new LogLine(
+                    intake.messageId().orElse(""), envelope, intake.message().length());
             line.rule(rule.map(Rule::name).orElse("(none)"));
             router.degraded().ifPresent(line::note);
             line.relay(rule.isPresent() ? ports.relay().address() : "none");
             if (request.dryRun()) {
                 return dryRun(note(planner.plan(intake.header(), envelope, rule), line), line);
             }
-            String key = Journal.key(envelope.recipient().orElse(""), intake.message().digest());
+            String key = Journal.key(
+                    envelope.recipient().orElse(""), intake.message().digest());
             Outcome outcome;
             try (Signals.Registration onSignal = Signals.whenTerminated(() -> {
                         line.status("deferred", "4.3.0 terminated by a signal; the MTA will retry");
@@ -97,7 +104,11 @@ public final class Delivery {
                 // The local copy first: nothing that depends on the content (MIME parsing, keys)
                 // can keep the message from being stored.
                 boolean keepLocal = rule.isEmpty() || rule.get().localCopy();
-                String localCopy = keepLocal ? ports.localCopy().deliverOnce(intake.message()::open, envelope.sender(), entry).toString() : "none";
+                String localCopy = keepLocal
+                        ? ports.localCopy()
+                                .deliverOnce(intake.message()::open, envelope.sender(), entry)
+                                .toString()
+                        : "none";
                 line.local(localCopy);
                 Plan plan = note(planner.plan(intake.header(), envelope, rule), line);
                 outcome = deliver(envelope, plan, entry, line, localCopy);
@@ -142,7 +153,8 @@ public final class Delivery {
         return plan.isNotice() ? new JournalRecord.NoticeSent(to) : new JournalRecord.Forwarded(to);
     }
 
-    private Outcome forward(Envelope envelope, Plan.Forward plan, DeliveryJournal.Entry entry, LogLine line, String localCopy)
+    private Outcome forward(
+            Envelope envelope, Plan.Forward plan, DeliveryJournal.Entry entry, LogLine line, String localCopy)
             throws Failure, IOException {
         List<String> pending = new ArrayList<>();
         for (String to : plan.forwardTo()) {
@@ -164,7 +176,9 @@ public final class Delivery {
             for (String to : pending) {
                 if (deadline.passed()) {
                     // out of time, or cancelled (the service's client went away): relay nothing more
-                    temporary = temporary == null ? Failure.temporary("4.4.7", "deadline reached before relaying to " + to) : temporary;
+                    temporary = temporary == null
+                            ? Failure.temporary("4.4.7", "deadline reached before relaying to " + to)
+                            : temporary;
                     break;
                 }
                 OutboundMessage out = plan.forwarder().forwardTo(to, localCopy);
@@ -203,7 +217,8 @@ public final class Delivery {
         }
         if (permanent != null && !plan.keepLocal()) {
             // a bounce is the only copy there would be: keep the message queued instead
-            Failure kept = Failure.temporary("4" + permanent.status().substring(1),
+            Failure kept = Failure.temporary(
+                    "4" + permanent.status().substring(1),
                     permanent.getMessage() + "; the rule keeps no local copy, so the message stays queued");
             line.status("deferred", kept.statusLine() + partly);
             log.log(MailLog.Level.WARNING, line.toString());
@@ -229,26 +244,26 @@ public final class Delivery {
         line.local(local);
         List<OutboundMessage> outs = new ArrayList<>();
         plan.match(new Plan.ForwardCases<Void>() {
-                @Override
-                public Void defer(Plan.Defer d) {
-                    line.status("deferred", "dry run: would defer: " + d.failure().getMessage());
-                    return null;
-                }
+            @Override
+            public Void defer(Plan.Defer d) {
+                line.status("deferred", "dry run: would defer: " + d.failure().getMessage());
+                return null;
+            }
 
-                @Override
-                public Void keepOnly(Plan.KeepOnly k) {
-                    line.status("sent", "dry run: " + k.outcome());
-                    return null;
-                }
+            @Override
+            public Void keepOnly(Plan.KeepOnly k) {
+                line.status("sent", "dry run: " + k.outcome());
+                return null;
+            }
 
-                @Override
-                protected Void forward(Plan.Forward f) throws IOException {
-                    for (String to : f.forwardTo()) {
-                        outs.add(f.forwarder().forwardTo(to, local));
-                    }
-                    line.status("sent", "dry run: would be " + f.outcome() + " to " + String.join(", ", f.forwardTo()));
-                    return null;
+            @Override
+            protected Void forward(Plan.Forward f) throws IOException {
+                for (String to : f.forwardTo()) {
+                    outs.add(f.forwarder().forwardTo(to, local));
                 }
+                line.status("sent", "dry run: would be " + f.outcome() + " to " + String.join(", ", f.forwardTo()));
+                return null;
+            }
         });
         dryRunOut.println(line);
         for (OutboundMessage out : outs) {

@@ -8,11 +8,11 @@ import java.util.Locale;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import org.cryptforward.Failure;
-import org.cryptforward.IoErrors;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.IoErrors;
+import org.cryptforward.core.Limits;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.InputMessage;
 import org.cryptforward.rules.Envelope;
@@ -31,8 +31,20 @@ public record Intake(InputMessage message, HeaderSection header, Envelope envelo
         implements AutoCloseable {
 
     private static final Set<String> ALWAYS_WANTED = Set.of(
-            "from", "subject", "to", "cc", "date", "message-id", "in-reply-to", "references", "content-type",
-            "content-transfer-encoding", "mime-version", "delivered-to", "x-original-to", "return-path",
+            "from",
+            "subject",
+            "to",
+            "cc",
+            "date",
+            "message-id",
+            "in-reply-to",
+            "references",
+            "content-type",
+            "content-transfer-encoding",
+            "mime-version",
+            "delivered-to",
+            "x-original-to",
+            "return-path",
             Config.LOOP_HEADER.toLowerCase(Locale.ROOT));
 
     /**
@@ -41,12 +53,20 @@ public record Intake(InputMessage message, HeaderSection header, Envelope envelo
      * @param exim whether Exim runs us (its pipe leaves a trailing newline the message did not have)
      * @param tempDir where the spool goes
      */
-    public static Intake read(Router router, InputStream in, Path tempDir, boolean exim, Map<String, String> env,
-            Optional<String> recipient, Optional<String> sender) throws Failure, IOException {
+    public static Intake read(
+            Router router,
+            InputStream in,
+            Path tempDir,
+            boolean exim,
+            Map<String, String> env,
+            Optional<String> recipient,
+            Optional<String> sender)
+            throws Failure, IOException {
         InputMessage message = readInput(in, tempDir, exim);
         try {
             HeaderSection header = HeaderSection.parse(message, wantedHeaders(router));
-            Envelope envelope = EnvelopeResolver.resolve(recipient.orElse(null), sender.orElse(null), env, header, message);
+            Envelope envelope =
+                    EnvelopeResolver.resolve(recipient.orElse(null), sender.orElse(null), env, header, message);
             return new Intake(message, header, envelope, router.route(envelope, header));
         } catch (IOException | RuntimeException e) {
             try {

@@ -66,13 +66,20 @@ final class LogLine {
     @Override
     public String toString() {
         StringBuilder sb = new StringBuilder();
-        sb.append("msgid=").append(clean(messageId))
-                .append(" from=").append(clean(from))
-                .append(" to=").append(clean(to))
-                .append(" rule=").append(clean(rule))
-                .append(" local=").append(clean(local))
-                .append(" relay=").append(relay)
-                .append(" status=").append(status);
+        sb.append("msgid=")
+                .append(clean(messageId))
+                .append(" from=")
+                .append(clean(from))
+                .append(" to=")
+                .append(clean(to))
+                .append(" rule=")
+                .append(clean(rule))
+                .append(" local=")
+                .append(clean(local))
+                .append(" relay=")
+                .append(relay)
+                .append(" status=")
+                .append(status);
         if (!detail.isEmpty()) {
             sb.append(" (").append(clean(detail)).append(')');
         }

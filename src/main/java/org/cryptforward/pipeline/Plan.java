@@ -3,8 +3,8 @@ package org.cryptforward.pipeline;
 import java.io.IOException;
 import java.util.List;
 import java.util.Optional;
-import org.cryptforward.Failure;
 import org.cryptforward.config.Rule;
+import org.cryptforward.core.Failure;
 import org.cryptforward.message.OutboundMessage;
 
 /**
@@ -85,8 +85,14 @@ public sealed interface Plan {
      *
      * @param keepLocal whether the rule keeps a local copy (written before the plan was made)
      */
-    record Defer(Optional<Rule> rule, boolean keepLocal, Failure failure, String outcome, Optional<RuleKeys> keys,
-            Optional<String> warning) implements Plan {
+    record Defer(
+            Optional<Rule> rule,
+            boolean keepLocal,
+            Failure failure,
+            String outcome,
+            Optional<RuleKeys> keys,
+            Optional<String> warning)
+            implements Plan {
         @Override
         public <R> R match(Cases<R> cases) throws Failure, IOException {
             return cases.defer(this);
@@ -205,7 +211,8 @@ public sealed interface Plan {
      *
      * @param fallback why the rule's format could not be used, if it could not
      */
-    record Encrypt(Rule rule, Format format, RuleKeys ruleKeys, Optional<String> fallback, Forwarder forwarder) implements Forward {
+    record Encrypt(Rule rule, Format format, RuleKeys ruleKeys, Optional<String> fallback, Forwarder forwarder)
+            implements Forward {
         @Override
         public <R> R match(Cases<R> cases) throws Failure, IOException {
             return cases.encrypt(this);

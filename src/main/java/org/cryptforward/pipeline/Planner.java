@@ -8,11 +8,11 @@ import java.util.Date;
 import java.util.List;
 import java.util.Optional;
 import org.bouncycastle.openpgp.PGPPublicKey;
-import org.cryptforward.Dates;
-import org.cryptforward.Failure;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
+import org.cryptforward.core.Dates;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.Limits;
 import org.cryptforward.message.ForwardComposer;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.InlineBody;
@@ -52,44 +52,76 @@ public final class Planner {
                 return new Plan.KeepOnly(rule, outcome);
             }
             // never dropped: without a local copy the message stays queued until the loop is resolved
-            return new Plan.Defer(rule, false, Failure.temporary("4.4.6", "mail forwarding loop (" + loop.get() + ") and rule " + r.name()
-                    + " keeps no local copy"), outcome, Optional.empty(), Optional.empty());
+            return new Plan.Defer(
+                    rule,
+                    false,
+                    Failure.temporary(
+                            "4.4.6",
+                            "mail forwarding loop (" + loop.get() + ") and rule " + r.name() + " keeps no local copy"),
+                    outcome,
+                    Optional.empty(),
+                    Optional.empty());
         }
         ForwardComposer composer = new ForwardComposer(config.hostname(), clock, random);
         String from = envelope.sender();
         Optional<EncryptedInput.Ciphertext> encrypted = EncryptedInput.detect(header);
         if (encrypted.isPresent()) {
             EncryptedInput.Ciphertext c = encrypted.get();
-            return new Plan.PassThrough(r, c.description(), (to, local) -> composer.passThrough(header, to, from, r.protectSubject(), c.wrapping(),
-                    () -> EncryptedInput.open(header, c)));
+            return new Plan.PassThrough(
+                    r,
+                    c.description(),
+                    (to, local) -> composer.passThrough(
+                            header, to, from, r.protectSubject(), c.wrapping(), () -> EncryptedInput.open(header, c)));
         }
         RuleKeys keys = RuleKeys.resolve(config.keyring(), r, Date.from(clock.instant()));
         if (keys.temporary()) {
             // the keyring cannot be read (permissions, I/O): the next attempt may find the key, so defer
             String problem = keys.problem().orElse("the keyring cannot be read");
-            return new Plan.Defer(rule, keepLocal, Failure.temporary("4.3.0", "cannot read the keyring for rule " + r.name() + ": " + problem),
-                    problem + "; nothing sent", Optional.of(keys), Optional.of(problem));
+            return new Plan.Defer(
+                    rule,
+                    keepLocal,
+                    Failure.temporary("4.3.0", "cannot read the keyring for rule " + r.name() + ": " + problem),
+                    problem + "; nothing sent",
+                    Optional.of(keys),
+                    Optional.of(problem));
         }
         if (keys.problem().isPresent()) {
             String problem = keys.problem().get();
             if (!keepLocal) {
-                return new Plan.Defer(rule, false, Failure.temporary("4.7.5", "cannot encrypt for rule " + r.name() + ": " + problem),
-                        problem + "; no local copy, so nothing sent", Optional.of(keys), Optional.of(problem));
+                return new Plan.Defer(
+                        rule,
+                        false,
+                        Failure.temporary("4.7.5", "cannot encrypt for rule " + r.name() + ": " + problem),
+                        problem + "; no local copy, so nothing sent",
+                        Optional.of(keys),
+                        Optional.of(problem));
             }
-            String messageId = header.value("Message-ID", Limits.DEFAULT.fieldBytes()).orElse("(none)");
+            String messageId =
+                    header.value("Message-ID", Limits.DEFAULT.fieldBytes()).orElse("(none)");
             String received = Dates.rfc5322(ZonedDateTime.now(clock));
-            return new Plan.Notice(r, keys, problem, (to, local) -> composer.notice(to, messageId, from, received, local, problem));
+            return new Plan.Notice(
+                    r, keys, problem, (to, local) -> composer.notice(to, messageId, from, received, local, problem));
         }
         List<PGPPublicKey> encryptionKeys = keys.encryptionKeys();
         boolean protect = r.protectSubject();
         Optional<String> fallback = Optional.empty();
         if (r.format() == Rule.Format.INLINE) {
             if (InlineBody.fits(header)) {
-                return new Plan.Encrypt(r, Plan.Format.INLINE, keys, Optional.empty(),
+                return new Plan.Encrypt(
+                        r,
+                        Plan.Format.INLINE,
+                        keys,
+                        Optional.empty(),
                         (to, local) -> composer.inline(header, to, encryptionKeys, from, protect));
             }
-            fallback = Optional.of("inline needs a text/plain message, this one is " + header.contentType().type() + ": sent as PGP/MIME");
+            fallback = Optional.of("inline needs a text/plain message, this one is "
+                    + header.contentType().type() + ": sent as PGP/MIME");
         }
-        return new Plan.Encrypt(r, Plan.Format.PGP_MIME, keys, fallback, (to, local) -> composer.pgpMime(header, to, encryptionKeys, from, protect));
+        return new Plan.Encrypt(
+                r,
+                Plan.Format.PGP_MIME,
+                keys,
+                fallback,
+                (to, local) -> composer.pgpMime(header, to, encryptionKeys, from, protect));
     }
 }

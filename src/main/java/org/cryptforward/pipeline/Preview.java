@@ -9,10 +9,10 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.cryptforward.Failure;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.Limits;
 import org.cryptforward.message.ForwardComposer;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.OuterFields;
@@ -37,10 +37,12 @@ public final class Preview {
         this.env = env;
     }
 
-    public Map<String, Object> explain(InputStream in, Optional<String> recipient, Optional<String> sender) throws Failure, IOException {
+    public Map<String, Object> explain(InputStream in, Optional<String> recipient, Optional<String> sender)
+            throws Failure, IOException {
         Map<String, Object> out = new LinkedHashMap<>();
         Router router = new Router(config.rules());
-        try (Intake intake = Intake.read(router, in, Path.of(System.getProperty("java.io.tmpdir")), false, env, recipient, sender)) {
+        try (Intake intake =
+                Intake.read(router, in, Path.of(System.getProperty("java.io.tmpdir")), false, env, recipient, sender)) {
             Envelope envelope = intake.envelope();
             out.put("size", intake.message().length());
             out.put("message_id", intake.messageId().orElse(null));
@@ -70,7 +72,9 @@ public final class Preview {
             if (plan instanceof Plan.Forward) {
                 out.put("outer_header", outerHeader(intake.header(), rule, envelope));
             }
-            out.put("relay", config.relay().address() + " (" + config.relay().security().word() + ")");
+            out.put(
+                    "relay",
+                    config.relay().address() + " (" + config.relay().security().word() + ")");
         }
         return out;
     }
@@ -100,28 +104,38 @@ public final class Preview {
 
             @Override
             public String encrypt(Plan.Encrypt p) {
-                return forwards(p, switch (p.format()) {
-                    case INLINE -> "forward encrypted inline";
-                    case PGP_MIME -> "forward encrypted as PGP/MIME";
-                });
+                return forwards(
+                        p,
+                        switch (p.format()) {
+                            case INLINE -> "forward encrypted inline";
+                            case PGP_MIME -> "forward encrypted as PGP/MIME";
+                        });
             }
         });
     }
 
     private static String forwards(Plan.Forward plan, String verb) {
-        return (plan.keepLocal() ? "keep locally and " : "keep no local copy; ") + verb + " to " + String.join(", ", plan.forwardTo());
+        return (plan.keepLocal() ? "keep locally and " : "keep no local copy; ") + verb + " to "
+                + String.join(", ", plan.forwardTo());
     }
 
     private List<String> outerHeader(HeaderSection header, Rule rule, Envelope envelope) throws IOException {
         int limit = Limits.DEFAULT.fieldBytes();
         List<String> lines = new ArrayList<>();
         Optional<HeaderSection.Field> from = header.first("From");
-        lines.add(from.isPresent() ? text(OuterFields.copy(header.raw(from.get(), limit)))
-                : "From: " + (envelope.sender().isEmpty() ? "MAILER-DAEMON@" + config.hostname() : "<" + envelope.sender() + ">"));
+        lines.add(
+                from.isPresent()
+                        ? text(OuterFields.copy(header.raw(from.get(), limit)))
+                        : "From: "
+                                + (envelope.sender().isEmpty()
+                                        ? "MAILER-DAEMON@" + config.hostname()
+                                        : "<" + envelope.sender() + ">"));
         Optional<HeaderSection.Field> subject = header.first("Subject");
         if (subject.isPresent()) {
-            lines.add(rule.protectSubject() ? "Subject: " + ForwardComposer.HIDDEN_SUBJECT
-                    : text(OuterFields.copy(header.raw(subject.get(), limit))));
+            lines.add(
+                    rule.protectSubject()
+                            ? "Subject: " + ForwardComposer.HIDDEN_SUBJECT
+                            : text(OuterFields.copy(header.raw(subject.get(), limit))));
         }
         lines.add("To: " + String.join(", ", rule.forwardTo()) + " (one message each)");
         lines.add("Date: (time of sending)");

@@ -12,9 +12,9 @@ import org.cryptforward.config.Rule;
 import org.cryptforward.keys.KeyIds;
 import org.cryptforward.keys.KeyStatus;
 import org.cryptforward.keys.KeyUsability;
-import org.cryptforward.keys.KeyringModes;
 import org.cryptforward.keys.Keyring;
 import org.cryptforward.keys.KeyringException;
+import org.cryptforward.keys.KeyringModes;
 
 /**
  * The keys a rule's forwards are encrypted to: each named key looked up and judged. A forward
@@ -32,8 +32,12 @@ import org.cryptforward.keys.KeyringException;
  * @param temporary whether the problem is that the keyring could not be read
  */
 public record RuleKeys(
-        List<PGPPublicKey> encryptionKeys, List<String> fingerprints, Map<String, String> statuses, Optional<String> problem,
-        boolean temporary, List<Verdict> verdicts) {
+        List<PGPPublicKey> encryptionKeys,
+        List<String> fingerprints,
+        Map<String, String> statuses,
+        Optional<String> problem,
+        boolean temporary,
+        List<Verdict> verdicts) {
 
     /**
      * The judgement of one key ID of the rule, for {@code check} to report in its own words.
@@ -42,7 +46,8 @@ public record RuleKeys(
      * @param status its usability, if it was judged
      * @param problem why it cannot be used, if it cannot
      */
-    public record Verdict(String id, Optional<String> fingerprint, Optional<KeyStatus> status, Optional<String> problem) {}
+    public record Verdict(
+            String id, Optional<String> fingerprint, Optional<KeyStatus> status, Optional<String> problem) {}
 
     public static RuleKeys resolve(Path keyringDir, Rule rule, Date now) {
         Keyring keyring = new Keyring(keyringDir);
@@ -67,8 +72,10 @@ public record RuleKeys(
                 } else if (status.usable()) {
                     verdicts.add(new Verdict(id, Optional.of(fpr), Optional.of(status), Optional.empty()));
                     all.addAll(status.encryptionKeys());
-                    statuses.put(id, fpr + ": usable, " + status.encryptionKeys().size() + " encryption key"
-                            + (status.encryptionKeys().size() == 1 ? "" : "s"));
+                    statuses.put(
+                            id,
+                            fpr + ": usable, " + status.encryptionKeys().size() + " encryption key"
+                                    + (status.encryptionKeys().size() == 1 ? "" : "s"));
                 } else {
                     String why = status.reason().orElse("no encryption key");
                     statuses.put(id, fpr + ": NOT usable: " + why);
@@ -83,6 +90,7 @@ public record RuleKeys(
             }
         }
         Optional<String> problem = problems.isEmpty() ? Optional.empty() : Optional.of(String.join("; ", problems));
-        return new RuleKeys(problem.isPresent() ? List.of() : all, fprs, statuses, problem, temporary, List.copyOf(verdicts));
+        return new RuleKeys(
+                problem.isPresent() ? List.of() : all, fprs, statuses, problem, temporary, List.copyOf(verdicts));
     }
 }

@@ -19,14 +19,14 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
-import org.cryptforward.Dates;
-import org.cryptforward.Deadline;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
-import org.cryptforward.IoErrors;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.Rule;
+import org.cryptforward.core.Dates;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.IoErrors;
+import org.cryptforward.core.Limits;
 import org.cryptforward.log.MailLog;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.HeaderValues;
@@ -56,8 +56,14 @@ import org.cryptforward.rules.Router;
 public final class Submission {
     /** The command line, as {@code SendmailArgs} read it, and who ran it. */
     public record Request(
-            List<String> recipients, boolean extractRecipients, Optional<String> sender, Optional<String> fullName, boolean ignoreDots,
-            boolean queueOnly, String submitter, String note) {}
+            List<String> recipients,
+            boolean extractRecipients,
+            Optional<String> sender,
+            Optional<String> fullName,
+            boolean ignoreDots,
+            boolean queueOnly,
+            String submitter,
+            String note) {}
 
     /** How it ended: always 0 when it returns; what was queued; the log lines written. */
     public record Outcome(int exitCode, List<QueueEntry> queued, List<String> logLines) {}
@@ -95,7 +101,8 @@ public final class Submission {
         }
     }
 
-    private Outcome submit(InputMessage message, HeaderSection header, List<String> recipients, String sender, Request request)
+    private Outcome submit(
+            InputMessage message, HeaderSection header, List<String> recipients, String sender, Request request)
             throws Failure, IOException {
         Router router = new Router(config.rules());
         String source = request.sender().isPresent() ? "-f" : "the submitting user";
@@ -110,7 +117,8 @@ public final class Submission {
                 unmatched.add(r);
             }
         }
-        String messageId = header.value("Message-ID", Limits.DEFAULT.fieldBytes()).orElse("");
+        String messageId =
+                header.value("Message-ID", Limits.DEFAULT.fieldBytes()).orElse("");
         Planner planner = new Planner(config, clock, random);
         Map<Rule, Plan> plans = new LinkedHashMap<>();
         boolean keepLocal = !unmatched.isEmpty();
@@ -123,7 +131,9 @@ public final class Submission {
 
         String local = "none";
         if (keepLocal) {
-            local = QueueRunner.mailbox(config, clock, random, deadline).store(message::open, sender).toString();
+            local = QueueRunner.mailbox(config, clock, random, deadline)
+                    .store(message::open, sender)
+                    .toString();
         }
         List<String> lines = new ArrayList<>();
         if (!unmatched.isEmpty()) {
@@ -162,7 +172,10 @@ public final class Submission {
             List<String> ids = new ArrayList<>();
             for (String to : forward.forwardTo()) {
                 OutboundMessage out = forward.forwarder().forwardTo(to, local);
-                QueueEntry entry = queue.add(out, new Queue.Draft(envelopeFrom, List.of(to), messageId, e.getKey().name()));
+                QueueEntry entry = queue.add(
+                        out,
+                        new Queue.Draft(
+                                envelopeFrom, List.of(to), messageId, e.getKey().name()));
                 queued.add(entry);
                 ids.add(entry.id() + " to " + to);
             }
@@ -222,20 +235,29 @@ public final class Submission {
      * envelope's business, not the readers'), and the From, Date and Message-ID it lacks added at
      * the top, in the message's own line ends. Every other byte as it came.
      */
-    private InputStream prepared(InputMessage raw, HeaderSection header, Request request, String sender) throws IOException {
+    private InputStream prepared(InputMessage raw, HeaderSection header, Request request, String sender)
+            throws IOException {
         String eol = header.usesCrlf() ? "\r\n" : "\n";
         StringBuilder added = new StringBuilder();
         if (header.first("From").isEmpty()) {
             added.append("From: ").append(fromValue(request.fullName(), sender)).append(eol);
         }
         if (header.first("Date").isEmpty()) {
-            added.append("Date: ").append(Dates.rfc5322(ZonedDateTime.now(clock))).append(eol);
+            added.append("Date: ")
+                    .append(Dates.rfc5322(ZonedDateTime.now(clock)))
+                    .append(eol);
         }
         if (header.first("Message-ID").isEmpty()) {
             byte[] r = new byte[8];
             random.nextBytes(r);
-            added.append("Message-ID: <").append(Long.toString(clock.millis(), 36)).append('.').append(HexFormat.of().formatHex(r))
-                    .append('@').append(config.hostname()).append('>').append(eol);
+            added.append("Message-ID: <")
+                    .append(Long.toString(clock.millis(), 36))
+                    .append('.')
+                    .append(HexFormat.of().formatHex(r))
+                    .append('@')
+                    .append(config.hostname())
+                    .append('>')
+                    .append(eol);
         }
         if (header.fieldCount() == 0 && !added.isEmpty() && !header.hasSeparator()) {
             added.append(eol); // a message of body only: the added fields need their blank line

@@ -37,7 +37,7 @@ import java.util.Locale;
 import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Failure;
 import org.cryptforward.message.OutboundMessage;
 
 /**
@@ -102,7 +102,8 @@ public final class Queue {
             id = newId();
             try {
                 building = Files.createDirectory(tmp.resolve(id), PRIVATE_DIR);
-                if (Files.exists(dir.resolve(id), LinkOption.NOFOLLOW_LINKS) || Files.exists(aside.resolve(id), LinkOption.NOFOLLOW_LINKS)) {
+                if (Files.exists(dir.resolve(id), LinkOption.NOFOLLOW_LINKS)
+                        || Files.exists(aside.resolve(id), LinkOption.NOFOLLOW_LINKS)) {
                     Files.delete(building);
                     building = null;
                 }
@@ -121,17 +122,32 @@ public final class Queue {
         try {
             lock = Lock.acquire(lockFile, true).orElseThrow(() -> new IOException("lock held by another process"));
             Path msg = building.resolve("message");
-            try (FileChannel ch = FileChannel.open(msg, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+            try (FileChannel ch = FileChannel.open(
+                    msg,
+                    Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                     PRIVATE_FILE)) {
-                OutputStream out = new BufferedOutputStream(Channels.newOutputStream(ch), org.cryptforward.Limits.DEFAULT.ioBufferBytes());
+                OutputStream out = new BufferedOutputStream(
+                        Channels.newOutputStream(ch), org.cryptforward.core.Limits.DEFAULT.ioBufferBytes());
                 message.writeTo(out);
                 out.flush();
                 ch.force(true);
             }
             long size = Files.size(msg);
             Instant now = clock.instant();
-            QueueEntry entry = new QueueEntry(id, dir.resolve(id), now, draft.sender(), draft.recipients(), size, draft.messageId(),
-                    message.messageId(), draft.rule(), 0, now, "", Set.of());
+            QueueEntry entry = new QueueEntry(
+                    id,
+                    dir.resolve(id),
+                    now,
+                    draft.sender(),
+                    draft.recipients(),
+                    size,
+                    draft.messageId(),
+                    message.messageId(),
+                    draft.rule(),
+                    0,
+                    now,
+                    "",
+                    Set.of());
             writeFile(building.resolve("meta"), entry.format(), false);
             fsync(building);
             Files.move(building, dir.resolve(id), StandardCopyOption.ATOMIC_MOVE);
@@ -290,10 +306,16 @@ public final class Queue {
         /** Records that the relay accepted the message for {@code recipient}; durable when this returns. */
         public void recordDone(String recipient) throws Failure {
             Path done = entry.dir().resolve("done");
-            try (FileChannel ch = FileChannel.open(done,
-                    Set.of(StandardOpenOption.CREATE, StandardOpenOption.WRITE, StandardOpenOption.APPEND, LinkOption.NOFOLLOW_LINKS),
+            try (FileChannel ch = FileChannel.open(
+                    done,
+                    Set.of(
+                            StandardOpenOption.CREATE,
+                            StandardOpenOption.WRITE,
+                            StandardOpenOption.APPEND,
+                            LinkOption.NOFOLLOW_LINKS),
                     PRIVATE_FILE)) {
-                ByteBuffer b = ByteBuffer.wrap(("sent " + QueueEntry.clean(recipient) + "\n").getBytes(StandardCharsets.US_ASCII));
+                ByteBuffer b = ByteBuffer.wrap(
+                        ("sent " + QueueEntry.clean(recipient) + "\n").getBytes(StandardCharsets.US_ASCII));
                 while (b.hasRemaining()) {
                     ch.write(b);
                 }
@@ -379,8 +401,12 @@ public final class Queue {
                         }
                         removed++;
                     } else {
-                        BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
-                        if (a.lastModifiedTime().toInstant().plus(UNLOCKED_LEFTOVER).isBefore(now)) {
+                        BasicFileAttributes a =
+                                Files.readAttributes(p, BasicFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
+                        if (a.lastModifiedTime()
+                                .toInstant()
+                                .plus(UNLOCKED_LEFTOVER)
+                                .isBefore(now)) {
                             deleteTree(p);
                             removed++;
                         }
@@ -420,7 +446,8 @@ public final class Queue {
     private String newId() {
         byte[] r = new byte[3];
         random.nextBytes(r);
-        return String.format(Locale.ROOT, "%08X", clock.instant().getEpochSecond() & 0xFFFFFFFFL) + HexFormat.of().withUpperCase().formatHex(r);
+        return String.format(Locale.ROOT, "%08X", clock.instant().getEpochSecond() & 0xFFFFFFFFL)
+                + HexFormat.of().withUpperCase().formatHex(r);
     }
 
     /** Writes a small file 0600 and fsyncs it; with {@code replace}, beside the old one and renamed over it. */
@@ -429,7 +456,9 @@ public final class Queue {
         if (replace) {
             Files.deleteIfExists(target);
         }
-        try (FileChannel ch = FileChannel.open(target, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
+        try (FileChannel ch = FileChannel.open(
+                target,
+                Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS),
                 PRIVATE_FILE)) {
             ByteBuffer b = ByteBuffer.wrap(bytes);
             while (b.hasRemaining()) {
@@ -486,7 +515,8 @@ public final class Queue {
         } else if (e instanceof java.nio.file.FileSystemException fse && fse.getReason() != null) {
             r = fse.getReason();
         }
-        return Failure.temporary(r.contains("No space left") || r.contains("quota") ? "4.3.1" : "4.3.0", what + ": " + r, e);
+        return Failure.temporary(
+                r.contains("No space left") || r.contains("quota") ? "4.3.1" : "4.3.0", what + ": " + r, e);
     }
 
     /** An fcntl lock on a lock file, with the in-process table that keeps a second channel off it. */
@@ -510,7 +540,13 @@ public final class Queue {
             FileChannel ch = null;
             try {
                 ch = create
-                        ? FileChannel.open(file, Set.of(StandardOpenOption.CREATE_NEW, StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS), PRIVATE_FILE)
+                        ? FileChannel.open(
+                                file,
+                                Set.of(
+                                        StandardOpenOption.CREATE_NEW,
+                                        StandardOpenOption.WRITE,
+                                        LinkOption.NOFOLLOW_LINKS),
+                                PRIVATE_FILE)
                         : FileChannel.open(file, Set.of(StandardOpenOption.WRITE, LinkOption.NOFOLLOW_LINKS));
                 FileLock l;
                 try {

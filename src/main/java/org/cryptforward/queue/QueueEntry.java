@@ -66,15 +66,54 @@ public record QueueEntry(
     }
 
     QueueEntry withAttempt(Instant next, String error) {
-        return new QueueEntry(id, dir, created, sender, recipients, size, messageId, forwardId, rule, attempts + 1, next, clean(error), done);
+        return new QueueEntry(
+                id,
+                dir,
+                created,
+                sender,
+                recipients,
+                size,
+                messageId,
+                forwardId,
+                rule,
+                attempts + 1,
+                next,
+                clean(error),
+                done);
     }
 
     QueueEntry withDone(Set<String> accepted) {
-        return new QueueEntry(id, dir, created, sender, recipients, size, messageId, forwardId, rule, attempts, nextTry, lastError, accepted);
+        return new QueueEntry(
+                id,
+                dir,
+                created,
+                sender,
+                recipients,
+                size,
+                messageId,
+                forwardId,
+                rule,
+                attempts,
+                nextTry,
+                lastError,
+                accepted);
     }
 
     QueueEntry in(Path newDir) {
-        return new QueueEntry(id, newDir, created, sender, recipients, size, messageId, forwardId, rule, attempts, nextTry, lastError, done);
+        return new QueueEntry(
+                id,
+                newDir,
+                created,
+                sender,
+                recipients,
+                size,
+                messageId,
+                forwardId,
+                rule,
+                attempts,
+                nextTry,
+                lastError,
+                done);
     }
 
     /** The metadata file's bytes. */
@@ -159,11 +198,28 @@ public record QueueEntry(
         } catch (NumberFormatException e) {
             return Optional.empty();
         }
-        if (id == null || created == null || sender == null || recipients.isEmpty() || size < 0 || next == null
+        if (id == null
+                || created == null
+                || sender == null
+                || recipients.isEmpty()
+                || size < 0
+                || next == null
                 || !id.equals(dir.getFileName().toString())) {
             return Optional.empty();
         }
-        return Optional.of(new QueueEntry(id, dir, created, sender, recipients, size, messageId, forwardId, rule, attempts, next,
-                lastError, new LinkedHashSet<>(done)));
+        return Optional.of(new QueueEntry(
+                id,
+                dir,
+                created,
+                sender,
+                recipients,
+                size,
+                messageId,
+                forwardId,
+                rule,
+                attempts,
+                next,
+                lastError,
+                new LinkedHashSet<>(done)));
     }
 }

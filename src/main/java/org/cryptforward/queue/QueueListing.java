@@ -21,7 +21,8 @@ public final class QueueListing {
         if (waiting.isEmpty() && aside.isEmpty()) {
             return "Mail queue is empty\n";
         }
-        StringBuilder sb = new StringBuilder("-Queue ID-      --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
+        StringBuilder sb =
+                new StringBuilder("-Queue ID-      --Size-- ----Arrival Time---- -Sender/Recipient-------\n");
         long bytes = 0;
         for (QueueEntry e : waiting) {
             entry(sb, e, ' ', zone);
@@ -32,15 +33,26 @@ public final class QueueListing {
             bytes += e.size();
         }
         int n = waiting.size() + aside.size();
-        sb.append("-- ").append((bytes + 1023) / 1024).append(" Kbytes in ").append(n).append(n == 1 ? " Request.\n" : " Requests.\n");
+        sb.append("-- ")
+                .append((bytes + 1023) / 1024)
+                .append(" Kbytes in ")
+                .append(n)
+                .append(n == 1 ? " Request.\n" : " Requests.\n");
         return sb.toString();
     }
 
     private static void entry(StringBuilder sb, QueueEntry e, char mark, ZoneId zone) {
-        sb.append(String.format(Locale.ROOT, "%-15s %8d %20s  %s%n", e.id() + mark, e.size(), ARRIVAL.format(e.created().atZone(zone)),
+        sb.append(String.format(
+                Locale.ROOT,
+                "%-15s %8d %20s  %s%n",
+                e.id() + mark,
+                e.size(),
+                ARRIVAL.format(e.created().atZone(zone)),
                 e.sender().isEmpty() ? "MAILER-DAEMON" : e.sender()));
         if (mark == '!') {
-            sb.append("(given up, kept aside: ").append(e.lastError().isEmpty() ? "see the notice in the local mailbox" : e.lastError()).append(")\n");
+            sb.append("(given up, kept aside: ")
+                    .append(e.lastError().isEmpty() ? "see the notice in the local mailbox" : e.lastError())
+                    .append(")\n");
         } else if (!e.lastError().isEmpty()) {
             sb.append('(').append(e.lastError()).append(")\n");
         }

@@ -16,10 +16,10 @@ import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.List;
 import java.util.Optional;
-import org.cryptforward.Dates;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
+import org.cryptforward.core.Dates;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
 import org.cryptforward.delivery.LocalMailbox;
 import org.cryptforward.delivery.Maildir;
 import org.cryptforward.delivery.Mbox;
@@ -55,7 +55,8 @@ public final class QueueRunner {
 
         @Override
         public String toString() {
-            return sent + " sent, " + deferred + " deferred, " + gaveUp + " given up" + (busy > 0 ? ", " + busy + " busy (another run has them)" : "");
+            return sent + " sent, " + deferred + " deferred, " + gaveUp + " given up"
+                    + (busy > 0 ? ", " + busy + " busy (another run has them)" : "");
         }
     }
 
@@ -96,7 +97,9 @@ public final class QueueRunner {
     public Optional<Instant> nextDue() throws Failure {
         Optional<Instant> next = Optional.empty();
         for (QueueEntry e : queue.entries()) {
-            Instant t = e.nextTry().isBefore(e.created().plus(config.queue().lifetime())) ? e.nextTry() : e.created().plus(config.queue().lifetime());
+            Instant t = e.nextTry().isBefore(e.created().plus(config.queue().lifetime()))
+                    ? e.nextTry()
+                    : e.created().plus(config.queue().lifetime());
             if (next.isEmpty() || t.isBefore(next.get())) {
                 next = Optional.of(t);
             }
@@ -131,7 +134,8 @@ public final class QueueRunner {
                 if (only.isPresent() && !only.get().contains(listed.id())) {
                     continue;
                 }
-                boolean expired = !listed.created().plus(config.queue().lifetime()).isAfter(now);
+                boolean expired =
+                        !listed.created().plus(config.queue().lifetime()).isAfter(now);
                 if (dueOnly && !expired && listed.nextTry().isAfter(now)) {
                     continue;
                 }
@@ -149,7 +153,11 @@ public final class QueueRunner {
                         continue;
                     }
                     if (expired) {
-                        giveUp(h, "its queue lifetime of " + config.queue().lifetime().toDays() + " days ended", now);
+                        giveUp(
+                                h,
+                                "its queue lifetime of "
+                                        + config.queue().lifetime().toDays() + " days ended",
+                                now);
                         gaveUp++;
                         continue;
                     }
@@ -247,7 +255,8 @@ public final class QueueRunner {
         String host = config.hostname();
         byte[] r = new byte[8];
         random.nextBytes(r);
-        String messageId = "<" + Long.toString(now.toEpochMilli(), 36) + "." + HexFormat.of().formatHex(r) + "@" + host + ">";
+        String messageId = "<" + Long.toString(now.toEpochMilli(), 36) + "."
+                + HexFormat.of().formatHex(r) + "@" + host + ">";
         ZonedDateTime date = ZonedDateTime.ofInstant(now, ZoneId.systemDefault());
         String text = "From: cryptforward <MAILER-DAEMON@" + host + ">\n"
                 + "To: root@" + host + "\n"
@@ -265,7 +274,8 @@ public final class QueueRunner {
                 + "\n"
                 + "Queue ID:         " + e.id() + "\n"
                 + "Recipients:       " + QueueEntry.clean(String.join(", ", e.pending())) + "\n"
-                + "Queued:           " + Dates.rfc5322(ZonedDateTime.ofInstant(e.created(), ZoneId.systemDefault())) + "\n"
+                + "Queued:           " + Dates.rfc5322(ZonedDateTime.ofInstant(e.created(), ZoneId.systemDefault()))
+                + "\n"
                 + "Attempts:         " + e.attempts() + "\n"
                 + "Last error:       " + (e.lastError().isEmpty() ? "none" : e.lastError()) + "\n"
                 + "Message-ID:       " + (e.messageId().isEmpty() ? "(none)" : e.messageId()) + "\n"
@@ -279,8 +289,10 @@ public final class QueueRunner {
     }
 
     private void log(QueueEntry e, String status, String detail) {
-        String line = "queue=" + e.id() + " msgid=" + (e.messageId().isEmpty() ? "<>" : e.messageId()) + " from=<" + e.sender() + "> to=<"
-                + String.join(",", e.recipients()) + "> rule=" + e.rule() + " relay=" + config.relay().address() + " status=" + status
+        String line = "queue=" + e.id() + " msgid=" + (e.messageId().isEmpty() ? "<>" : e.messageId()) + " from=<"
+                + e.sender() + "> to=<"
+                + String.join(",", e.recipients()) + "> rule=" + e.rule() + " relay="
+                + config.relay().address() + " status=" + status
                 + " (" + QueueEntry.clean(detail) + ") attempts=" + e.attempts() + " size=" + e.size();
         log.log("sent".equals(status) ? MailLog.Level.INFO : MailLog.Level.WARNING, line);
     }
@@ -290,7 +302,13 @@ public final class QueueRunner {
         if (config.local().maildir()) {
             return new Maildir(config.local().mailbox(), config.hostname(), clock, random);
         }
-        return new Mbox(config.local().mailbox(), config.stateDir(), config.stateRetention(), clock, config.local().lockTimeout(), deadline);
+        return new Mbox(
+                config.local().mailbox(),
+                config.stateDir(),
+                config.stateRetention(),
+                clock,
+                config.local().lockTimeout(),
+                deadline);
     }
 
     /** Entries listed as {@code mailq} lists them (see {@link QueueListing}). */

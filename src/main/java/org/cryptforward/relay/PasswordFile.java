@@ -6,7 +6,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermission;
 import java.util.Set;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Failure;
 
 /**
  * The relay's {@code password_file}, read by the one rule {@code deliver} and {@code check} both
@@ -23,10 +23,12 @@ public final class PasswordFile {
         try {
             Set<PosixFilePermission> perms = Files.getPosixFilePermissions(file);
             if (perms.contains(PosixFilePermission.GROUP_READ) || perms.contains(PosixFilePermission.OTHERS_READ)) {
-                throw Failure.temporary("4.3.5", "password file " + file + " is readable by group or others; chmod 600 it");
+                throw Failure.temporary(
+                        "4.3.5", "password file " + file + " is readable by group or others; chmod 600 it");
             }
             if (perms.contains(PosixFilePermission.GROUP_WRITE) || perms.contains(PosixFilePermission.OTHERS_WRITE)) {
-                throw Failure.temporary("4.3.5", "password file " + file + " is writable by group or others; chmod 600 it");
+                throw Failure.temporary(
+                        "4.3.5", "password file " + file + " is writable by group or others; chmod 600 it");
             }
             String s = new String(Files.readAllBytes(file), StandardCharsets.UTF_8);
             int nl = s.indexOf('\n');

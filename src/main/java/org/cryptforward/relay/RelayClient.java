@@ -1,6 +1,6 @@
 package org.cryptforward.relay;
 
-import org.cryptforward.Failure;
+import org.cryptforward.core.Failure;
 import org.cryptforward.message.OutboundMessage;
 
 /**

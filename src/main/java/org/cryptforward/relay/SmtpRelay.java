@@ -11,23 +11,20 @@ import java.net.ConnectException;
 import java.net.NoRouteToHostException;
 import java.net.SocketTimeoutException;
 import java.net.UnknownHostException;
-import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermission;
 import java.security.GeneralSecurityException;
 import java.util.Properties;
 import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import javax.net.ssl.SSLException;
-import org.cryptforward.Addresses;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
-import org.cryptforward.IoErrors;
-import org.cryptforward.Text;
 import org.cryptforward.config.RelayConfig;
 import org.cryptforward.config.RelayConfig.Security;
+import org.cryptforward.core.Addresses;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.IoErrors;
+import org.cryptforward.core.Text;
 import org.cryptforward.message.OutboundMessage;
 import org.eclipse.angus.mail.smtp.SMTPAddressFailedException;
 import org.eclipse.angus.mail.smtp.SMTPMessage;
@@ -128,7 +125,9 @@ public final class SmtpRelay implements RelayClient {
             if (envelopeFrom.isEmpty()) {
                 return "";
             }
-            if (Addresses.mailbox(envelopeFrom, true).filter(envelopeFrom::equals).isEmpty()) {
+            if (Addresses.mailbox(envelopeFrom, true)
+                    .filter(envelopeFrom::equals)
+                    .isEmpty()) {
                 senderNote = "sender is not a valid address: sent from <>";
                 return "";
             }
@@ -193,7 +192,11 @@ public final class SmtpRelay implements RelayClient {
             try {
                 p.put(pre + "ssl.socketFactory", TrustAnchors.socketFactory(config.caFile()));
             } catch (GeneralSecurityException | IOException e) {
-                throw Failure.temporary("4.3.5", "cannot use ca_file " + config.caFile().map(Path::toString).orElse("") + ": " + describe(e), e);
+                throw Failure.temporary(
+                        "4.3.5",
+                        "cannot use ca_file "
+                                + config.caFile().map(Path::toString).orElse("") + ": " + describe(e),
+                        e);
             }
             p.put(pre + "ssl.checkserveridentity", "true");
             p.put(pre + "ssl.protocols", "TLSv1.3 TLSv1.2");
@@ -218,8 +221,8 @@ public final class SmtpRelay implements RelayClient {
     private Failure classifyConnect(MessagingException e, String user) {
         Throwable root = rootCause(e);
         if (e instanceof AuthenticationFailedException) {
-            return Failure.temporary("4.7.0", "relay " + address() + " rejected authentication as " + user
-                    + reply(e.getMessage()));
+            return Failure.temporary(
+                    "4.7.0", "relay " + address() + " rejected authentication as " + user + reply(e.getMessage()));
         }
         if (root instanceof ConnectException) {
             return Failure.temporary("4.4.1", "relay " + address() + " refused connection");
@@ -233,13 +236,16 @@ public final class SmtpRelay implements RelayClient {
         if (root instanceof NoRouteToHostException) {
             return Failure.temporary("4.4.1", "no route to relay " + address());
         }
-        if (root instanceof SSLException || root instanceof java.security.cert.CertificateException
-                || root instanceof GeneralSecurityException || mentionsIdentity(e)) {
+        if (root instanceof SSLException
+                || root instanceof java.security.cert.CertificateException
+                || root instanceof GeneralSecurityException
+                || mentionsIdentity(e)) {
             return Failure.temporary("4.7.0", "TLS with relay " + address() + " failed: " + describe(root));
         }
         String m = String.valueOf(e.getMessage());
         if (m.contains("STARTTLS")) {
-            return Failure.temporary("4.7.0", "relay " + address() + " does not offer STARTTLS; nothing sent in the clear");
+            return Failure.temporary(
+                    "4.7.0", "relay " + address() + " does not offer STARTTLS; nothing sent in the clear");
         }
         if (closedByRelay(e)) {
             return Failure.temporary("4.4.2", "relay " + address() + " closed the connection");
@@ -285,9 +291,13 @@ public final class SmtpRelay implements RelayClient {
                 return Failure.permanent(enhanced(text, '5'), "relay " + address() + " " + what + reply(text));
             }
             if (code >= 400) {
-                String status = code < 500 ? enhanced(text, '4') : "4" + enhanced(text, '5').substring(1);
+                String status = code < 500
+                        ? enhanced(text, '4')
+                        : "4" + enhanced(text, '5').substring(1);
                 String verb = code < 500 ? "deferred" : "refused";
-                return Failure.temporary(status, "relay " + address() + " " + verb + " the message to <" + recipient + ">" + reply(text));
+                return Failure.temporary(
+                        status,
+                        "relay " + address() + " " + verb + " the message to <" + recipient + ">" + reply(text));
             }
         }
         Throwable root = rootCause(e);
@@ -298,7 +308,8 @@ public final class SmtpRelay implements RelayClient {
             return Failure.temporary("4.4.2", "relay " + address() + " closed the connection while sending");
         }
         if (root instanceof IOException) {
-            return Failure.temporary("4.4.2", "connection to relay " + address() + " lost while sending: " + describe(root));
+            return Failure.temporary(
+                    "4.4.2", "connection to relay " + address() + " lost while sending: " + describe(root));
         }
         return Failure.temporary("4.4.0", "sending to relay " + address() + " failed: " + describe(e), e);
     }
@@ -332,7 +343,10 @@ public final class SmtpRelay implements RelayClient {
     private static boolean mentionsIdentity(Throwable e) {
         for (Throwable t = e; t != null; t = next(t)) {
             String m = t.getMessage();
-            if (m != null && (m.contains("server identity") || m.contains("No subject alternative") || m.contains("No name matching"))) {
+            if (m != null
+                    && (m.contains("server identity")
+                            || m.contains("No subject alternative")
+                            || m.contains("No name matching"))) {
                 return true;
             }
         }

@@ -9,7 +9,6 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayDeque;
 import java.util.List;
 import java.util.Optional;
-import org.cryptforward.Limits;
 import org.bouncycastle.asn1.ASN1Encodable;
 import org.bouncycastle.asn1.ASN1ObjectIdentifier;
 import org.bouncycastle.asn1.ASN1OctetStringParser;
@@ -27,6 +26,7 @@ import org.bouncycastle.bcpg.ArmoredInputStream;
 import org.bouncycastle.bcpg.BCPGInputStream;
 import org.bouncycastle.bcpg.InputStreamPacket;
 import org.bouncycastle.bcpg.PacketTags;
+import org.cryptforward.core.Limits;
 import org.cryptforward.message.ForwardComposer;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.InputMessage;
@@ -77,7 +77,8 @@ public final class EncryptedInput {
     static final int MAX_ARMOR_LINE = Limits.DEFAULT.armorLineBytes();
 
     /** Verified ciphertext: how it is wrapped on the way out, what it was, and where it is. */
-    public record Ciphertext(ForwardComposer.Wrapping wrapping, String description, List<Integer> path, boolean armored) {}
+    public record Ciphertext(
+            ForwardComposer.Wrapping wrapping, String description, List<Integer> path, boolean armored) {}
 
     private EncryptedInput() {}
 
@@ -112,7 +113,9 @@ public final class EncryptedInput {
                     : Optional.empty();
         }
         String boundary = ct.param("boundary");
-        if (boundary == null || boundary.isEmpty() || !(type.equals("multipart/encrypted") || type.equals("multipart/mixed"))) {
+        if (boundary == null
+                || boundary.isEmpty()
+                || !(type.equals("multipart/encrypted") || type.equals("multipart/mixed"))) {
             return Optional.empty();
         }
         if (type.equals("multipart/mixed") && m.length() > MIXED_LIMIT) {
@@ -127,7 +130,8 @@ public final class EncryptedInput {
     }
 
     /** Where the ciphertext would be, before it is verified. */
-    private record Candidate(ForwardComposer.Wrapping wrapping, String description, List<Integer> path, boolean smime) {}
+    private record Candidate(
+            ForwardComposer.Wrapping wrapping, String description, List<Integer> path, boolean smime) {}
 
     private static String headless(String type, String boundary) {
         return type + "; boundary=\"" + boundary.replace("\"", "").replace("\\", "") + "\"";
@@ -140,9 +144,12 @@ public final class EncryptedInput {
     /** RFC 3156: exactly the version part and the data part. */
     private static Optional<Candidate> pgpMime(Part p, String description) {
         List<Part> kids = p.children();
-        if (kids.size() == 2 && kids.get(0).is("application/pgp-encrypted") && !kids.get(0).truncated()
+        if (kids.size() == 2
+                && kids.get(0).is("application/pgp-encrypted")
+                && !kids.get(0).truncated()
                 && kids.get(1).is("application/octet-stream")) {
-            return Optional.of(new Candidate(ForwardComposer.Wrapping.PGP_MIME, description, kids.get(1).path(), false));
+            return Optional.of(new Candidate(
+                    ForwardComposer.Wrapping.PGP_MIME, description, kids.get(1).path(), false));
         }
         return Optional.empty();
     }
@@ -158,8 +165,11 @@ public final class EncryptedInput {
             if (isEmptyText(c)) {
                 continue;
             }
-            if (c.is("application/pgp-encrypted") && !c.truncated()
-                    && new String(c.sample(), StandardCharsets.ISO_8859_1).strip().equalsIgnoreCase("Version: 1")) {
+            if (c.is("application/pgp-encrypted")
+                    && !c.truncated()
+                    && new String(c.sample(), StandardCharsets.ISO_8859_1)
+                            .strip()
+                            .equalsIgnoreCase("Version: 1")) {
                 version = c;
             } else if (c.is("application/octet-stream") && data == null) {
                 data = c;
@@ -177,7 +187,11 @@ public final class EncryptedInput {
         }
         if (entity != null && version == null && data == null) {
             if (isSmime(entity.type())) {
-                return Optional.of(new Candidate(ForwardComposer.Wrapping.SMIME_ENVELOPED, "S/MIME (inside multipart/mixed)", entity.path(), true));
+                return Optional.of(new Candidate(
+                        ForwardComposer.Wrapping.SMIME_ENVELOPED,
+                        "S/MIME (inside multipart/mixed)",
+                        entity.path(),
+                        true));
             }
             return pgpMime(entity, description);
         }
@@ -200,7 +214,8 @@ public final class EncryptedInput {
         if (c.smime()) {
             try (InputStream in = decoded(header, c.path())) {
                 ForwardComposer.Wrapping w = verifyCms(in);
-                String description = c.description() + (w == ForwardComposer.Wrapping.SMIME_AUTH_ENVELOPED ? ", authEnveloped-data" : "");
+                String description = c.description()
+                        + (w == ForwardComposer.Wrapping.SMIME_AUTH_ENVELOPED ? ", authEnveloped-data" : "");
                 return Optional.of(new Ciphertext(w, description, c.path(), false));
             }
         }
@@ -249,7 +264,8 @@ public final class EncryptedInput {
         }
         InputMessage m = header.message();
         HeaderSection.MediaType ct = header.contentType();
-        return MimeOutline.openBody(m.open(header.bodyStart(), m.length()), headless(ct.type(), ct.param("boundary")), DEPTH, path);
+        return MimeOutline.openBody(
+                m.open(header.bodyStart(), m.length()), headless(ct.type(), ct.param("boundary")), DEPTH, path);
     }
 
     private static ArmoredInputStream armor(InputStream text) throws IOException {
@@ -338,7 +354,8 @@ public final class EncryptedInput {
             all(ed.getUnprotectedAttrs());
             wrapping = ForwardComposer.Wrapping.SMIME_ENVELOPED;
         } else if (CMSObjectIdentifiers.authEnvelopedData.equals(type)) {
-            AuthEnvelopedDataParser ad = new AuthEnvelopedDataParser((ASN1SequenceParser) ci.getContent(BERTags.SEQUENCE));
+            AuthEnvelopedDataParser ad =
+                    new AuthEnvelopedDataParser((ASN1SequenceParser) ci.getContent(BERTags.SEQUENCE));
             ad.getVersion();
             ad.getOriginatorInfo();
             recipients(ad.getRecipientInfos());

@@ -4,8 +4,8 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
-import org.cryptforward.Limits;
-import org.cryptforward.Addresses;
+import org.cryptforward.core.Addresses;
+import org.cryptforward.core.Limits;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.HeaderValues;
 import org.cryptforward.message.InputMessage;
@@ -27,7 +27,11 @@ public final class EnvelopeResolver {
     private EnvelopeResolver() {}
 
     public static Envelope resolve(
-            String recipientOption, String senderOption, Map<String, String> env, HeaderSection header, InputMessage message)
+            String recipientOption,
+            String senderOption,
+            Map<String, String> env,
+            HeaderSection header,
+            InputMessage message)
             throws IOException {
         Optional<String> recipient = Optional.empty();
         String recipientSource = "none";

@@ -4,8 +4,8 @@ import java.io.IOException;
 import java.util.List;
 import java.util.Locale;
 import java.util.Optional;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Config;
+import org.cryptforward.core.Limits;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.HeaderValues;
 
@@ -20,7 +20,8 @@ public final class LoopDetector {
     private LoopDetector() {}
 
     /** Why forwarding this message would loop, or empty. */
-    public static Optional<String> loop(HeaderSection header, String hostname, List<String> forwardTo) throws IOException {
+    public static Optional<String> loop(HeaderSection header, String hostname, List<String> forwardTo)
+            throws IOException {
         for (HeaderSection.Field f : header.all(Config.LOOP_HEADER)) {
             if (header.value(f, VALUE_LIMIT).equalsIgnoreCase(hostname)) {
                 return Optional.of("it carries this host's " + Config.LOOP_HEADER + " marker");

@@ -10,9 +10,9 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import java.util.regex.Pattern;
-import org.cryptforward.Limits;
 import org.cryptforward.config.Glob;
 import org.cryptforward.config.Rule;
+import org.cryptforward.core.Limits;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.HeaderValues;
 
@@ -83,7 +83,8 @@ public final class Router {
             }
         }
         if (cut) {
-            degraded = Optional.of("To/Cc too large: rules matched on the first " + headerAddresses.size() + " addresses");
+            degraded =
+                    Optional.of("To/Cc too large: rules matched on the first " + headerAddresses.size() + " addresses");
         }
         candidates.addAll(headerAddresses);
         for (Rule rule : rules) {
@@ -104,7 +105,8 @@ public final class Router {
         return degraded;
     }
 
-    private static boolean recipientMatches(Rule rule, Envelope envelope, Set<String> candidates, List<String> reasons) {
+    private static boolean recipientMatches(
+            Rule rule, Envelope envelope, Set<String> candidates, List<String> reasons) {
         if (rule.recipients().isEmpty()) {
             reasons.add("no recipient patterns: matches every recipient");
             return true;
@@ -112,9 +114,13 @@ public final class Router {
         for (Glob g : rule.recipients()) {
             for (String address : candidates) {
                 if (g.matches(address)) {
-                    boolean envelopeHit = envelope.recipient().map(r -> r.equalsIgnoreCase(address)).orElse(false);
+                    boolean envelopeHit = envelope.recipient()
+                            .map(r -> r.equalsIgnoreCase(address))
+                            .orElse(false);
                     reasons.add("recipient pattern \"" + g + "\" matched " + address
-                            + (envelopeHit ? " (envelope recipient, from " + envelope.recipientSource() + ")" : " (To/Cc header)"));
+                            + (envelopeHit
+                                    ? " (envelope recipient, from " + envelope.recipientSource() + ")"
+                                    : " (To/Cc header)"));
                     return true;
                 }
             }
@@ -127,7 +133,8 @@ public final class Router {
             boolean hit = false;
             for (HeaderSection.Field f : header.all(e.getKey())) {
                 if (e.getValue().matcher(header.value(f, VALUE_LIMIT)).find()) {
-                    reasons.add("header " + e.getKey() + " matched /" + e.getValue().pattern() + "/");
+                    reasons.add(
+                            "header " + e.getKey() + " matched /" + e.getValue().pattern() + "/");
                     hit = true;
                     break;
                 }

@@ -19,7 +19,11 @@ public final class BuildId {
         String version = BuildId.class.getPackage().getImplementationVersion();
         String where;
         try {
-            Path p = Path.of(BuildId.class.getProtectionDomain().getCodeSource().getLocation().toURI());
+            Path p = Path.of(BuildId.class
+                    .getProtectionDomain()
+                    .getCodeSource()
+                    .getLocation()
+                    .toURI());
             BasicFileAttributes a = Files.readAttributes(p, BasicFileAttributes.class);
             where = p + " " + a.size() + " " + a.lastModifiedTime().toMillis();
         } catch (IOException | URISyntaxException | RuntimeException e) {

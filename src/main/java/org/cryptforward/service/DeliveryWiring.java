@@ -2,8 +2,8 @@ package org.cryptforward.service;
 
 import java.security.SecureRandom;
 import java.time.Clock;
-import org.cryptforward.Deadline;
 import org.cryptforward.config.Config;
+import org.cryptforward.core.Deadline;
 import org.cryptforward.pipeline.Delivery;
 
 /**

@@ -52,6 +52,7 @@ public final class Protocol {
 
     /** The largest hello or answer, and the largest frame. */
     public static final int MAX_FIELDS = 64 * 1024;
+
     public static final int MAX_FRAME = 256 * 1024;
 
     /**
@@ -60,7 +61,16 @@ public final class Protocol {
      * already resolved) stays with the client.
      */
     public static final String[] ENVIRONMENT = {
-        "SENDER", "RECIPIENT", "ORIGINAL_RECIPIENT", "LOCAL", "USER", "LOGNAME", "DOMAIN", "EXTENSION", "LOCAL_PART", "MESSAGE_ID",
+        "SENDER",
+        "RECIPIENT",
+        "ORIGINAL_RECIPIENT",
+        "LOCAL",
+        "USER",
+        "LOGNAME",
+        "DOMAIN",
+        "EXTENSION",
+        "LOCAL_PART",
+        "MESSAGE_ID",
         "QUALIFY_DOMAIN"
     };
 

@@ -139,7 +139,8 @@ public final class Service {
         slots = new Semaphore(cfg.service().maxDeliveries(), true);
         maxConnections = Math.max(64, cfg.service().maxDeliveries() * 16);
         try {
-            if (inheritedChannel instanceof ServerSocketChannel s && s.getLocalAddress() instanceof UnixDomainSocketAddress) {
+            if (inheritedChannel instanceof ServerSocketChannel s
+                    && s.getLocalAddress() instanceof UnixDomainSocketAddress) {
                 server = s;
                 server.configureBlocking(true);
                 inherited = true;
@@ -158,13 +159,17 @@ public final class Service {
         });
         for (Periodic p : periodic) {
             long ms = Math.max(1, p.interval().toMillis());
-            timer.scheduleWithFixedDelay(() -> {
-                try {
-                    p.task().run();
-                } catch (RuntimeException | Error e) {
-                    log("periodic task failed: " + describe(e));
-                }
-            }, ms, ms, TimeUnit.MILLISECONDS);
+            timer.scheduleWithFixedDelay(
+                    () -> {
+                        try {
+                            p.task().run();
+                        } catch (RuntimeException | Error e) {
+                            log("periodic task failed: " + describe(e));
+                        }
+                    },
+                    ms,
+                    ms,
+                    TimeUnit.MILLISECONDS);
         }
         if (inherited && !cfg.service().idleExit().isZero()) {
             timer.scheduleWithFixedDelay(this::exitWhenIdle, 1, 1, TimeUnit.SECONDS);
@@ -172,7 +177,8 @@ public final class Service {
         timer.scheduleWithFixedDelay(this::trimWhenIdle, 1, 1, TimeUnit.SECONDS);
         acceptor = new Thread(this::acceptLoop, "service-accept");
         acceptor.start();
-        log("serving " + configFile + " on " + socketName() + " (max_deliveries " + cfg.service().maxDeliveries() + ", build " + build + ")");
+        log("serving " + configFile + " on " + socketName() + " (max_deliveries "
+                + cfg.service().maxDeliveries() + ", build " + build + ")");
     }
 
     /** Where it listens. */
@@ -210,7 +216,12 @@ public final class Service {
             if (g.config() == null) {
                 log("configuration not loaded, deliveries run in-process until it is fixed: " + g.problem());
             } else {
-                if (old.config() != null && !old.config().service().socket().equals(g.config().service().socket()) && !inherited) {
+                if (old.config() != null
+                        && !old.config()
+                                .service()
+                                .socket()
+                                .equals(g.config().service().socket())
+                        && !inherited) {
                     log("the socket changed in the configuration; restart the service to listen there");
                 }
                 log("configuration reloaded");
@@ -261,7 +272,8 @@ public final class Service {
     /** What changes when the configuration file does: inode, size, modification and change time. */
     private Object stamp() {
         try {
-            return List.copyOf(Files.readAttributes(configFile, "unix:ino,size,lastModifiedTime,ctime").values());
+            return List.copyOf(Files.readAttributes(configFile, "unix:ino,size,lastModifiedTime,ctime")
+                    .values());
         } catch (IOException | RuntimeException e) {
             return "unreadable";
         }
@@ -308,15 +320,18 @@ public final class Service {
     private ServerSocketChannel bind(Path socket, Set<UserPrincipal> allowed) throws IOException, StartException {
         Path dir = socket.toAbsolutePath().getParent();
         if (!Files.isDirectory(dir)) {
-            Files.createDirectories(dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
+            Files.createDirectories(
+                    dir, PosixFilePermissions.asFileAttribute(PosixFilePermissions.fromString("rwxr-xr-x")));
         }
         PosixFileAttributes da = Files.readAttributes(dir, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS);
         if (self != null && !da.owner().equals(self)) {
-            throw new StartException("the socket's directory " + dir + " is owned by " + da.owner().getName() + ", not by "
-                    + self.getName() + ": make it the service user's (systemd: RuntimeDirectory=)");
+            throw new StartException("the socket's directory " + dir + " is owned by "
+                    + da.owner().getName() + ", not by " + self.getName()
+                    + ": make it the service user's (systemd: RuntimeDirectory=)");
         }
         if (Files.exists(socket, LinkOption.NOFOLLOW_LINKS)) {
-            if (!Files.readAttributes(socket, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS).isOther()) {
+            if (!Files.readAttributes(socket, PosixFileAttributes.class, LinkOption.NOFOLLOW_LINKS)
+                    .isOther()) {
                 throw new StartException(socket + " exists and is not a socket");
             }
             try (SocketChannel probe = SocketChannel.open(StandardProtocolFamily.UNIX)) {
@@ -326,12 +341,14 @@ public final class Service {
                 Files.deleteIfExists(socket); // left behind by a service that is gone
             }
         }
-        Path tmp = dir.resolve("." + socket.getFileName() + "." + ProcessHandle.current().pid());
+        Path tmp = dir.resolve(
+                "." + socket.getFileName() + "." + ProcessHandle.current().pid());
         Files.deleteIfExists(tmp);
         ServerSocketChannel s = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         try {
             s.bind(UnixDomainSocketAddress.of(tmp), 128);
-            Files.setPosixFilePermissions(tmp, PosixFilePermissions.fromString(openToOthers(allowed) ? "rw-rw-rw-" : "rw-------"));
+            Files.setPosixFilePermissions(
+                    tmp, PosixFilePermissions.fromString(openToOthers(allowed) ? "rw-rw-rw-" : "rw-------"));
             Files.move(tmp, socket, StandardCopyOption.ATOMIC_MOVE);
         } catch (IOException e) {
             s.close();
@@ -361,17 +378,19 @@ public final class Service {
                 continue;
             }
             sessions.add(s);
-            Thread t = new Thread(() -> {
-                try {
-                    s.run();
-                } finally {
-                    sessions.remove(s);
-                    lastActivity = System.nanoTime();
-                    synchronized (this) {
-                        notifyAll();
-                    }
-                }
-            }, "request-" + requests.get());
+            Thread t = new Thread(
+                    () -> {
+                        try {
+                            s.run();
+                        } finally {
+                            sessions.remove(s);
+                            lastActivity = System.nanoTime();
+                            synchronized (this) {
+                                notifyAll();
+                            }
+                        }
+                    },
+                    "request-" + requests.get());
             t.start();
         }
     }
@@ -391,9 +410,12 @@ public final class Service {
 
     private void exitWhenIdle() {
         Generation g = current;
-        Duration idle = g.config() == null ? Duration.ofSeconds(300) : g.config().service().idleExit();
+        Duration idle = g.config() == null
+                ? Duration.ofSeconds(300)
+                : g.config().service().idleExit();
         if (!stopping && sessions.isEmpty() && System.nanoTime() - lastActivity > idle.toNanos()) {
-            log("idle for " + idle.toSeconds() + " s: exiting (systemd starts the service again on the next connection)");
+            log("idle for " + idle.toSeconds()
+                    + " s: exiting (systemd starts the service again on the next connection)");
             new Thread(() -> stop(Duration.ZERO), "service-stop").start();
         }
     }
@@ -456,7 +478,9 @@ public final class Service {
     /** The configured grace for running deliveries at SIGTERM. */
     public Duration stopTimeout() {
         Generation g = current;
-        return g == null || g.config() == null ? Duration.ofSeconds(30) : g.config().service().stopTimeout();
+        return g == null || g.config() == null
+                ? Duration.ofSeconds(30)
+                : g.config().service().stopTimeout();
     }
 
     // ---- for sessions ----

@@ -6,11 +6,11 @@ import java.security.SecureRandom;
 import java.time.Clock;
 import java.util.Map;
 import java.util.Optional;
-import org.cryptforward.Deadline;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
-import org.cryptforward.Text;
 import org.cryptforward.config.Config;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
+import org.cryptforward.core.Text;
 import org.cryptforward.log.FileMailLog;
 import org.cryptforward.log.MailLog;
 import org.cryptforward.log.SyslogMailLog;
@@ -28,23 +28,44 @@ final class ServiceDelivery {
     private ServiceDelivery() {}
 
     /** What a client asked for. */
-    record Request(Optional<String> recipient, Optional<String> sender, boolean dryRun, boolean debug, Map<String, String> env) {}
+    record Request(
+            Optional<String> recipient,
+            Optional<String> sender,
+            boolean dryRun,
+            boolean debug,
+            Map<String, String> env) {}
 
-    static int run(DeliveryWiring wiring, Config config, Clock clock, Deadline deadline, InputStream in, PrintStream out, PrintStream err,
+    static int run(
+            DeliveryWiring wiring,
+            Config config,
+            Clock clock,
+            Deadline deadline,
+            InputStream in,
+            PrintStream out,
+            PrintStream err,
             Request request) {
         try {
-            MailLog log = config.logFile().<MailLog>map(f -> new FileMailLog(f, clock))
+            MailLog log = config.logFile()
+                    .<MailLog>map(f -> new FileMailLog(f, clock))
                     .orElseGet(() -> new SyslogMailLog(config.syslogSocket().toFile(), clock));
             SecureRandom random = new SecureRandom();
-            Delivery delivery = new Delivery(config, new Planner(config, clock, random), wiring.ports(config, clock, random, deadline),
-                    request.env(), log, deadline, out);
+            Delivery delivery = new Delivery(
+                    config,
+                    new Planner(config, clock, random),
+                    wiring.ports(config, clock, random, deadline),
+                    request.env(),
+                    log,
+                    deadline,
+                    out);
             delivery.run(in, new Delivery.Request(request.recipient(), request.sender(), request.dryRun()));
             out.flush();
             return ExitCodes.OK; // every other ending is a Failure
         } catch (Exception | Error e) {
             // an OutOfMemoryError ends the whole service (-XX:+ExitOnOutOfMemoryError): every client then gets its 75
-            String line = e instanceof Failure f ? f.statusLine()
-                    : "4.3.0 cryptforward: internal error (" + e.getClass().getName() + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")"
+            String line = e instanceof Failure f
+                    ? f.statusLine()
+                    : "4.3.0 cryptforward: internal error (" + e.getClass().getName()
+                            + (e.getMessage() == null ? "" : ": " + e.getMessage()) + ")"
                             + (request.debug() ? "" : "; run with --debug for details");
             err.println(Text.oneLine(line, 1000));
             if (request.debug()) {

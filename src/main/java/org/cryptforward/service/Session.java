@@ -20,9 +20,9 @@ import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import jdk.net.ExtendedSocketOptions;
 import jdk.net.UnixDomainPrincipal;
-import org.cryptforward.Deadline;
-import org.cryptforward.ExitCodes;
 import org.cryptforward.config.Config;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.ExitCodes;
 
 /**
  * One connection to the service: checks, then one delivery.
@@ -72,7 +72,8 @@ final class Session {
     }
 
     void run() {
-        ScheduledFuture<?> handshake = service.timer().schedule(this::close, HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> handshake =
+                service.timer().schedule(this::close, HANDSHAKE.toMillis(), TimeUnit.MILLISECONDS);
         ServiceDelivery.Request request;
         Service.Generation g;
         boolean dryRun;
@@ -81,9 +82,11 @@ final class Session {
             UserPrincipal peer = peer();
             in = new DataInputStream(new BufferedInputStream(Protocol.input(ch), 64 * 1024 + 5));
             int version = Protocol.readVersion(in);
-            byte[] hello = Protocol.readLengthPrefixed(in, Protocol.MAX_FIELDS); // the framing of a hello is the same in every version
+            byte[] hello = Protocol.readLengthPrefixed(
+                    in, Protocol.MAX_FIELDS); // the framing of a hello is the same in every version
             if (version != Protocol.VERSION) {
-                refuse("protocol version " + version + " is not spoken here (this service speaks " + Protocol.VERSION + ")");
+                refuse("protocol version " + version + " is not spoken here (this service speaks " + Protocol.VERSION
+                        + ")");
                 return;
             }
             Map<String, String> fields = Protocol.decodeFields(hello);
@@ -121,8 +124,12 @@ final class Session {
                 }
             }
             dryRun = "1".equals(fields.get("dry_run"));
-            request = new ServiceDelivery.Request(Optional.ofNullable(fields.get("recipient")), Optional.ofNullable(fields.get("sender")),
-                    dryRun, "1".equals(fields.get("debug")), env);
+            request = new ServiceDelivery.Request(
+                    Optional.ofNullable(fields.get("recipient")),
+                    Optional.ofNullable(fields.get("sender")),
+                    dryRun,
+                    "1".equals(fields.get("debug")),
+                    env);
             Charset charset = charset(fields.get("charset"));
             answer(Protocol.ACCEPTED, info(g.config()));
             handshake.cancel(false);
@@ -143,9 +150,12 @@ final class Session {
 
     private void deliver(Config config, DataInputStream in, ServiceDelivery.Request request, Charset charset) {
         Deadline deadline = new Deadline(requestClock, config.deadline());
-        ScheduledFuture<?> overrun = service.timer().schedule(
-                () -> abort("4.4.7 cryptforward: deadline of " + config.deadline().toSeconds() + " s reached; the MTA will retry"),
-                config.deadline().plus(OVERRUN).toMillis(), TimeUnit.MILLISECONDS);
+        ScheduledFuture<?> overrun = service.timer()
+                .schedule(
+                        () -> abort("4.4.7 cryptforward: deadline of "
+                                + config.deadline().toSeconds() + " s reached; the MTA will retry"),
+                        config.deadline().plus(OVERRUN).toMillis(),
+                        TimeUnit.MILLISECONDS);
         boolean slot = false;
         int code = ExitCodes.TEMPFAIL;
         PrintStream out = new PrintStream(new FrameStream(Protocol.STDOUT), false, charset);
@@ -153,7 +163,8 @@ final class Session {
         try {
             slot = service.slots().tryAcquire(deadline.remaining().toMillis(), TimeUnit.MILLISECONDS);
             if (!slot || requestClock.cancelled()) {
-                err.println("4.3.2 cryptforward: the delivery service is busy (all " + config.service().maxDeliveries()
+                err.println("4.3.2 cryptforward: the delivery service is busy (all "
+                        + config.service().maxDeliveries()
                         + " delivery slots taken until the deadline); the MTA will retry");
             } else {
                 InputStream message = new Protocol.MessageInput(in, this::watchClient);
@@ -180,21 +191,24 @@ final class Session {
 
     /** Once the message is in: any read that returns means the client is gone (or broke the protocol): cancel. */
     private void watchClient() {
-        Thread t = new Thread(() -> {
-            try {
-                InputStream in = Protocol.input(ch);
-                in.read(new byte[1]);
-            } catch (IOException | RuntimeException e) {
-                // closed: by us at the end, or the client went away
-            }
-            synchronized (this) {
-                if (finished) {
-                    return;
-                }
-            }
-            requestClock.cancel();
-            service.log("client went away before the result: its delivery is cancelled (nothing more is relayed)");
-        }, "request-watch");
+        Thread t = new Thread(
+                () -> {
+                    try {
+                        InputStream in = Protocol.input(ch);
+                        in.read(new byte[1]);
+                    } catch (IOException | RuntimeException e) {
+                        // closed: by us at the end, or the client went away
+                    }
+                    synchronized (this) {
+                        if (finished) {
+                            return;
+                        }
+                    }
+                    requestClock.cancel();
+                    service.log(
+                            "client went away before the result: its delivery is cancelled (nothing more is relayed)");
+                },
+                "request-watch");
         t.setDaemon(true);
         t.start();
     }

@@ -62,19 +62,24 @@ public class HotPathBenchmark {
 
     @Setup
     public void setUp() throws IOException {
-        StringBuilder sb = new StringBuilder("From: logwatch@host.example\nTo: root@host.example\nSubject: Logwatch for host\n"
-                + "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n");
+        StringBuilder sb =
+                new StringBuilder("From: logwatch@host.example\nTo: root@host.example\nSubject: Logwatch for host\n"
+                        + "MIME-Version: 1.0\nContent-Type: text/plain; charset=UTF-8\n\n");
         Random r = new Random(3);
         while (sb.length() < 200 * 1024) {
-            sb.append("sshd: Failed password for invalid user admin from 203.0.113.").append(r.nextInt(255)).append(" port ")
-                    .append(r.nextInt(65535)).append(" ssh2\n");
+            sb.append("sshd: Failed password for invalid user admin from 203.0.113.")
+                    .append(r.nextInt(255))
+                    .append(" port ")
+                    .append(r.nextInt(65535))
+                    .append(" ssh2\n");
         }
         report = sb.toString().getBytes(StandardCharsets.UTF_8);
         megabyte = new byte[1 << 20];
         r.nextBytes(megabyte);
         eightMegabytes = new byte[8 << 20];
         r.nextBytes(eightMegabytes);
-        keys = KeyUsability.evaluate(new OpenPGPKeyReader().parseCertificate(TestKeys.ED.publicKey()), new Date()).encryptionKeys();
+        keys = KeyUsability.evaluate(new OpenPGPKeyReader().parseCertificate(TestKeys.ED.publicKey()), new Date())
+                .encryptionKeys();
         SecureRandom random = new SecureRandom();
         encryptor = new Encryptor(random);
         composer = new ForwardComposer("bench.example", Clock.systemUTC(), random);

@@ -54,7 +54,8 @@ public class KeyringLookupBenchmark {
         indexed = new Keyring(dir.resolve("indexed"));
         List<KeyImporter.Input> inputs = new ArrayList<>();
         for (int i = 0; i < keys; i++) {
-            inputs.add(new KeyImporter.Input("key" + i, BcKeys.publicKey(BcKeys.key(4, "Key " + i + " <key" + i + "@example.org>"))));
+            inputs.add(new KeyImporter.Input(
+                    "key" + i, BcKeys.publicKey(BcKeys.key(4, "Key " + i + " <key" + i + "@example.org>"))));
         }
         new KeyImporter(indexed, new Date()).importAll(inputs);
         Path plain = Files.createDirectories(dir.resolve("plain"));

@@ -25,7 +25,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * message, in the same words; what it calls fine, {@code deliver} uses.
  */
 class CheckAgreesWithDeliverTest {
-    static final byte[] MESSAGE = "From: cron@host.example\nTo: root\nSubject: nightly\n\nthe secret body\n".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MESSAGE = "From: cron@host.example\nTo: root\nSubject: nightly\n\nthe secret body\n"
+            .getBytes(StandardCharsets.US_ASCII);
 
     @RegisterExtension
     static final RelayExtension relay = new RelayExtension();
@@ -38,7 +39,9 @@ class CheckAgreesWithDeliverTest {
         Path pw = Files.writeString(tmp.resolve("password"), content);
         Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString(mode));
         sb.writeConfig(Files.readString(sb.config)
-                .replace("envelope_from = ", "username = \"relay-user\"\npassword_file = \"" + pw + "\"\nenvelope_from = "));
+                .replace(
+                        "envelope_from = ",
+                        "username = \"relay-user\"\npassword_file = \"" + pw + "\"\nenvelope_from = "));
         return sb;
     }
 
@@ -49,7 +52,8 @@ class CheckAgreesWithDeliverTest {
         Path pw = tmp.resolve("password");
         Sandbox.Run check = sb.run(new byte[0], "check");
         assertEquals(78, check.exit(), check::combined);
-        String problem = "password file " + pw + " is " + (mode.charAt(3) == 'r' || mode.charAt(6) == 'r' ? "readable" : "writable")
+        String problem = "password file " + pw + " is "
+                + (mode.charAt(3) == 'r' || mode.charAt(6) == 'r' ? "readable" : "writable")
                 + " by group or others; chmod 600 it";
         assertTrue(check.out().contains("error: " + problem), check::out);
         assertFalse(check.out().contains("is private"), check::out);
@@ -58,7 +62,9 @@ class CheckAgreesWithDeliverTest {
         assertEquals(75, deliver.exit(), deliver::combined);
         assertTrue(deliver.err().startsWith("4.3.5 cryptforward: " + problem), deliver::err);
         assertEquals(0, relay.received().length, "nothing sent");
-        assertFalse(check.combined().contains("secret") || deliver.combined().contains("secret\n"), "the password is never shown");
+        assertFalse(
+                check.combined().contains("secret") || deliver.combined().contains("secret\n"),
+                "the password is never shown");
     }
 
     @Test
@@ -82,7 +88,8 @@ class CheckAgreesWithDeliverTest {
     void aKeyOthersMayReplaceIsAnErrorInCheckAndIsNotUsedByDeliver(String what) throws Exception {
         Sandbox sb = new Sandbox(tmp.resolve("sb"), relay.port(), "", false);
         Path loose = what.equals("file") ? sb.keyring.resolve(TestKeys.RSA.fingerprint + ".asc") : sb.keyring;
-        Files.setPosixFilePermissions(loose, PosixFilePermissions.fromString(what.equals("file") ? "rw-rw-r--" : "rwxrwxr-x"));
+        Files.setPosixFilePermissions(
+                loose, PosixFilePermissions.fromString(what.equals("file") ? "rw-rw-r--" : "rwxrwxr-x"));
         String problem = what.equals("file")
                 ? "keyring file " + loose + " is writable by group or others, who could replace the key; chmod 644 it"
                 : "keyring " + loose + " is writable by group or others, who could replace a key; chmod 755 it";
@@ -90,7 +97,10 @@ class CheckAgreesWithDeliverTest {
         Sandbox.Run check = sb.run(new byte[0], "check");
         assertEquals(78, check.exit(), check::combined);
         assertTrue(check.out().contains("error: " + problem), check::out);
-        assertTrue(check.out().contains("error: key " + TestKeys.RSA.email + " (" + TestKeys.RSA.fingerprint + ") cannot be used: " + problem),
+        assertTrue(
+                check.out()
+                        .contains("error: key " + TestKeys.RSA.email + " (" + TestKeys.RSA.fingerprint
+                                + ") cannot be used: " + problem),
                 check::out);
 
         Sandbox.Run deliver = sb.deliver(MESSAGE, "--recipient", "root");
@@ -99,12 +109,15 @@ class CheckAgreesWithDeliverTest {
         assertEquals(1, got.length);
         byte[] raw = PgpMime.bytes(got[0]);
         String text = new String(raw, StandardCharsets.UTF_8);
-        assertTrue(text.contains("Subject: cryptforward: a message could not be encrypted"), "a notice, not the message: " + text);
+        assertTrue(
+                text.contains("Subject: cryptforward: a message could not be encrypted"),
+                "a notice, not the message: " + text);
         assertFalse(text.contains("the secret body"), "and without its content");
         assertFalse(text.contains("BEGIN PGP MESSAGE"), "nothing encrypted to a key that may have been replaced");
         assertTrue(sb.logText().contains(problem), sb.logText());
 
-        Files.setPosixFilePermissions(loose, PosixFilePermissions.fromString(what.equals("file") ? "rw-r--r--" : "rwxr-xr-x"));
+        Files.setPosixFilePermissions(
+                loose, PosixFilePermissions.fromString(what.equals("file") ? "rw-r--r--" : "rwxr-xr-x"));
         assertEquals(0, sb.run(new byte[0], "check").exit(), "fixed, check passes");
     }
 }

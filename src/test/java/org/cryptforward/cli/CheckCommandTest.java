@@ -30,6 +30,7 @@ import org.junit.jupiter.api.io.TempDir;
 class CheckCommandTest {
     @RegisterExtension
     static final RelayExtension relay = new RelayExtension();
+
     private static OpenPGPKey expiring;
 
     @TempDir
@@ -45,8 +46,12 @@ class CheckCommandTest {
         Sandbox sb = new Sandbox(tmp, relay.port(), "", true);
         Sandbox.Run run = sb.run(new byte[0], "check", "--relay");
         assertEquals(0, run.exit(), run::combined);
-        assertTrue(run.out().contains("ok: key " + TestKeys.ED.email + " (" + TestKeys.ED.fingerprint + ") is usable"), run::out);
-        assertTrue(run.out().contains("ok: key " + TestKeys.RSA.email + " (" + TestKeys.RSA.fingerprint + ") is usable"), run::out);
+        assertTrue(
+                run.out().contains("ok: key " + TestKeys.ED.email + " (" + TestKeys.ED.fingerprint + ") is usable"),
+                run::out);
+        assertTrue(
+                run.out().contains("ok: key " + TestKeys.RSA.email + " (" + TestKeys.RSA.fingerprint + ") is usable"),
+                run::out);
         assertTrue(run.out().contains("ok: relay 127.0.0.1:" + relay.port() + " accepted the connection"), run::out);
         assertTrue(run.out().lines().noneMatch(l -> l.startsWith("error:")), run::out);
         assertTrue(run.out().endsWith("all good\n"), run::out);
@@ -67,20 +72,27 @@ class CheckCommandTest {
         Files.setPosixFilePermissions(loose, PosixFilePermissions.fromString("rw-rw-rw-"));
         Files.writeString(sb.keyring.resolve("broken.asc"), "no key here\n");
         Files.delete(sb.state);
-        sb.writeConfig(Files.readString(sb.config)
-                .replace("envelope_from = ", "username = \"relay-user\"\npassword_file = \"" + password + "\"\nenvelope_from = ")
-                + "[[rule]]\nname = \"ops\"\nrecipient = [\"ops\"]\nforward_to = [\"ops@example.org\"]\nkeys = [\"expiring@example.org\"]\n");
+        sb.writeConfig(
+                Files.readString(sb.config)
+                                .replace(
+                                        "envelope_from = ",
+                                        "username = \"relay-user\"\npassword_file = \"" + password
+                                                + "\"\nenvelope_from = ")
+                        + "[[rule]]\nname = \"ops\"\nrecipient = [\"ops\"]\nforward_to = [\"ops@example.org\"]\nkeys = [\"expiring@example.org\"]\n");
 
         Sandbox.Run run = sb.run(new byte[0], "check");
         assertEquals(78, run.exit(), run::combined);
         String fpr = KeyIds.fingerprint(expiring.toCertificate());
-        List<String> errors = run.out().lines().filter(l -> l.startsWith("error: ")).toList();
+        List<String> errors =
+                run.out().lines().filter(l -> l.startsWith("error: ")).toList();
         List<String> expected = List.of(
                 "error: keyring file " + sb.keyring.resolve("broken.asc") + " is not an OpenPGP certificate",
-                "error: keyring file " + loose + " is writable by group or others, who could replace the key; chmod 644 it",
+                "error: keyring file " + loose
+                        + " is writable by group or others, who could replace the key; chmod 644 it",
                 "error: key missing@example.org: no key for missing@example.org in " + sb.keyring,
                 "error: key " + TestKeys.ED.email + ": " + TestKeys.ED.email + " is ambiguous: it names 2 keys: ",
-                "error: key expiring@example.org (" + fpr + ") cannot be used: the key expired on 2020-12-31 (rule ops)",
+                "error: key expiring@example.org (" + fpr
+                        + ") cannot be used: the key expired on 2020-12-31 (rule ops)",
                 "error: state_dir " + sb.state + " does not exist",
                 "error: password file " + password + " is readable by group or others; chmod 600 it");
         for (String e : expected) {
@@ -96,19 +108,28 @@ class CheckCommandTest {
         sb.clock(Clock.fixed(Instant.parse("2020-12-15T00:00:00Z"), ZoneOffset.UTC));
         Sandbox.Run imported = sb.run(BcKeys.publicKey(expiring), "key", "import");
         assertEquals(0, imported.exit(), imported::combined);
-        assertTrue(imported.err().contains("warning: key " + KeyIds.fingerprint(expiring.toCertificate()) + " expires on 2020-12-31"),
+        assertTrue(
+                imported.err()
+                        .contains("warning: key " + KeyIds.fingerprint(expiring.toCertificate())
+                                + " expires on 2020-12-31"),
                 imported::err);
 
         Sandbox.Run run = sb.run(new byte[0], "check");
         assertEquals(0, run.exit(), run::combined);
-        assertTrue(run.out().contains("warning: key expiring@example.org (" + KeyIds.fingerprint(expiring.toCertificate())
-                + ") expires on 2020-12-31: renew it and import it again (rule root-to-admin)"), run::out);
+        assertTrue(
+                run.out()
+                        .contains("warning: key expiring@example.org (" + KeyIds.fingerprint(expiring.toCertificate())
+                                + ") expires on 2020-12-31: renew it and import it again (rule root-to-admin)"),
+                run::out);
         assertTrue(run.out().endsWith("all good (1 warning)\n"), run::out);
 
         sb.clock(Clock.fixed(Instant.parse("2020-11-15T00:00:00Z"), ZoneOffset.UTC));
         Sandbox.Run earlier = sb.run(new byte[0], "check");
-        assertTrue(earlier.out().contains("ok: key expiring@example.org (" + KeyIds.fingerprint(expiring.toCertificate())
-                + ") is usable, expires 2020-12-31"), earlier::out);
+        assertTrue(
+                earlier.out()
+                        .contains("ok: key expiring@example.org (" + KeyIds.fingerprint(expiring.toCertificate())
+                                + ") is usable, expires 2020-12-31"),
+                earlier::out);
         assertTrue(earlier.out().endsWith("all good\n"), earlier::out);
     }
 }

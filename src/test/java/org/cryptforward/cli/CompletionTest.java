@@ -22,8 +22,15 @@ class CompletionTest {
 
     private Path generate() {
         Path script = tmp.resolve("cryptforward");
-        picocli.AutoComplete.main("--force", "--factory", CompletionFactory.class.getName(), "--name", "cryptforward",
-                "--completionScript", script.toString(), Cli.class.getName());
+        picocli.AutoComplete.main(
+                "--force",
+                "--factory",
+                CompletionFactory.class.getName(),
+                "--name",
+                "cryptforward",
+                "--completionScript",
+                script.toString(),
+                Cli.class.getName());
         assertTrue(Files.isRegularFile(script), "completion script written");
         return script;
     }
@@ -41,7 +48,9 @@ class CompletionTest {
                 + "COMP_LINE=\"${COMP_WORDS[*]}\"\nCOMP_POINT=${#COMP_LINE}\n"
                 + "_complete_cryptforward\n"
                 + "printf '%s\\n' \"${COMPREPLY[@]}\"\n";
-        Process p = new ProcessBuilder("bash", "-c", program).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder("bash", "-c", program)
+                .redirectErrorStream(true)
+                .start();
         p.getOutputStream().close();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertTrue(p.waitFor(30, TimeUnit.SECONDS), "bash finished");
@@ -53,8 +62,10 @@ class CompletionTest {
     void bashCompletesCommandsSubcommandsAndOptions() throws Exception {
         Path script = generate();
         assertEquals(List.of("deliver"), complete(script, "cryptforward", "del"));
-        assertTrue(complete(script, "cryptforward", "").containsAll(List.of("check", "deliver", "help", "key", "test")));
-        assertEquals(List.of("export", "import", "list", "remove", "show"), complete(script, "cryptforward", "key", ""));
+        assertTrue(
+                complete(script, "cryptforward", "").containsAll(List.of("check", "deliver", "help", "key", "test")));
+        assertEquals(
+                List.of("export", "import", "list", "remove", "show"), complete(script, "cryptforward", "key", ""));
         assertEquals(List.of("--dry-run"), complete(script, "cryptforward", "deliver", "--dr"));
         assertEquals(List.of("--json"), complete(script, "cryptforward", "key", "list", "--j"));
     }

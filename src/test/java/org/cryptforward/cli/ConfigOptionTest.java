@@ -23,9 +23,17 @@ class ConfigOptionTest {
     static String[] run(String... args) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Cli.run(new ByteArrayInputStream(new byte[0]), new PrintStream(out, true, StandardCharsets.UTF_8),
-                new PrintStream(err, true, StandardCharsets.UTF_8), Map.of(), Clock.systemUTC(), false, args);
-        return new String[] {String.valueOf(code), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)};
+        int code = Cli.run(
+                new ByteArrayInputStream(new byte[0]),
+                new PrintStream(out, true, StandardCharsets.UTF_8),
+                new PrintStream(err, true, StandardCharsets.UTF_8),
+                Map.of(),
+                Clock.systemUTC(),
+                false,
+                args);
+        return new String[] {
+            String.valueOf(code), out.toString(StandardCharsets.UTF_8), err.toString(StandardCharsets.UTF_8)
+        };
     }
 
     @Test
@@ -38,7 +46,8 @@ class ConfigOptionTest {
         assertEquals("0", after[0], after[2]);
         assertTrue(before[1].contains(TestKeys.ED.fingerprint), before[1]);
         assertEquals(before[1], after[1]);
-        String[] missing = run("key", "list", "--config", tmp.resolve("none.toml").toString());
+        String[] missing =
+                run("key", "list", "--config", tmp.resolve("none.toml").toString());
         assertEquals("75", missing[0], "a configuration that cannot be read is 75 for key as for deliver");
         assertTrue(missing[2].startsWith("cryptforward: configuration error: "), missing[2]);
     }

@@ -30,7 +30,9 @@ class ExampleCommandsTest {
             }
             Matcher m = COMMAND.matcher(line);
             while (m.find()) {
-                out.add(Arrays.stream(m.group(1).strip().split(" ")).filter(s -> !s.isEmpty()).toList());
+                out.add(Arrays.stream(m.group(1).strip().split(" "))
+                        .filter(s -> !s.isEmpty())
+                        .toList());
             }
         }
         return out;
@@ -48,12 +50,17 @@ class ExampleCommandsTest {
             assertEquals(List.of("deliver"), commands.get(0), file);
             CommandLine.ParseResult r = parse(commands.get(0));
             assertTrue(r.hasSubcommand() && r.subcommand().commandSpec().userObject() instanceof DeliverCmd, file);
-            assertTrue(r.subcommand().matchedOptions().isEmpty(), file + ": the configuration comes from its default place");
+            assertTrue(
+                    r.subcommand().matchedOptions().isEmpty(),
+                    file + ": the configuration comes from its default place");
         }
         for (String file : List.of("examples/aliases", "examples/cryptforward.aliases")) {
-            assertTrue(Files.readAllLines(Path.of(file)).contains("root: \"|/usr/local/bin/cryptforward deliver\""), file);
+            assertTrue(
+                    Files.readAllLines(Path.of(file)).contains("root: \"|/usr/local/bin/cryptforward deliver\""), file);
         }
-        assertEquals(List.of("\"|/usr/local/bin/cryptforward deliver\""), Files.readAllLines(Path.of("examples/dot-forward")));
+        assertEquals(
+                List.of("\"|/usr/local/bin/cryptforward deliver\""),
+                Files.readAllLines(Path.of("examples/dot-forward")));
     }
 
     @Test

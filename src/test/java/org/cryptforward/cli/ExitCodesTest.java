@@ -14,8 +14,8 @@ import java.util.TreeSet;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import java.util.stream.Collectors;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.cryptforward.support.Sandbox;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -32,10 +32,14 @@ class ExitCodesTest {
         assertEquals(0, help.exit());
         String list = help.out().substring(help.out().indexOf("Exit codes:"));
         for (ExitCodes.Code c : ExitCodes.TABLE) {
-            assertTrue(Pattern.compile("(?m)^\\s*" + c.value() + "\\s+" + Pattern.quote(c.meaning()) + "$").matcher(list).find(),
+            assertTrue(
+                    Pattern.compile("(?m)^\\s*" + c.value() + "\\s+" + Pattern.quote(c.meaning()) + "$")
+                            .matcher(list)
+                            .find(),
                     c + " in:\n" + list);
         }
-        long listed = list.lines().skip(1).filter(l -> l.matches("\\s*\\d+\\s+.*")).count();
+        long listed =
+                list.lines().skip(1).filter(l -> l.matches("\\s*\\d+\\s+.*")).count();
         assertEquals(ExitCodes.TABLE.size(), listed, list);
     }
 
@@ -57,9 +61,12 @@ class ExitCodesTest {
     @Test
     void deliverNeverReportsACodeOutsideTheMtaSet() {
         ByteArrayOutputStream err = new ByteArrayOutputStream();
-        int code = Cli.report(Failure.dataError("bad key"), new PrintStream(err, true, StandardCharsets.UTF_8), true, false);
+        int code = Cli.report(
+                Failure.dataError("bad key"), new PrintStream(err, true, StandardCharsets.UTF_8), true, false);
         assertEquals(75, code, "65 means nothing to an MTA");
-        assertEquals(65, Cli.report(Failure.dataError("bad key"), new PrintStream(new ByteArrayOutputStream()), false, false));
+        assertEquals(
+                65,
+                Cli.report(Failure.dataError("bad key"), new PrintStream(new ByteArrayOutputStream()), false, false));
     }
 
     @Test
@@ -67,7 +74,9 @@ class ExitCodesTest {
         String script = Files.readString(Path.of("src/main/sh/cryptforward"));
         Matcher m = Pattern.compile("(?m)^\\s*([0-9|]+)\\) exit \\$status ;;").matcher(script);
         assertTrue(m.find(), "the launcher's pass-through case");
-        Set<Integer> passed = Arrays.stream(m.group(1).split("\\|")).map(Integer::valueOf).collect(Collectors.toCollection(TreeSet::new));
+        Set<Integer> passed = Arrays.stream(m.group(1).split("\\|"))
+                .map(Integer::valueOf)
+                .collect(Collectors.toCollection(TreeSet::new));
         assertEquals(new TreeSet<>(ExitCodes.DELIVER), passed);
         assertTrue(script.contains("exit " + ExitCodes.TEMPFAIL), "and maps the rest to 75");
     }

@@ -14,8 +14,13 @@ import picocli.CommandLine;
 
 /** The fast path for {@code deliver} reads arguments exactly as picocli does, and leaves the rest to picocli. */
 class FastDeliverTest {
-    private final Context context = new Context(new ByteArrayInputStream(new byte[0]), new PrintStream(PrintStream.nullOutputStream()),
-            new PrintStream(PrintStream.nullOutputStream()), Map.of(), Clock.systemUTC(), false);
+    private final Context context = new Context(
+            new ByteArrayInputStream(new byte[0]),
+            new PrintStream(PrintStream.nullOutputStream()),
+            new PrintStream(PrintStream.nullOutputStream()),
+            Map.of(),
+            Clock.systemUTC(),
+            false);
 
     @Test
     void readsWhatPicocliReads() {
@@ -36,7 +41,8 @@ class FastDeliverTest {
             assertEquals(slow.recipient, fast.recipient, what);
             assertEquals(slow.sender, fast.sender, what);
             assertEquals(slow.dryRun, fast.dryRun, what);
-            assertEquals(pr.hasMatchedOption("--debug") || pr.subcommand().hasMatchedOption("--debug"), fast.debug, what);
+            assertEquals(
+                    pr.hasMatchedOption("--debug") || pr.subcommand().hasMatchedOption("--debug"), fast.debug, what);
         }
     }
 

@@ -57,7 +57,8 @@ class KeyCommandsTest {
         TreeMap<String, String> out = new TreeMap<>();
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
-                out.put(dir.relativize(p).toString(),
+                out.put(
+                        dir.relativize(p).toString(),
                         Files.isRegularFile(p) ? new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1) : "/");
             }
         }
@@ -69,7 +70,13 @@ class KeyCommandsTest {
         Sandbox sb = sandbox();
         assertEquals(0, sb.run(BcKeys.publicKey(alice), "key", "import").exit());
         String f = fpr(alice);
-        for (String id : List.of(f, f.toLowerCase(), f.substring(24), "0x" + f.substring(20), "ALICE@example.org", "<alice@example.org>",
+        for (String id : List.of(
+                f,
+                f.toLowerCase(),
+                f.substring(24),
+                "0x" + f.substring(20),
+                "ALICE@example.org",
+                "<alice@example.org>",
                 f.replaceAll("(.{4})", "$1 ").strip())) {
             Sandbox.Run show = sb.run(new byte[0], "key", "show", id);
             assertEquals(0, show.exit(), () -> id + ": " + show.combined());
@@ -88,7 +95,8 @@ class KeyCommandsTest {
         for (String cmd : List.of("show", "export", "remove")) {
             Sandbox.Run run = sb.run(new byte[0], "key", cmd, "alice@example.org");
             assertEquals(64, run.exit(), run::combined);
-            assertTrue(run.err().startsWith("cryptforward: alice@example.org is ambiguous: it names 2 keys: "), run::err);
+            assertTrue(
+                    run.err().startsWith("cryptforward: alice@example.org is ambiguous: it names 2 keys: "), run::err);
             assertTrue(run.err().contains(fpr(alice) + " (Alice <alice@example.org>)"), run::err);
             assertTrue(run.err().contains(fpr(aliceNew) + " (Alice (new) <alice@example.org>)"), run::err);
         }
@@ -96,20 +104,27 @@ class KeyCommandsTest {
         // the common prefix of nothing: a 16-digit suffix that matches no key
         Sandbox.Run unknown = sb.run(new byte[0], "key", "show", "0000000000000000");
         assertEquals(64, unknown.exit());
-        assertTrue(unknown.err().startsWith("cryptforward: no key for 0000000000000000 in " + sb.keyring), unknown::err);
+        assertTrue(
+                unknown.err().startsWith("cryptforward: no key for 0000000000000000 in " + sb.keyring), unknown::err);
     }
 
     @Test
     void usageErrorsExit64() {
         Sandbox sb = sandbox();
-        for (String[] args : List.of(new String[] {"key"}, new String[] {"key", "show"}, new String[] {"key", "frobnicate"},
-                new String[] {"key", "show", "alice"}, new String[] {"key", "show", "ABCDEF"}, new String[] {"key", "list", "--bogus"})) {
+        for (String[] args : List.of(
+                new String[] {"key"},
+                new String[] {"key", "show"},
+                new String[] {"key", "frobnicate"},
+                new String[] {"key", "show", "alice"},
+                new String[] {"key", "show", "ABCDEF"},
+                new String[] {"key", "list", "--bogus"})) {
             Sandbox.Run run = sb.run(new byte[0], args);
             assertEquals(64, run.exit(), () -> String.join(" ", args) + ": " + run.combined());
             assertTrue(run.err().startsWith("cryptforward: "), run::err);
             assertFalse(run.err().contains("\tat "), "no stack trace");
         }
-        Sandbox.Run missingFile = sb.run(new byte[0], "key", "import", tmp.resolve("nope.asc").toString());
+        Sandbox.Run missingFile =
+                sb.run(new byte[0], "key", "import", tmp.resolve("nope.asc").toString());
         assertEquals(65, missingFile.exit(), missingFile::combined);
         assertEquals("cryptforward: " + tmp.resolve("nope.asc") + ": no such file\n", missingFile.err());
     }
@@ -118,14 +133,17 @@ class KeyCommandsTest {
     void keyringIsWrittenWithModes0644And0755AndNoLeftovers() throws Exception {
         Sandbox sb = sandbox();
         Path fresh = tmp.resolve("new-keyring");
-        sb.writeConfig(Files.readString(sb.config).replace("keyring = \"" + sb.keyring + "\"", "keyring = \"" + fresh + "\""));
+        sb.writeConfig(
+                Files.readString(sb.config).replace("keyring = \"" + sb.keyring + "\"", "keyring = \"" + fresh + "\""));
         Sandbox.Run run = sb.run(BcKeys.publicKey(alice), "key", "import");
         assertEquals(0, run.exit(), run::combined);
         assertEquals("rwxr-xr-x", PosixFilePermissions.toString(Files.getPosixFilePermissions(fresh)));
         Path file = fresh.resolve(fpr(alice) + ".asc");
         assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(file)));
         try (Stream<Path> s = Files.list(fresh)) {
-            assertEquals(List.of(".index", ".lock", fpr(alice) + ".asc"), s.map(p -> p.getFileName().toString()).sorted().toList());
+            assertEquals(
+                    List.of(".index", ".lock", fpr(alice) + ".asc"),
+                    s.map(p -> p.getFileName().toString()).sorted().toList());
         }
         OpenPGPCertificate stored = new OpenPGPKeyReader().parseCertificate(Files.readString(file));
         assertArrayEquals(alice.toCertificate().getEncoded(), stored.getEncoded());
@@ -168,7 +186,9 @@ class KeyCommandsTest {
         assertEquals(0, export.exit());
         assertTrue(export.out().startsWith("-----BEGIN PGP PUBLIC KEY BLOCK-----\n"), export::out);
         assertTrue(export.out().lines().anyMatch(l -> l.matches("=[A-Za-z0-9+/]{4}")), "CRC line for GnuPG 2.2");
-        assertArrayEquals(bob.toCertificate().getEncoded(), new OpenPGPKeyReader().parseCertificate(export.out()).getEncoded());
+        assertArrayEquals(
+                bob.toCertificate().getEncoded(),
+                new OpenPGPKeyReader().parseCertificate(export.out()).getEncoded());
     }
 
     @Test
@@ -191,10 +211,16 @@ class KeyCommandsTest {
         assertEquals(0, json.exit());
         String compact = json.out().replaceAll("\\s+", " ");
         assertTrue(compact.startsWith("[ {"), compact);
-        assertTrue(compact.contains("\"fingerprint\": \"" + fpr(bob) + "\", \"version\": 4, \"user_ids\": [ \"Bob <bob@example.org>\" ], "
-                + "\"algorithm\": \"Ed25519\", \"usable\": true, \"reason\": null, \"expires\": null"), compact);
-        assertTrue(compact.contains("\"algorithm\": \"X25519\", \"usage\": \"encrypt\", \"created\": \"2020-01-01\", \"expires\": \"never\", "
-                + "\"state\": \"valid\""), compact);
+        assertTrue(
+                compact.contains("\"fingerprint\": \"" + fpr(bob)
+                        + "\", \"version\": 4, \"user_ids\": [ \"Bob <bob@example.org>\" ], "
+                        + "\"algorithm\": \"Ed25519\", \"usable\": true, \"reason\": null, \"expires\": null"),
+                compact);
+        assertTrue(
+                compact.contains(
+                        "\"algorithm\": \"X25519\", \"usage\": \"encrypt\", \"created\": \"2020-01-01\", \"expires\": \"never\", "
+                                + "\"state\": \"valid\""),
+                compact);
     }
 
     @Test
@@ -204,7 +230,11 @@ class KeyCommandsTest {
         Sandbox.Run list = sb.run(new byte[0], "key", "list");
         assertEquals(0, list.exit(), list::combined);
         assertTrue(list.out().contains(TestKeys.ED.fingerprint + "  usable"), list::out);
-        assertTrue(list.err().contains("warning: keyring file " + sb.keyring.resolve("0000000000000000000000000000000000000000.asc")), list::err);
+        assertTrue(
+                list.err()
+                        .contains("warning: keyring file "
+                                + sb.keyring.resolve("0000000000000000000000000000000000000000.asc")),
+                list::err);
         Sandbox.Run show = sb.run(new byte[0], "key", "show", TestKeys.RSA.email);
         assertEquals(0, show.exit(), show::combined);
     }
@@ -227,8 +257,11 @@ class KeyCommandsTest {
         OpenPGPKey signer = BcKeys.signOnly(4, "Signer <signer@example.org>");
         Sandbox.Run run = sb.run(BcKeys.publicKey(signer), "key", "import");
         assertEquals(65, run.exit(), run::combined);
-        assertEquals("cryptforward: refusing key " + fpr(signer) + " (Signer <signer@example.org>): it cannot be used for encryption: "
-                + "it has no encryption subkey (a sign-only key); nothing was stored\n", run.err());
+        assertEquals(
+                "cryptforward: refusing key " + fpr(signer)
+                        + " (Signer <signer@example.org>): it cannot be used for encryption: "
+                        + "it has no encryption subkey (a sign-only key); nothing was stored\n",
+                run.err());
     }
 
     @Test
@@ -239,16 +272,23 @@ class KeyCommandsTest {
         assertEquals(0, sb.run(BcKeys.publicKey(six), "key", "import").exit());
 
         // a new encryption subkey
-        OpenPGPKey more = new org.bouncycastle.openpgp.api.bc.BcOpenPGPApi().editKey(six).addEncryptionSubkey().done();
+        OpenPGPKey more = new org.bouncycastle.openpgp.api.bc.BcOpenPGPApi()
+                .editKey(six)
+                .addEncryptionSubkey()
+                .done();
         Sandbox.Run added = sb.run(BcKeys.publicKey(more), "key", "import");
         assertEquals(0, added.exit(), added::combined);
         assertTrue(added.out().startsWith("updated " + f), added::out);
-        OpenPGPCertificate stored = new OpenPGPKeyReader().parseCertificate(Files.readString(sb.keyring.resolve(f + ".asc")));
+        OpenPGPCertificate stored =
+                new OpenPGPKeyReader().parseCertificate(Files.readString(sb.keyring.resolve(f + ".asc")));
         assertEquals(3, stored.getKeys().size(), "primary and both subkeys");
         assertEquals(2, stored.getEncryptionKeys(new java.util.Date()).size());
 
         // then a revocation, given as the old copy plus the revocation: the new subkey stays
-        OpenPGPKey revoked = new org.bouncycastle.openpgp.api.bc.BcOpenPGPApi().editKey(six).revokeKey().done();
+        OpenPGPKey revoked = new org.bouncycastle.openpgp.api.bc.BcOpenPGPApi()
+                .editKey(six)
+                .revokeKey()
+                .done();
         Sandbox.Run rev = sb.run(BcKeys.publicKey(revoked), "key", "import");
         assertEquals(0, rev.exit(), rev::combined);
         assertTrue(rev.out().contains("encryption:  NO: the key is revoked"), rev::out);

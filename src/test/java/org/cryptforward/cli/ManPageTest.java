@@ -31,7 +31,8 @@ class ManPageTest {
 
     static CommandLine commandLine() {
         PrintStream nowhere = new PrintStream(OutputStream.nullOutputStream());
-        return Cli.commandLine(new Context(InputStream.nullInputStream(), nowhere, nowhere, Map.of(), Clock.systemUTC(), false));
+        return Cli.commandLine(
+                new Context(InputStream.nullInputStream(), nowhere, nowhere, Map.of(), Clock.systemUTC(), false));
     }
 
     /** Every command below the root, by its name after "cryptforward ", e.g. "key import". */
@@ -86,7 +87,10 @@ class ManPageTest {
     @Test
     void theModelHasTheCommandsThisTestExpects() {
         // guards the test itself: an empty model would make every check below pass
-        assertTrue(commands().keySet().containsAll(List.of("deliver", "key", "key import", "key list", "check", "test", "help")),
+        assertTrue(
+                commands()
+                        .keySet()
+                        .containsAll(List.of("deliver", "key", "key import", "key list", "check", "test", "help")),
                 commands().keySet().toString());
         assertTrue(ownOptionNames(commands().get("deliver")).contains("--dry-run"));
         assertFalse(ownOptionNames(commands().get("key import")).contains("--config"), "inherited from key");
@@ -124,7 +128,10 @@ class ManPageTest {
                 }
             }
         });
-        assertEquals(List.of(), missing, "not documented as '.It Fl ...' or '.It Ar ...' in its subsection of " + PAGE.file());
+        assertEquals(
+                List.of(),
+                missing,
+                "not documented as '.It Fl ...' or '.It Ar ...' in its subsection of " + PAGE.file());
     }
 
     @Test
@@ -139,7 +146,9 @@ class ManPageTest {
             }
         }
         assertEquals(List.of(), missing, "options of cryptforward itself missing from OPTIONS");
-        assertTrue(options.itemOptions().containsAll(List.of("--debug", "--help", "--version")), options.itemOptions().toString());
+        assertTrue(
+                options.itemOptions().containsAll(List.of("--debug", "--help", "--version")),
+                options.itemOptions().toString());
     }
 
     @Test
@@ -187,7 +196,7 @@ class ManPageTest {
     void everyExitCodeIsExplained() {
         Set<String> codes = new LinkedHashSet<>();
         commandLine().getCommandSpec().usageMessage().exitCodeList().keySet().forEach(k -> codes.add(k.strip()));
-        codes.add(String.valueOf(org.cryptforward.ExitCodes.CONFIG));
+        codes.add(String.valueOf(org.cryptforward.core.ExitCodes.CONFIG));
         assertTrue(codes.containsAll(List.of("0", "64", "69", "75")), codes.toString());
         ManPage.Part exit = PAGE.section("EXIT STATUS");
         assertNotNull(exit, "an EXIT STATUS section");

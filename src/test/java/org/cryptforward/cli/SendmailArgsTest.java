@@ -7,8 +7,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 import java.util.List;
 import java.util.Optional;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
@@ -42,12 +42,18 @@ class SendmailArgsTest {
         assertTrue(b.ignoreDots() && b.extractRecipients());
         SendmailArgs c = parse("-itf", "logwatch@host.example");
         assertTrue(c.ignoreDots() && c.extractRecipients());
-        assertEquals(Optional.of("logwatch@host.example"), c.sender(), "a value-taking letter at the end of a cluster takes the next word");
+        assertEquals(
+                Optional.of("logwatch@host.example"),
+                c.sender(),
+                "a value-taking letter at the end of a cluster takes the next word");
         assertEquals(Optional.of("a@b.example"), parse("-fa@b.example", "root").sender());
-        assertEquals(Optional.of("a@b.example"), parse("-f", "a@b.example", "root").sender());
-        assertEquals(Optional.of("a@b.example"), parse("-r", "<a@b.example>", "root").sender());
+        assertEquals(
+                Optional.of("a@b.example"), parse("-f", "a@b.example", "root").sender());
+        assertEquals(
+                Optional.of("a@b.example"), parse("-r", "<a@b.example>", "root").sender());
         assertEquals(Optional.of(""), parse("-f", "<>", "root").sender(), "the null sender");
-        assertEquals(Optional.of("Cron Daemon"), parse("-F", "Cron Daemon", "root").fullName());
+        assertEquals(
+                Optional.of("Cron Daemon"), parse("-F", "Cron Daemon", "root").fullName());
     }
 
     @Test
@@ -61,7 +67,8 @@ class SendmailArgsTest {
 
     @Test
     void commaSeparatedAndBracketedRecipients() throws Failure {
-        assertEquals(List.of("root", "admin@example.org", "ops@example.org"),
+        assertEquals(
+                List.of("root", "admin@example.org", "ops@example.org"),
                 parse("root, admin@example.org", "Ops <ops@example.org>").recipients());
     }
 
@@ -79,11 +86,47 @@ class SendmailArgsTest {
 
     @Test
     void optionsWithoutMeaningHereAreIgnoredAndListed() throws Failure {
-        SendmailArgs a = parse("-oee", "-odb", "-N", "never", "-Rhdrs", "-V", "envid", "-U", "-G", "-n", "-m", "-C", "/etc/mail/sendmail.cf",
-                "-h", "17", "-L", "tag", "-OMaxHopCount=5", "-Am", "-d0.1", "root");
+        SendmailArgs a = parse(
+                "-oee",
+                "-odb",
+                "-N",
+                "never",
+                "-Rhdrs",
+                "-V",
+                "envid",
+                "-U",
+                "-G",
+                "-n",
+                "-m",
+                "-C",
+                "/etc/mail/sendmail.cf",
+                "-h",
+                "17",
+                "-L",
+                "tag",
+                "-OMaxHopCount=5",
+                "-Am",
+                "-d0.1",
+                "root");
         assertEquals(List.of("root"), a.recipients());
-        assertEquals(List.of("-oee", "-odb", "-Nnever", "-Rhdrs", "-Venvid", "-U", "-G", "-n", "-m", "-C/etc/mail/sendmail.cf", "-h17",
-                "-Ltag", "-OMaxHopCount=5", "-Am", "-d0.1"), a.ignored());
+        assertEquals(
+                List.of(
+                        "-oee",
+                        "-odb",
+                        "-Nnever",
+                        "-Rhdrs",
+                        "-Venvid",
+                        "-U",
+                        "-G",
+                        "-n",
+                        "-m",
+                        "-C/etc/mail/sendmail.cf",
+                        "-h17",
+                        "-Ltag",
+                        "-OMaxHopCount=5",
+                        "-Am",
+                        "-d0.1"),
+                a.ignored());
     }
 
     @Test
@@ -91,11 +134,26 @@ class SendmailArgsTest {
         SendmailArgs a = parse("--config", "/tmp/x.toml", "--debug", "-t");
         assertEquals(Optional.of("/tmp/x.toml"), a.config());
         assertTrue(a.debug());
-        assertEquals(Optional.of("/tmp/y.toml"), parse("--config=/tmp/y.toml", "root").config());
+        assertEquals(
+                Optional.of("/tmp/y.toml"),
+                parse("--config=/tmp/y.toml", "root").config());
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"-z root", "-bd", "-bs", "-bv root", "-b", "-f", "--verbose root", "-F", "-oi", "-i --", "--config"})
+    @ValueSource(
+            strings = {
+                "-z root",
+                "-bd",
+                "-bs",
+                "-bv root",
+                "-b",
+                "-f",
+                "--verbose root",
+                "-F",
+                "-oi",
+                "-i --",
+                "--config"
+            })
     void badUsageIsA64WithOneLine(String line) {
         Failure f = assertThrows(Failure.class, () -> SendmailArgs.parse(List.of(line.split(" "))));
         assertEquals(ExitCodes.USAGE, f.exitCode());
@@ -105,8 +163,14 @@ class SendmailArgsTest {
 
     @Test
     void aRecipientOrSenderThatCouldBreakAProtocolLineIsRefused() {
-        assertEquals(ExitCodes.USAGE, assertThrows(Failure.class, () -> parse("root\r\nRCPT TO:<x@y>")).exitCode());
-        assertEquals(ExitCodes.USAGE, assertThrows(Failure.class, () -> parse("-f", "a@b>\r\nDATA", "root")).exitCode());
+        assertEquals(
+                ExitCodes.USAGE,
+                assertThrows(Failure.class, () -> parse("root\r\nRCPT TO:<x@y>"))
+                        .exitCode());
+        assertEquals(
+                ExitCodes.USAGE,
+                assertThrows(Failure.class, () -> parse("-f", "a@b>\r\nDATA", "root"))
+                        .exitCode());
     }
 
     @Test

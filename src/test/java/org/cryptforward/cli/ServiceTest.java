@@ -67,8 +67,9 @@ class ServiceTest {
     }
 
     static byte[] message(String id, String body) {
-        return ("From: cron@host.example (Cron Daemon)\nTo: root@host.example\nSubject: Cron <root@host> job " + id + "\n"
-                + "Message-ID: <" + id + "@host.example>\n\n" + body + "\n").getBytes(StandardCharsets.UTF_8);
+        return ("From: cron@host.example (Cron Daemon)\nTo: root@host.example\nSubject: Cron <root@host> job " + id
+                        + "\n" + "Message-ID: <" + id + "@host.example>\n\n" + body + "\n")
+                .getBytes(StandardCharsets.UTF_8);
     }
 
     Sandbox sandbox(String name, String service, String forwardTo) {
@@ -76,7 +77,8 @@ class ServiceTest {
         Sandbox sb = new Sandbox(dir, relay.port(), service, true, List.of(TestKeys.ED.email));
         if (forwardTo != null) {
             try {
-                sb.writeConfig(Files.readString(sb.config).replace("forward_to = [\"admin@example.org\"]", "forward_to = " + forwardTo));
+                sb.writeConfig(Files.readString(sb.config)
+                        .replace("forward_to = [\"admin@example.org\"]", "forward_to = " + forwardTo));
             } catch (java.io.IOException e) {
                 throw new java.io.UncheckedIOException(e);
             }
@@ -100,7 +102,9 @@ class ServiceTest {
         Sandbox sb = sandbox("a", InJvmService.toml(tmp.resolve("a"), ""), null);
         InJvmService service = serve(sb);
         byte[] m = message("one", "the body of the first message");
-        Sandbox.Run r = sb.env("SENDER", "cron@host.example").env("RECIPIENT", "root@cf.test").deliver(m);
+        Sandbox.Run r = sb.env("SENDER", "cron@host.example")
+                .env("RECIPIENT", "root@cf.test")
+                .deliver(m);
         assertEquals(0, r.exit(), r.combined());
         assertEquals("", r.combined());
         assertEquals(1, service.service.served(), service.log());
@@ -109,8 +113,12 @@ class ServiceTest {
         assertArrayEquals(m, Files.readAllBytes(local.get(0)));
         assertEquals(1, relay.accepted().size());
         assertForwarded(m, relay.accepted().get(0));
-        assertTrue(relay.commands().stream().anyMatch(c -> c.startsWith("RCPT TO:<admin@example.org>")), relay.commands().toString());
-        assertTrue(sb.logText().contains("from=<cron@host.example> to=<root@cf.test>"), "the MTA's environment went over: " + sb.logText());
+        assertTrue(
+                relay.commands().stream().anyMatch(c -> c.startsWith("RCPT TO:<admin@example.org>")),
+                relay.commands().toString());
+        assertTrue(
+                sb.logText().contains("from=<cron@host.example> to=<root@cf.test>"),
+                "the MTA's environment went over: " + sb.logText());
 
         Sandbox.Run again = sb.deliver(m);
         assertEquals(0, again.exit(), again.combined());
@@ -182,7 +190,8 @@ class ServiceTest {
         InJvmService service = serve(sb);
         byte[] m = message("newer", "from a newer client");
         Context ctx = context(m);
-        DeliverCmd cmd = FastDeliver.parse(ctx, new String[] {"deliver", "--config", sb.config.toString(), "--recipient", "root"});
+        DeliverCmd cmd = FastDeliver.parse(
+                ctx, new String[] {"deliver", "--config", sb.config.toString(), "--recipient", "root"});
         assertNull(new ServiceClient(ctx, Protocol.VERSION + 1).deliver(cmd), "refused: the client falls back");
         assertEquals(1, service.service.requests());
         assertEquals(0, service.service.served());
@@ -216,7 +225,9 @@ class ServiceTest {
         assertTrue(service.log().contains("serves " + own.config), service.log());
         assertEquals(0, own.maildirMessages().size());
         assertEquals(1, other.maildirMessages().size());
-        assertTrue(relay.commands().contains("RCPT TO:<other@example.org>"), "the other configuration's rule: " + relay.commands());
+        assertTrue(
+                relay.commands().contains("RCPT TO:<other@example.org>"),
+                "the other configuration's rule: " + relay.commands());
     }
 
     @Test
@@ -224,10 +235,13 @@ class ServiceTest {
         Sandbox sb = sandbox("c", InJvmService.toml(tmp.resolve("c"), ""), null);
         InJvmService service = serve(sb);
         assertEquals(0, sb.deliver(message("c1", "one"), "--recipient", "root").exit());
-        sb.writeConfig(Files.readString(sb.config).replace("forward_to = [\"admin@example.org\"]", "forward_to = [\"changed@example.org\"]"));
+        sb.writeConfig(Files.readString(sb.config)
+                .replace("forward_to = [\"admin@example.org\"]", "forward_to = [\"changed@example.org\"]"));
         assertEquals(0, sb.deliver(message("c2", "two"), "--recipient", "root").exit());
         assertEquals(2, service.service.served());
-        assertTrue(relay.commands().contains("RCPT TO:<changed@example.org>"), relay.commands().toString());
+        assertTrue(
+                relay.commands().contains("RCPT TO:<changed@example.org>"),
+                relay.commands().toString());
 
         sb.writeConfig(Files.readString(sb.config).replace("[relay]\n", "[relay]\nport = \"smtp\"\n"));
         Sandbox.Run broken = sb.deliver(message("c3", "three"), "--recipient", "root");
@@ -251,13 +265,16 @@ class ServiceTest {
         assertArrayEquals(m, Files.readAllBytes(sb.maildirMessages().get(0)));
         // and a service started now replaces the stale socket
         InJvmService service = serve(sb);
-        assertEquals(0, sb.deliver(message("then", "a service"), "--recipient", "root").exit());
+        assertEquals(
+                0,
+                sb.deliver(message("then", "a service"), "--recipient", "root").exit());
         assertEquals(1, service.service.served());
     }
 
     @Test
     void dryRunPrintsTheSameBothWays() throws Exception {
-        Sandbox sb = sandbox("d", InJvmService.toml(tmp.resolve("d"), ""), "[\"admin@example.org\", \"second@example.org\"]");
+        Sandbox sb = sandbox(
+                "d", InJvmService.toml(tmp.resolve("d"), ""), "[\"admin@example.org\", \"second@example.org\"]");
         byte[] m = message("dry", "a dry run body");
         Sandbox.Run inProcess = sb.deliver(m, "--recipient", "root", "--dry-run");
         InJvmService service = serve(sb);
@@ -284,7 +301,8 @@ class ServiceTest {
             s = s.replace(x, "BOUNDARY");
         }
         s = s.replaceAll("Message-ID: <[^>]+@cf.test>", "Message-ID: <OWN>").replaceAll("Date: [^\r\n]+", "Date: DATE");
-        Matcher armor = Pattern.compile("-----BEGIN PGP MESSAGE-----.*?-----END PGP MESSAGE-----", Pattern.DOTALL).matcher(s);
+        Matcher armor = Pattern.compile("-----BEGIN PGP MESSAGE-----.*?-----END PGP MESSAGE-----", Pattern.DOTALL)
+                .matcher(s);
         StringBuilder sb = new StringBuilder();
         int count = 0;
         while (armor.find()) {
@@ -300,7 +318,8 @@ class ServiceTest {
 
     @Test
     void aClientThatGoesAwayStopsItsDeliveryBeforeTheNextForward() throws Exception {
-        Sandbox sb = sandbox("g", InJvmService.toml(tmp.resolve("g"), ""), "[\"first@example.org\", \"second@example.org\"]");
+        Sandbox sb = sandbox(
+                "g", InJvmService.toml(tmp.resolve("g"), ""), "[\"first@example.org\", \"second@example.org\"]");
         InJvmService service = serve(sb);
         relay.pause(Step.END_OF_DATA, Duration.ofSeconds(2));
         byte[] m = message("gone", "the client goes away");
@@ -331,15 +350,26 @@ class ServiceTest {
         }
         assertTrue(service.log().contains("client went away"), service.log());
         assertTrue(service.log().contains("ended with 75 (cancelled)"), service.log());
-        assertFalse(relay.commands().contains("RCPT TO:<second@example.org>"), "nothing relayed after the client went away: " + relay.commands());
+        assertFalse(
+                relay.commands().contains("RCPT TO:<second@example.org>"),
+                "nothing relayed after the client went away: " + relay.commands());
         assertEquals(1, sb.maildirMessages().size());
 
         relay.clear();
         Sandbox.Run retry = sb.deliver(m, "--recipient", "root");
         assertEquals(0, retry.exit(), retry.combined());
         assertEquals(1, sb.maildirMessages().size(), "one local copy");
-        assertEquals(1, relay.commands().stream().filter(c -> c.equals("RCPT TO:<first@example.org>")).count(), "the journal had the first");
-        assertEquals(1, relay.commands().stream().filter(c -> c.equals("RCPT TO:<second@example.org>")).count());
+        assertEquals(
+                1,
+                relay.commands().stream()
+                        .filter(c -> c.equals("RCPT TO:<first@example.org>"))
+                        .count(),
+                "the journal had the first");
+        assertEquals(
+                1,
+                relay.commands().stream()
+                        .filter(c -> c.equals("RCPT TO:<second@example.org>"))
+                        .count());
     }
 
     @Test
@@ -350,7 +380,10 @@ class ServiceTest {
         try (SocketChannel ch = SocketChannel.open(StandardProtocolFamily.UNIX)) {
             ch.connect(UnixDomainSocketAddress.of(tmp.resolve("cut").resolve("s.sock")));
             OutputStream out = Channels.newOutputStream(ch);
-            Protocol.writeHello(out, Protocol.VERSION, Map.of("op", "deliver", "config", sb.config.toAbsolutePath().toString(), "recipient", "root"));
+            Protocol.writeHello(
+                    out,
+                    Protocol.VERSION,
+                    Map.of("op", "deliver", "config", sb.config.toAbsolutePath().toString(), "recipient", "root"));
             DataInputStream in = new DataInputStream(Channels.newInputStream(ch));
             Protocol.readVersion(in);
             assertEquals(Protocol.ACCEPTED, in.readUnsignedByte());
@@ -373,7 +406,8 @@ class ServiceTest {
         InJvmService service = serve(sb);
         relay.pause(Step.END_OF_DATA, Duration.ofSeconds(4));
         ExecutorService pool = Executors.newFixedThreadPool(2);
-        Future<Sandbox.Run> first = pool.submit(() -> sb.deliver(message("slow", "takes the only slot"), "--recipient", "root"));
+        Future<Sandbox.Run> first =
+                pool.submit(() -> sb.deliver(message("slow", "takes the only slot"), "--recipient", "root"));
         long until = System.nanoTime() + 10_000_000_000L;
         while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
             Thread.sleep(10);
@@ -381,7 +415,8 @@ class ServiceTest {
         Thread.sleep(500); // the first is in the relay's pause now
         relay.pause(Step.END_OF_DATA, Duration.ZERO);
         long start = System.nanoTime();
-        Future<Sandbox.Run> second = pool.submit(() -> sb.deliver(message("waits", "waits for it"), "--recipient", "root"));
+        Future<Sandbox.Run> second =
+                pool.submit(() -> sb.deliver(message("waits", "waits for it"), "--recipient", "root"));
         Sandbox.Run r1 = first.get();
         Sandbox.Run r2 = second.get();
         pool.shutdown();
@@ -399,10 +434,12 @@ class ServiceTest {
         InJvmService service = serve(sb);
         relay.at(Step.END_OF_DATA, ScriptedRelay.Action.silence()); // the first holds the slot to its deadline
         ExecutorService pool = Executors.newFixedThreadPool(2);
-        Future<Sandbox.Run> first = pool.submit(() -> sb.deliver(message("stuck", "holds the slot"), "--recipient", "root"));
+        Future<Sandbox.Run> first =
+                pool.submit(() -> sb.deliver(message("stuck", "holds the slot"), "--recipient", "root"));
         Thread.sleep(1500);
         long start = System.nanoTime();
-        Future<Sandbox.Run> second = pool.submit(() -> sb.deliver(message("busy", "waits, then has no time left"), "--recipient", "root"));
+        Future<Sandbox.Run> second =
+                pool.submit(() -> sb.deliver(message("busy", "waits, then has no time left"), "--recipient", "root"));
         Sandbox.Run r2 = second.get();
         long waited = System.nanoTime() - start;
         Sandbox.Run r1 = first.get();
@@ -410,7 +447,9 @@ class ServiceTest {
         assertEquals(75, r1.exit(), r1.combined());
         assertEquals(75, r2.exit(), r2.combined());
         assertTrue(r2.err().startsWith("4.") && r2.err().strip().lines().count() == 1, r2.err());
-        assertTrue(waited > 8_000_000_000L && waited < 13_000_000_000L, "waited for the slot, and no longer than its deadline: " + waited);
+        assertTrue(
+                waited > 8_000_000_000L && waited < 13_000_000_000L,
+                "waited for the slot, and no longer than its deadline: " + waited);
         assertEquals(0, relay.accepted().size());
     }
 
@@ -418,10 +457,17 @@ class ServiceTest {
     void theSocketIsPrivateUnlessOtherUsersAreAllowed() throws Exception {
         Sandbox own = sandbox("p", InJvmService.toml(tmp.resolve("p"), ""), null);
         serve(own);
-        assertEquals("rw-------", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("p/s.sock"))));
-        Sandbox open = sandbox("o", InJvmService.toml(tmp.resolve("o"), "allowed_users = [\"root\", \"daemon\"]\n"), null);
+        assertEquals(
+                "rw-------",
+                java.nio.file.attribute.PosixFilePermissions.toString(
+                        Files.getPosixFilePermissions(tmp.resolve("p/s.sock"))));
+        Sandbox open =
+                sandbox("o", InJvmService.toml(tmp.resolve("o"), "allowed_users = [\"root\", \"daemon\"]\n"), null);
         serve(open);
-        assertEquals("rw-rw-rw-", java.nio.file.attribute.PosixFilePermissions.toString(Files.getPosixFilePermissions(tmp.resolve("o/s.sock"))),
+        assertEquals(
+                "rw-rw-rw-",
+                java.nio.file.attribute.PosixFilePermissions.toString(
+                        Files.getPosixFilePermissions(tmp.resolve("o/s.sock"))),
                 "the peer check decides");
     }
 
@@ -430,12 +476,19 @@ class ServiceTest {
         Path dir = tmp.resolve("act");
         Sandbox sb = sandbox("act", InJvmService.toml(dir, "idle_exit_seconds = 2\n"), null);
         // the listening socket systemd would pass as standard input
-        java.nio.channels.ServerSocketChannel listening = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        java.nio.channels.ServerSocketChannel listening =
+                java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         listening.bind(UnixDomainSocketAddress.of(dir.resolve("s.sock")));
-        org.cryptforward.service.Service service = ServeCmd.service(sb.config, Clock.systemDefaultZone(),
-                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), true);
+        org.cryptforward.service.Service service = ServeCmd.service(
+                sb.config,
+                Clock.systemDefaultZone(),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                true);
         service.start(listening);
-        assertEquals(0, sb.deliver(message("act", "socket-activated"), "--recipient", "root").exit());
+        assertEquals(
+                0,
+                sb.deliver(message("act", "socket-activated"), "--recipient", "root")
+                        .exit());
         assertEquals(1, service.served());
         long start = System.nanoTime();
         Thread waiter = new Thread(() -> {
@@ -458,7 +511,8 @@ class ServiceTest {
     }
 
     Thread fakeService(Path socket, After after) throws Exception {
-        java.nio.channels.ServerSocketChannel server = java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX);
+        java.nio.channels.ServerSocketChannel server =
+                java.nio.channels.ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(socket));
         closing.add(server);
         Thread t = new Thread(() -> {
@@ -489,8 +543,13 @@ class ServiceTest {
         Sandbox.Run r = sb.deliver(message("broken", "the service dies"), "--recipient", "root");
         t.join(10_000);
         assertEquals(75, r.exit(), r.combined());
-        assertTrue(r.err().endsWith("4.3.0 cryptforward: the delivery service sent no result; the MTA will retry\n"), r.err());
-        assertEquals(0, sb.maildirMessages().size(), "not delivered in-process behind the service's back: the message was handed over");
+        assertTrue(
+                r.err().endsWith("4.3.0 cryptforward: the delivery service sent no result; the MTA will retry\n"),
+                r.err());
+        assertEquals(
+                0,
+                sb.maildirMessages().size(),
+                "not delivered in-process behind the service's back: the message was handed over");
     }
 
     @Test
@@ -533,21 +592,34 @@ class ServiceTest {
 
     @Test
     void theSocketScanFindsWhatTheLoaderReads() {
-        assertEquals("/run/x/d.sock", ServiceClient.scanSocket("a = 1\n[service]\nsocket = \"/run/x/d.sock\" # here\n[[rule]]\nsocket = \"/no\"\n"));
-        assertEquals("/run/y.sock", ServiceClient.scanSocket("service.socket = '/run/y.sock'\n[relay]\nhost = \"h\"\n"));
+        assertEquals(
+                "/run/x/d.sock",
+                ServiceClient.scanSocket(
+                        "a = 1\n[service]\nsocket = \"/run/x/d.sock\" # here\n[[rule]]\nsocket = \"/no\"\n"));
+        assertEquals(
+                "/run/y.sock", ServiceClient.scanSocket("service.socket = '/run/y.sock'\n[relay]\nhost = \"h\"\n"));
         assertEquals("/a/b", ServiceClient.scanSocket("[ service ]\n  socket='/a/b'\n"));
-        assertNull(ServiceClient.scanSocket("[service]\nsocket = \"/run/with space\"\n"), "what the loader refuses, the scan does not take");
+        assertNull(
+                ServiceClient.scanSocket("[service]\nsocket = \"/run/with space\"\n"),
+                "what the loader refuses, the scan does not take");
         assertNull(ServiceClient.scanSocket("[service]\nsocket = \"/run/\\u0041\"\n"));
         assertNull(ServiceClient.scanSocket("[services]\nsocket = \"/run/a\"\n[rule.service]\nsocket = \"/run/b\"\n"));
         assertNull(ServiceClient.scanSocket("[relay]\nservice.socket = \"/run/a\"\n"));
-        assertEquals(org.cryptforward.config.ConfigLoader.locate(null, Map.of()), ServiceClient.configFile(null, Map.of()));
-        assertEquals(org.cryptforward.config.ConfigLoader.locate(null, Map.of("CRYPTFORWARD_CONFIG", "/x.toml")),
+        assertEquals(
+                org.cryptforward.config.ConfigLoader.locate(null, Map.of()), ServiceClient.configFile(null, Map.of()));
+        assertEquals(
+                org.cryptforward.config.ConfigLoader.locate(null, Map.of("CRYPTFORWARD_CONFIG", "/x.toml")),
                 ServiceClient.configFile(null, Map.of("CRYPTFORWARD_CONFIG", "/x.toml")));
         assertNotNull(ServiceClient.configFile(Path.of("rel.toml"), Map.of()));
     }
 
     private static Context context(byte[] stdin) {
-        return new Context(new ByteArrayInputStream(stdin), new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
-                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8), Map.of(), Clock.systemDefaultZone(), false);
+        return new Context(
+                new ByteArrayInputStream(stdin),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8),
+                Map.of(),
+                Clock.systemDefaultZone(),
+                false);
     }
 }

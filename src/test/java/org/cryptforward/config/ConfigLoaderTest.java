@@ -31,7 +31,8 @@ class ConfigLoaderTest {
 
     @Test
     void defaultsAndRelativePaths() throws Exception {
-        Path f = write("keyring = \"keys\"\n[[rule]]\nname = \"r\"\nrecipient = \"root\"\nforward_to = \"a@example.org\"\nkeys = \"a@example.org\"\n");
+        Path f = write(
+                "keyring = \"keys\"\n[[rule]]\nname = \"r\"\nrecipient = \"root\"\nforward_to = \"a@example.org\"\nkeys = \"a@example.org\"\n");
         Config c = ConfigLoader.load(f);
         assertEquals(dir.resolve("keys"), c.keyring(), "relative to the configuration file's directory");
         assertEquals(Path.of("/var/lib/cryptforward/state"), c.stateDir());
@@ -51,27 +52,31 @@ class ConfigLoaderTest {
 
     @Test
     void tlsDefaultsToPort465AndMboxWithoutSlash() throws Exception {
-        Config c = ConfigLoader.load(write("[relay]\nhost = \"smtp.example.org\"\nsecurity = \"tls\"\n[local]\nmailbox = \"/var/mail/cf\"\n"));
+        Config c = ConfigLoader.load(write(
+                "[relay]\nhost = \"smtp.example.org\"\nsecurity = \"tls\"\n[local]\nmailbox = \"/var/mail/cf\"\n"));
         assertEquals(465, c.relay().port());
         assertTrue(!c.local().maildir());
     }
 
     @Test
     void everyProblemHasFileLineAndKey() throws Exception {
-        List<String> p = problems("keyring = 5\n"                    // 1
-                + "[relay]\n"                                      // 2
-                + "port = \"x\"\n"                                 // 3
-                + "securty = \"tls\"\n"                            // 4
-                + "[[rule]]\n"                                     // 5
-                + "name = \"a\"\n"                                 // 6
-                + "header = { Subject = \"(\" }\n"                 // 7
-                + "forward_to = [\"nobody\"]\n"                    // 8
-                + "keys = []\n");                                  // 9
+        List<String> p = problems(
+                "keyring = 5\n" // 1
+                        + "[relay]\n" // 2
+                        + "port = \"x\"\n" // 3
+                        + "securty = \"tls\"\n" // 4
+                        + "[[rule]]\n" // 5
+                        + "name = \"a\"\n" // 6
+                        + "header = { Subject = \"(\" }\n" // 7
+                        + "forward_to = [\"nobody\"]\n" // 8
+                        + "keys = []\n"); // 9
         String f = dir.resolve("cryptforward.toml").toString();
         assertTrue(p.contains(f + ":1: keyring: must be a string, not an integer"), p.toString());
         assertTrue(p.contains(f + ":3: relay.port: must be an integer, not a string"), p.toString());
         assertTrue(p.contains(f + ":4: relay.securty: unknown key (did you mean security?)"), p.toString());
-        assertTrue(p.stream().anyMatch(s -> s.startsWith(f + ":7: rule[1].header.Subject: bad regular expression")), p.toString());
+        assertTrue(
+                p.stream().anyMatch(s -> s.startsWith(f + ":7: rule[1].header.Subject: bad regular expression")),
+                p.toString());
         assertTrue(p.contains(f + ":8: rule[1].forward_to: not an e-mail address: \"nobody\""), p.toString());
         assertTrue(p.contains(f + ":9: rule[1].keys: must not be empty"), p.toString());
         assertEquals(6, p.size(), p.toString());
@@ -87,7 +92,8 @@ class ConfigLoaderTest {
 
     @Test
     void missingRequiredRuleKeysNameTheRule() throws Exception {
-        List<String> p = problems("[[rule]]\nname = \"x\"\n[[rule]]\nname = \"x\"\nforward_to = \"a@b.example\"\nkeys = \"a@b.example\"\n");
+        List<String> p = problems(
+                "[[rule]]\nname = \"x\"\n[[rule]]\nname = \"x\"\nforward_to = \"a@b.example\"\nkeys = \"a@b.example\"\n");
         String f = dir.resolve("cryptforward.toml").toString();
         assertTrue(p.contains(f + ":1: rule[1].forward_to: required"), p.toString());
         assertTrue(p.contains(f + ":1: rule[1].keys: required"), p.toString());
@@ -105,13 +111,18 @@ class ConfigLoaderTest {
 
     @Test
     void missingAndUnreadableFiles() throws Exception {
-        ConfigException missing = assertThrows(ConfigException.class, () -> ConfigLoader.load(dir.resolve("nope.toml")));
-        assertEquals(dir.resolve("nope.toml") + ": no such file", missing.problems().get(0).toString());
+        ConfigException missing =
+                assertThrows(ConfigException.class, () -> ConfigLoader.load(dir.resolve("nope.toml")));
+        assertEquals(
+                dir.resolve("nope.toml") + ": no such file",
+                missing.problems().get(0).toString());
     }
 
     @Test
     void locateFollowsOptionThenEnvironmentThenDefault() {
-        assertEquals(Path.of("/a.toml"), ConfigLoader.locate(Path.of("/a.toml"), java.util.Map.of("CRYPTFORWARD_CONFIG", "/b.toml")));
+        assertEquals(
+                Path.of("/a.toml"),
+                ConfigLoader.locate(Path.of("/a.toml"), java.util.Map.of("CRYPTFORWARD_CONFIG", "/b.toml")));
         assertEquals(Path.of("/b.toml"), ConfigLoader.locate(null, java.util.Map.of("CRYPTFORWARD_CONFIG", "/b.toml")));
         assertEquals(ConfigLoader.DEFAULT_PATH, ConfigLoader.locate(null, java.util.Map.of()));
     }

@@ -42,18 +42,31 @@ class ExamplesTest {
         String text = Files.readString(EXAMPLE);
         List<String> missing = new ArrayList<>();
         Map<String, Set<String>> tables = Map.of(
-                "", ConfigLoader.TOP_KEYS, "local", ConfigLoader.LOCAL_KEYS, "relay", ConfigLoader.RELAY_KEYS, "rule", ConfigLoader.RULE_KEYS,
-                "queue", ConfigLoader.QUEUE_KEYS, "service", ConfigLoader.SERVICE_KEYS);
+                "",
+                ConfigLoader.TOP_KEYS,
+                "local",
+                ConfigLoader.LOCAL_KEYS,
+                "relay",
+                ConfigLoader.RELAY_KEYS,
+                "rule",
+                ConfigLoader.RULE_KEYS,
+                "queue",
+                ConfigLoader.QUEUE_KEYS,
+                "service",
+                ConfigLoader.SERVICE_KEYS);
         tables.forEach((table, keys) -> {
             for (String key : keys) {
-                if (table.isEmpty() && Set.of("local", "relay", "rule", "queue", "service").contains(key)) {
+                if (table.isEmpty()
+                        && Set.of("local", "relay", "rule", "queue", "service").contains(key)) {
                     if (!text.contains("[" + key + "]")) {
                         missing.add("[" + key + "]");
                     }
                     continue;
                 }
                 // set, or shown commented out
-                if (!Pattern.compile("(?m)^(# )?" + Pattern.quote(key) + " = ").matcher(text).find()) {
+                if (!Pattern.compile("(?m)^(# )?" + Pattern.quote(key) + " = ")
+                        .matcher(text)
+                        .find()) {
                     missing.add((table.isEmpty() ? "" : table + ".") + key);
                 }
             }

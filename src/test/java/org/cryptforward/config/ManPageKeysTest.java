@@ -35,8 +35,19 @@ class ManPageKeysTest {
     private static Map<String, Set<String>> keysByTable() {
         Set<String> top = new LinkedHashSet<>(ConfigLoader.TOP_KEYS);
         top.removeAll(TABLES);
-        return Map.of("", top, "local", ConfigLoader.LOCAL_KEYS, "relay", ConfigLoader.RELAY_KEYS, "rule", ConfigLoader.RULE_KEYS, "queue",
-                ConfigLoader.QUEUE_KEYS, "service", ConfigLoader.SERVICE_KEYS);
+        return Map.of(
+                "",
+                top,
+                "local",
+                ConfigLoader.LOCAL_KEYS,
+                "relay",
+                ConfigLoader.RELAY_KEYS,
+                "rule",
+                ConfigLoader.RULE_KEYS,
+                "queue",
+                ConfigLoader.QUEUE_KEYS,
+                "service",
+                ConfigLoader.SERVICE_KEYS);
     }
 
     private static Set<String> documentedKeys(ManPage.Part part) {

@@ -47,9 +47,11 @@ class ServiceUnitsTest {
     void theServiceRunsAsItsUserHardenedWritingOnlyWhereTheConfigurationKeepsThings() throws Exception {
         Map<String, List<String>> s = unit("cryptforward.service");
         assertEquals(List.of("/usr/local/bin/cryptforward serve"), s.get("ExecStart"));
-        assertEquals(List.of("socket"), s.get("StandardInput"), "the listening socket as fd 0: System.inheritedChannel()");
+        assertEquals(
+                List.of("socket"), s.get("StandardInput"), "the listening socket as fd 0: System.inheritedChannel()");
         assertEquals(List.of("cryptforward"), s.get("User"));
-        for (String k : List.of("NoNewPrivileges", "PrivateTmp", "ProtectHome", "ProtectKernelTunables", "RestrictSUIDSGID")) {
+        for (String k :
+                List.of("NoNewPrivileges", "PrivateTmp", "ProtectHome", "ProtectKernelTunables", "RestrictSUIDSGID")) {
             assertEquals(List.of("yes"), s.get(k), k);
         }
         assertEquals(List.of("strict"), s.get("ProtectSystem"));
@@ -72,12 +74,20 @@ class ServiceUnitsTest {
     void supervisorsWithoutSystemdRunServeAsTheServiceUser() throws Exception {
         String runit = Files.readString(Path.of("examples/runit/cryptforward/run"));
         assertTrue(runit.contains("exec chpst -u cryptforward:cryptforward /usr/local/bin/cryptforward serve"), runit);
-        assertTrue(runit.contains("-o cryptforward -g cryptforward -m 0755 " + ServiceConfig.DEFAULT_SOCKET.getParent()), "the socket's directory");
+        assertTrue(
+                runit.contains("-o cryptforward -g cryptforward -m 0755 " + ServiceConfig.DEFAULT_SOCKET.getParent()),
+                "the socket's directory");
         String openrc = Files.readString(Path.of("examples/openrc/cryptforward"));
-        assertTrue(openrc.contains("command=/usr/local/bin/cryptforward") && openrc.contains("command_args=\"serve\""), openrc);
+        assertTrue(
+                openrc.contains("command=/usr/local/bin/cryptforward") && openrc.contains("command_args=\"serve\""),
+                openrc);
         assertTrue(openrc.contains("command_user=\"cryptforward:cryptforward\""), openrc);
-        assertTrue(openrc.contains("--owner cryptforward:cryptforward --mode 0755 " + ServiceConfig.DEFAULT_SOCKET.getParent()), openrc);
-        assertTrue(Files.isExecutable(Path.of("examples/runit/cryptforward/run")) && Files.isExecutable(Path.of("examples/openrc/cryptforward")));
+        assertTrue(
+                openrc.contains(
+                        "--owner cryptforward:cryptforward --mode 0755 " + ServiceConfig.DEFAULT_SOCKET.getParent()),
+                openrc);
+        assertTrue(Files.isExecutable(Path.of("examples/runit/cryptforward/run"))
+                && Files.isExecutable(Path.of("examples/openrc/cryptforward")));
     }
 
     @Test

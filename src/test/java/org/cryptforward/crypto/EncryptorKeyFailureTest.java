@@ -34,19 +34,29 @@ class EncryptorKeyFailureTest {
     @Test
     void aBadRecipientKeyIsNamedAndNothingIsWritten() throws Exception {
         OpenPGPKey alice = BcKeys.key(4, "Alice <alice@example.org>");
-        Iterator<PGPPublicKey> keys = alice.toCertificate().getPGPPublicKeyRing().getPublicKeys();
+        Iterator<PGPPublicKey> keys =
+                alice.toCertificate().getPGPPublicKeyRing().getPublicKeys();
         keys.next();
         PGPPublicKey good = keys.next();
         byte[] point = new byte[65];
         point[0] = 4;
         Arrays.fill(point, 1, 65, (byte) 0x11);
-        PGPPublicKey bad = Splice.subkey(PublicKeyAlgorithmTags.ECDH, new ECDHPublicBCPGKey(new ASN1ObjectIdentifier("1.2.840.10045.3.1.7"),
-                new BigInteger(1, point), HashAlgorithmTags.SHA256, SymmetricKeyAlgorithmTags.AES_128), BcKeys.BIRTH);
+        PGPPublicKey bad = Splice.subkey(
+                PublicKeyAlgorithmTags.ECDH,
+                new ECDHPublicBCPGKey(
+                        new ASN1ObjectIdentifier("1.2.840.10045.3.1.7"),
+                        new BigInteger(1, point),
+                        HashAlgorithmTags.SHA256,
+                        SymmetricKeyAlgorithmTags.AES_128),
+                BcKeys.BIRTH);
 
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        Encryptor.KeyFailure f = assertThrows(Encryptor.KeyFailure.class,
+        Encryptor.KeyFailure f = assertThrows(
+                Encryptor.KeyFailure.class,
                 () -> new Encryptor(new SecureRandom()).open(out, List.of(good, bad), Map.of()));
-        assertTrue(f.getMessage().startsWith("cannot encrypt to key " + KeyIds.hex(bad.getFingerprint()) + ": "), f.getMessage());
+        assertTrue(
+                f.getMessage().startsWith("cannot encrypt to key " + KeyIds.hex(bad.getFingerprint()) + ": "),
+                f.getMessage());
         assertEquals(0, out.size(), "nothing written");
 
         try (OutputStream enc = new Encryptor(new SecureRandom()).open(out, List.of(good), Map.of())) {

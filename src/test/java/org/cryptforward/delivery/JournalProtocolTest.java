@@ -18,8 +18,8 @@ import java.util.List;
 import java.util.Optional;
 import java.util.function.Predicate;
 import java.util.stream.Stream;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
 import org.cryptforward.journal.DeliveryJournal;
 import org.cryptforward.journal.JournalRecord;
 import org.cryptforward.support.MboxReader;
@@ -91,9 +91,13 @@ class JournalProtocolTest {
         Entry entry = new Entry();
         entry.failing = r -> r instanceof JournalRecord.LocalCopy;
         assertThrows(Failure.class, () -> md.deliverOnce(source(), "a@b", entry));
-        String name = assertInstanceOf(JournalRecord.MaildirIntent.class, entry.records.get(0)).name();
+        String name = assertInstanceOf(JournalRecord.MaildirIntent.class, entry.records.get(0))
+                .name();
         assertEquals(1, entry.records.size(), "the name, and no copy recorded");
-        assertEquals(List.of(md.path().resolve("new").resolve(name)), files(md.path().resolve("new")), "the copy is in new/");
+        assertEquals(
+                List.of(md.path().resolve("new").resolve(name)),
+                files(md.path().resolve("new")),
+                "the copy is in new/");
 
         Path p = md.deliverOnce(source(), "a@b", entry);
         assertEquals(md.path().resolve("new").resolve(name), p, "the retry finds it under the recorded name");
@@ -122,7 +126,13 @@ class JournalProtocolTest {
     void mboxLeavesAnAppendWhoseRecordFailedToTheRepairAndTheRetryKeepsIt() throws Exception {
         Path state = Files.createDirectories(tmp.resolve("state"));
         Clock clock = Clock.systemUTC();
-        Mbox mbox = new Mbox(tmp.resolve("mbox"), state, Duration.ofDays(1), clock, Duration.ofSeconds(5), new Deadline(clock, Duration.ofSeconds(30)));
+        Mbox mbox = new Mbox(
+                tmp.resolve("mbox"),
+                state,
+                Duration.ofDays(1),
+                clock,
+                Duration.ofSeconds(5),
+                new Deadline(clock, Duration.ofSeconds(30)));
         Entry entry = new Entry();
         entry.failing = r -> r instanceof JournalRecord.LocalCopy;
         assertThrows(Failure.class, () -> mbox.deliverOnce(source(), "a@b", entry));

@@ -22,8 +22,8 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import java.util.stream.Stream;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -35,7 +35,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  * of its folders; a failed write leaves nothing in new/ or tmp/.
  */
 class MaildirTest {
-    static final byte[] MESSAGE = "Subject: hello\n\nFrom the body\nno final line end".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MESSAGE =
+            "Subject: hello\n\nFrom the body\nno final line end".getBytes(StandardCharsets.US_ASCII);
 
     @TempDir
     Path tmp;
@@ -173,7 +174,8 @@ class MaildirTest {
         Path old = Files.writeString(root.resolve("tmp/1.old.cf.test"), "partial");
         Path recent = Files.writeString(root.resolve("tmp/2.recent.cf.test"), "partial");
         Files.setLastModifiedTime(old, FileTime.from(Clock.systemUTC().instant().minus(Duration.ofHours(37))));
-        Files.setLastModifiedTime(recent, FileTime.from(Clock.systemUTC().instant().minus(Duration.ofHours(35))));
+        Files.setLastModifiedTime(
+                recent, FileTime.from(Clock.systemUTC().instant().minus(Duration.ofHours(35))));
         m.store(source(MESSAGE), "a@b");
         assertFalse(Files.exists(old));
         assertTrue(Files.exists(recent), "a delivery may still be writing it");

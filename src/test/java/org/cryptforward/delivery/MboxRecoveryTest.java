@@ -15,7 +15,7 @@ import java.time.Duration;
 import java.util.Arrays;
 import java.util.List;
 import java.util.Optional;
-import org.cryptforward.Deadline;
+import org.cryptforward.core.Deadline;
 import org.cryptforward.support.MboxReader;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -31,7 +31,8 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class MboxRecoveryTest {
     static final String OWNER = "ab".repeat(32);
-    static final byte[] MESSAGE = ("Subject: interrupted\n\nFrom the start\n" + "body line\n".repeat(2000)).getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MESSAGE = ("Subject: interrupted\n\nFrom the start\n" + "body line\n".repeat(2000))
+            .getBytes(StandardCharsets.US_ASCII);
 
     @TempDir
     Path tmp;
@@ -41,6 +42,7 @@ class MboxRecoveryTest {
     byte[] base;
     /** The bytes a complete append of MESSAGE writes after {@link #base}. */
     byte[] entry;
+
     byte[] fromLine;
 
     @BeforeEach
@@ -81,7 +83,8 @@ class MboxRecoveryTest {
     }
 
     String fileKey() throws IOException {
-        return String.valueOf(Files.readAttributes(mbox, BasicFileAttributes.class).fileKey());
+        return String.valueOf(
+                Files.readAttributes(mbox, BasicFileAttributes.class).fileKey());
     }
 
     Optional<Mbox.Recovered> takeLockAndRelease() throws Exception {
@@ -135,7 +138,10 @@ class MboxRecoveryTest {
         assertEquals("Subject: next\n\nnext\n", new String(entries.get(1).message(), StandardCharsets.US_ASCII));
         try (Mbox.Lock lock = mbox().lock()) {
             assertEquals(Optional.empty(), lock.repaired(), "repaired once");
-            assertEquals(Optional.of(Mbox.Recovered.TRUNCATED), lock.recovered(OWNER), "the outcome waits for the owner's retry");
+            assertEquals(
+                    Optional.of(Mbox.Recovered.TRUNCATED),
+                    lock.recovered(OWNER),
+                    "the outcome waits for the owner's retry");
             lock.forget(OWNER);
             assertEquals(Optional.empty(), lock.recovered(OWNER));
         }
@@ -176,7 +182,8 @@ class MboxRecoveryTest {
     @Test
     void anotherWritersMessageAfterTheTornAppendIsNeverCut() throws Exception {
         killedAfter(300);
-        byte[] foreign = "\n\nFrom other@x Thu Mar  5 07:08:09 2026\nSubject: written by another program\n\nx\n\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] foreign = "\n\nFrom other@x Thu Mar  5 07:08:09 2026\nSubject: written by another program\n\nx\n\n"
+                .getBytes(StandardCharsets.US_ASCII);
         try (var out = Files.newOutputStream(mbox, java.nio.file.StandardOpenOption.APPEND)) {
             out.write(foreign);
         }
@@ -188,7 +195,11 @@ class MboxRecoveryTest {
 
     @Test
     void bytesThatAreNotOurFromLineAreNeverCut() throws Exception {
-        Files.write(mbox, concat(base, "From someone-else Thu Mar  5 07:08:09 2026\npartial".getBytes(StandardCharsets.US_ASCII)));
+        Files.write(
+                mbox,
+                concat(
+                        base,
+                        "From someone-else Thu Mar  5 07:08:09 2026\npartial".getBytes(StandardCharsets.US_ASCII)));
         pending(base.length, 0, entry.length, fileKey());
         byte[] now = Files.readAllBytes(mbox);
         assertEquals(Optional.of(Mbox.Recovered.UNKNOWN), takeLockAndRelease());
@@ -216,24 +227,35 @@ class MboxRecoveryTest {
         Files.write(mbox, concat(base, Arrays.copyOf(entry, 100)));
         MboxRecovery r = new MboxRecovery(state, Duration.ofDays(14), MboxTest.CLOCK);
         Files.createDirectories(r.directory());
-        assertEquals(0, new ProcessBuilder("mkfifo", r.pendingFile(mbox).toString()).start().waitFor());
+        assertEquals(
+                0,
+                new ProcessBuilder("mkfifo", r.pendingFile(mbox).toString())
+                        .start()
+                        .waitFor());
         byte[] now = Files.readAllBytes(mbox);
-        Optional<Mbox.Recovered> repaired = java.util.concurrent.CompletableFuture.supplyAsync(() -> {
-            try (Mbox.Lock lock = mbox().lock()) {
-                return lock.repaired();
-            } catch (org.cryptforward.Failure f) {
-                throw new IllegalStateException(f);
-            }
-        }, java.util.concurrent.Executors.newSingleThreadExecutor(t -> {
-            Thread th = new Thread(t);
-            th.setDaemon(true);
-            return th;
-        })).get(10, java.util.concurrent.TimeUnit.SECONDS);
+        Optional<Mbox.Recovered> repaired = java.util.concurrent.CompletableFuture.supplyAsync(
+                        () -> {
+                            try (Mbox.Lock lock = mbox().lock()) {
+                                return lock.repaired();
+                            } catch (org.cryptforward.core.Failure f) {
+                                throw new IllegalStateException(f);
+                            }
+                        },
+                        java.util.concurrent.Executors.newSingleThreadExecutor(t -> {
+                            Thread th = new Thread(t);
+                            th.setDaemon(true);
+                            return th;
+                        }))
+                .get(10, java.util.concurrent.TimeUnit.SECONDS);
         assertEquals(Optional.of(Mbox.Recovered.UNKNOWN), repaired);
         assertArrayEquals(now, Files.readAllBytes(mbox), "left alone");
         assertFalse(Files.exists(r.pendingFile(mbox), java.nio.file.LinkOption.NOFOLLOW_LINKS), "moved out of the way");
         try (var s = Files.list(r.directory())) {
-            assertEquals(1, s.filter(p -> p.getFileName().toString().contains(".damaged-")).count(), "kept for inspection");
+            assertEquals(
+                    1,
+                    s.filter(p -> p.getFileName().toString().contains(".damaged-"))
+                            .count(),
+                    "kept for inspection");
         }
     }
 
@@ -248,7 +270,10 @@ class MboxRecoveryTest {
 
     void assertNoPending() throws IOException {
         try (var s = Files.list(state.resolve("pending"))) {
-            assertEquals(List.of(), s.filter(p -> p.getFileName().toString().startsWith("mbox-")).toList());
+            assertEquals(
+                    List.of(),
+                    s.filter(p -> p.getFileName().toString().startsWith("mbox-"))
+                            .toList());
         }
     }
 

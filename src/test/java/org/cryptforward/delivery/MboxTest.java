@@ -22,9 +22,9 @@ import java.time.Instant;
 import java.time.ZoneOffset;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
-import org.cryptforward.Deadline;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.cryptforward.support.ExternalTool;
 import org.cryptforward.support.MboxReader;
 import org.junit.jupiter.api.AfterEach;
@@ -61,7 +61,13 @@ class MboxTest {
     }
 
     Mbox mbox(Duration lockTimeout) {
-        return new Mbox(mbox, state, Duration.ofDays(14), CLOCK, lockTimeout, new Deadline(Clock.systemUTC(), Duration.ofMinutes(5)));
+        return new Mbox(
+                mbox,
+                state,
+                Duration.ofDays(14),
+                CLOCK,
+                lockTimeout,
+                new Deadline(Clock.systemUTC(), Duration.ofMinutes(5)));
     }
 
     static LocalMailbox.MessageSource source(String s) {
@@ -86,13 +92,21 @@ class MboxTest {
         m.store(source(second), "");
 
         String disk = Files.readString(mbox, StandardCharsets.ISO_8859_1);
-        assertEquals("From cron@example.org Thu Mar  5 07:08:09 2026\n" + "Subject: one\n\n>From here\n>>From there\nend\n\n"
-                + "From MAILER-DAEMON Thu Mar  5 07:08:09 2026\n" + "Subject: two\n\nno final line end\n\n", disk);
+        assertEquals(
+                "From cron@example.org Thu Mar  5 07:08:09 2026\n" + "Subject: one\n\n>From here\n>>From there\nend\n\n"
+                        + "From MAILER-DAEMON Thu Mar  5 07:08:09 2026\n" + "Subject: two\n\nno final line end\n\n",
+                disk);
         List<MboxReader.Entry> entries = MboxReader.read(mbox);
         assertEquals(2, entries.size());
-        assertArrayEquals(first.getBytes(StandardCharsets.ISO_8859_1), entries.get(0).message());
-        assertArrayEquals((second + "\n").getBytes(StandardCharsets.ISO_8859_1), entries.get(1).message(), "a final line end is added");
-        assertTrue(MboxReader.FROM_LINE.matcher(entries.get(0).fromLine()).matches(), entries.get(0).fromLine());
+        assertArrayEquals(
+                first.getBytes(StandardCharsets.ISO_8859_1), entries.get(0).message());
+        assertArrayEquals(
+                (second + "\n").getBytes(StandardCharsets.ISO_8859_1),
+                entries.get(1).message(),
+                "a final line end is added");
+        assertTrue(
+                MboxReader.FROM_LINE.matcher(entries.get(0).fromLine()).matches(),
+                entries.get(0).fromLine());
         assertNoPendingRecord();
     }
 
@@ -101,7 +115,9 @@ class MboxTest {
         mbox(Duration.ofSeconds(5)).store(source("x\n"), "a b\nFrom evil@x\t@example.org");
         List<MboxReader.Entry> entries = MboxReader.read(mbox);
         assertEquals(1, entries.size());
-        assertEquals("From a_b_From_evil@x_@example.org Thu Mar  5 07:08:09 2026", entries.get(0).fromLine());
+        assertEquals(
+                "From a_b_From_evil@x_@example.org Thu Mar  5 07:08:09 2026",
+                entries.get(0).fromLine());
     }
 
     @Test
@@ -111,7 +127,9 @@ class MboxTest {
         mbox(Duration.ofSeconds(5)).store(source("Subject: new\n\nbody\n"), "b@example.org");
         List<MboxReader.Entry> entries = MboxReader.read(mbox);
         assertEquals(2, entries.size(), "the new message does not run into the old one");
-        assertEquals("Subject: old\n\nno blank line after me\n", new String(entries.get(0).message(), StandardCharsets.US_ASCII));
+        assertEquals(
+                "Subject: old\n\nno blank line after me\n",
+                new String(entries.get(0).message(), StandardCharsets.US_ASCII));
         assertEquals("Subject: new\n\nbody\n", new String(entries.get(1).message(), StandardCharsets.US_ASCII));
     }
 
@@ -128,7 +146,8 @@ class MboxTest {
         Path target = Files.writeString(tmp.resolve("victim"), "precious\n");
         Files.createDirectories(mbox.getParent());
         Files.createSymbolicLink(mbox, target);
-        Failure f = assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
+        Failure f =
+                assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
         assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
         assertTrue(f.getMessage().contains("symbolic link"), f.getMessage());
         assertEquals("precious\n", Files.readString(target), "the link target is untouched");
@@ -140,7 +159,8 @@ class MboxTest {
         Path target = Files.writeString(tmp.resolve("victim"), "precious\n");
         Files.createDirectories(mbox.getParent());
         Files.createSymbolicLink(mbox.resolveSibling("root.lock"), target);
-        Failure f = assertThrows(Failure.class, () -> mbox(Duration.ofMillis(500)).store(source("x\n"), "a@b"));
+        Failure f =
+                assertThrows(Failure.class, () -> mbox(Duration.ofMillis(500)).store(source("x\n"), "a@b"));
         assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
         assertEquals("precious\n", Files.readString(target), "the link target is untouched");
     }
@@ -150,7 +170,8 @@ class MboxTest {
         Path other = Files.writeString(tmp.resolve("other"), "someone else's file\n");
         Files.createDirectories(mbox.getParent());
         Files.createLink(mbox, other);
-        Failure f = assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
+        Failure f =
+                assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
         assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
         assertTrue(f.getMessage().contains("hard links"), f.getMessage());
         assertEquals("someone else's file\n", Files.readString(other));
@@ -159,12 +180,15 @@ class MboxTest {
     @Test
     void refusesWhatIsNotARegularFile() throws Exception {
         Files.createDirectories(mbox);
-        Failure dir = assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
+        Failure dir =
+                assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
         assertTrue(dir.getMessage().contains("not a regular file"), dir.getMessage());
         Files.delete(mbox);
-        Process mkfifo = new ProcessBuilder("mkfifo", mbox.toString()).inheritIO().start();
+        Process mkfifo =
+                new ProcessBuilder("mkfifo", mbox.toString()).inheritIO().start();
         assertEquals(0, mkfifo.waitFor());
-        Failure fifo = assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
+        Failure fifo =
+                assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
         assertEquals(ExitCodes.TEMPFAIL, fifo.exitCode());
         assertTrue(fifo.getMessage().contains("not a regular file"), fifo.getMessage());
     }
@@ -175,7 +199,8 @@ class MboxTest {
         Files.createDirectories(mbox.getParent());
         Files.writeString(mbox, "");
         Files.setAttribute(mbox, "unix:uid", 4242);
-        Failure f = assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
+        Failure f =
+                assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source("x\n"), "a@b"));
         assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
         assertTrue(f.getMessage().contains("owned by uid 4242"), f.getMessage());
         assertEquals(0, Files.size(mbox));
@@ -185,8 +210,15 @@ class MboxTest {
     void refusesAFileOfRoot() throws Exception {
         assumeTrue(!isRoot() && FileSafety.uid() > 0);
         Path rootsFile = Path.of("/etc/hostname");
-        assumeTrue(Files.isRegularFile(rootsFile, LinkOption.NOFOLLOW_LINKS) && Integer.valueOf(0).equals(Files.getAttribute(rootsFile, "unix:uid")));
-        Mbox m = new Mbox(rootsFile, state, Duration.ofDays(1), CLOCK, Duration.ofSeconds(1), new Deadline(CLOCK, Duration.ofMinutes(1)));
+        assumeTrue(Files.isRegularFile(rootsFile, LinkOption.NOFOLLOW_LINKS)
+                && Integer.valueOf(0).equals(Files.getAttribute(rootsFile, "unix:uid")));
+        Mbox m = new Mbox(
+                rootsFile,
+                state,
+                Duration.ofDays(1),
+                CLOCK,
+                Duration.ofSeconds(1),
+                new Deadline(CLOCK, Duration.ofMinutes(1)));
         Failure f = assertThrows(Failure.class, () -> m.store(source("x\n"), "a@b"));
         assertTrue(f.getMessage().contains("owned by uid 0"), f.getMessage());
     }
@@ -195,9 +227,11 @@ class MboxTest {
     void lockTimeoutOnALiveDotlockIsATemporaryFailure() throws Exception {
         Files.createDirectories(mbox.getParent());
         Files.writeString(mbox, "");
-        Path lock = Files.writeString(mbox.resolveSibling("root.lock"), ProcessHandle.current().pid() + "\n");
+        Path lock = Files.writeString(
+                mbox.resolveSibling("root.lock"), ProcessHandle.current().pid() + "\n");
         long t0 = System.nanoTime();
-        Failure f = assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(1)).store(source("x\n"), "a@b"));
+        Failure f =
+                assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(1)).store(source("x\n"), "a@b"));
         long ms = (System.nanoTime() - t0) / 1_000_000;
         assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
         assertEquals("4.2.0", f.status());
@@ -211,7 +245,8 @@ class MboxTest {
         Files.createDirectories(mbox.getParent());
         Files.writeString(mbox, "");
         holder = holdFcntlLock(mbox);
-        Failure f = assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(1)).store(source("x\n"), "a@b"));
+        Failure f =
+                assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(1)).store(source("x\n"), "a@b"));
         assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
         assertTrue(f.getMessage().contains("locked by another process"), f.getMessage());
         assertEquals(0, Files.size(mbox));
@@ -223,9 +258,13 @@ class MboxTest {
     /** A separate process (python3) that takes an fcntl write lock on the file and keeps it. */
     static Process holdFcntlLock(Path file) throws Exception {
         ExternalTool.require("python3");
-        Process p = new ProcessBuilder("python3", "-c",
-                "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(600)",
-                file.toString()).redirectErrorStream(true).start();
+        Process p = new ProcessBuilder(
+                        "python3",
+                        "-c",
+                        "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(600)",
+                        file.toString())
+                .redirectErrorStream(true)
+                .start();
         byte[] line = new byte[7];
         assertEquals(7, p.getInputStream().readNBytes(line, 0, 7), "python3 took the lock");
         assertEquals("locked\n", new String(line, StandardCharsets.US_ASCII));
@@ -248,7 +287,8 @@ class MboxTest {
     @Test
     void removesADotlockOlderThanTheStaleTime() throws Exception {
         Files.createDirectories(mbox.getParent());
-        Path lock = Files.writeString(mbox.resolveSibling("root.lock"), ProcessHandle.current().pid() + "\n");
+        Path lock = Files.writeString(
+                mbox.resolveSibling("root.lock"), ProcessHandle.current().pid() + "\n");
         Files.setLastModifiedTime(lock, FileTime.from(CLOCK.instant().minusSeconds(Mbox.STALE_SECONDS + 1)));
         mbox(Duration.ofSeconds(30)).store(source("x\n"), "a@b");
         assertEquals(1, MboxReader.read(mbox).size());
@@ -273,8 +313,16 @@ class MboxTest {
                 written += len;
             }
         };
-        Mbox m = new Mbox(mbox, state, Duration.ofDays(14), CLOCK, Duration.ofSeconds(5), new Deadline(CLOCK, Duration.ofMinutes(1)), full);
-        byte[] big = ("Subject: big\n\n" + "a line of the message body\n".repeat(20_000)).getBytes(StandardCharsets.US_ASCII);
+        Mbox m = new Mbox(
+                mbox,
+                state,
+                Duration.ofDays(14),
+                CLOCK,
+                Duration.ofSeconds(5),
+                new Deadline(CLOCK, Duration.ofMinutes(1)),
+                full);
+        byte[] big = ("Subject: big\n\n" + "a line of the message body\n".repeat(20_000))
+                .getBytes(StandardCharsets.US_ASCII);
         Failure f = assertThrows(Failure.class, () -> m.store(source(big), "a@b"));
         assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
         assertEquals("4.3.1", f.status());
@@ -287,14 +335,17 @@ class MboxTest {
     @Test
     void aFullDiskForRealLeavesTheMailboxAsItWas() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("small"));
-        assumeTrue(isRoot() && run("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", mnt.toString()) == 0,
+        assumeTrue(
+                isRoot() && run("mount", "-t", "tmpfs", "-o", "size=256k,mode=0700", "tmpfs", mnt.toString()) == 0,
                 "needs root and permission to mount a tmpfs");
         try {
             mbox = mnt.resolve("root");
             mbox(Duration.ofSeconds(5)).store(source("Subject: before\n\nkept\n"), "a@b");
             byte[] before = Files.readAllBytes(mbox);
-            byte[] big = ("Subject: big\n\n" + "a line of the message body\n".repeat(40_000)).getBytes(StandardCharsets.US_ASCII);
-            Failure f = assertThrows(Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source(big), "a@b"));
+            byte[] big = ("Subject: big\n\n" + "a line of the message body\n".repeat(40_000))
+                    .getBytes(StandardCharsets.US_ASCII);
+            Failure f = assertThrows(
+                    Failure.class, () -> mbox(Duration.ofSeconds(5)).store(source(big), "a@b"));
             assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
             assertEquals("4.3.1", f.status(), f.statusLine());
             assertArrayEquals(before, Files.readAllBytes(mbox), "truncated back to the former length");
@@ -315,10 +366,16 @@ class MboxTest {
             // the caller failed to record it (say, the journal's disk is full): no commit
         }
         byte[] after = Files.readAllBytes(mbox);
-        assertEquals(2, MboxReader.read(mbox).size(), "never undone once complete: the journal may have the record after all");
+        assertEquals(
+                2,
+                MboxReader.read(mbox).size(),
+                "never undone once complete: the journal may have the record after all");
         try (Mbox.Lock lock = m.lock()) {
             assertEquals(java.util.Optional.of(Mbox.Recovered.COMPLETE), lock.repaired());
-            assertEquals(java.util.Optional.of(Mbox.Recovered.COMPLETE), lock.recovered(owner), "the owner's retry will not write it again");
+            assertEquals(
+                    java.util.Optional.of(Mbox.Recovered.COMPLETE),
+                    lock.recovered(owner),
+                    "the owner's retry will not write it again");
         }
         assertArrayEquals(after, Files.readAllBytes(mbox));
         assertNoPendingRecord();
@@ -328,13 +385,20 @@ class MboxTest {
         Path pending = state.resolve("pending");
         if (Files.isDirectory(pending)) {
             try (var s = Files.list(pending)) {
-                assertEquals(List.of(), s.filter(p -> p.getFileName().toString().startsWith("mbox-")).toList(), "no pending append left");
+                assertEquals(
+                        List.of(),
+                        s.filter(p -> p.getFileName().toString().startsWith("mbox-"))
+                                .toList(),
+                        "no pending append left");
             }
         }
     }
 
     static int run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
         return p.waitFor(30, TimeUnit.SECONDS) ? p.exitValue() : -1;
     }
 }

@@ -35,34 +35,37 @@ class MboxrdOutputStreamTest {
     }
 
     private static String quote(String in) throws IOException {
-        return new String(quote(in.getBytes(StandardCharsets.ISO_8859_1), Integer.MAX_VALUE), StandardCharsets.ISO_8859_1);
+        return new String(
+                quote(in.getBytes(StandardCharsets.ISO_8859_1), Integer.MAX_VALUE), StandardCharsets.ISO_8859_1);
     }
 
     @ParameterizedTest(name = "[{index}] {0}")
-    @CsvSource(delimiterString = "=>", value = {
-        "'From me\n' => '>From me\n'",
-        "'>From me\n' => '>>From me\n'",
-        "'>>>From me\n' => '>>>>From me\n'",
-        "'a\nFrom x\nb\n' => 'a\n>From x\nb\n'",
-        "'From \n' => '>From \n'",
-        "'From\n' => 'From\n'",
-        "'Fromage\n' => 'Fromage\n'",
-        "'from me\n' => 'from me\n'",
-        "' From me\n' => ' From me\n'",
-        "'x From me\n' => 'x From me\n'",
-        "'>> From me\n' => '>> From me\n'",
-        "'>Fr>From me\n' => '>Fr>From me\n'",
-        "'Fro\nFrom \n' => 'Fro\n>From \n'",
-        "'From me\r\nFrom you\r\n' => '>From me\r\n>From you\r\n'",
-        "'\rFrom me\n' => '\rFrom me\n'",
-        "'>>>>\n' => '>>>>\n'",
-        "'Fro' => 'Fro\n'",
-        "'From' => 'From\n'",
-        "'>From' => '>From\n'",
-        "'From ' => '>From \n'",
-        "'no final line end' => 'no final line end\n'",
-        "'\n\nFrom x\n\n' => '\n\n>From x\n\n'",
-    })
+    @CsvSource(
+            delimiterString = "=>",
+            value = {
+                "'From me\n' => '>From me\n'",
+                "'>From me\n' => '>>From me\n'",
+                "'>>>From me\n' => '>>>>From me\n'",
+                "'a\nFrom x\nb\n' => 'a\n>From x\nb\n'",
+                "'From \n' => '>From \n'",
+                "'From\n' => 'From\n'",
+                "'Fromage\n' => 'Fromage\n'",
+                "'from me\n' => 'from me\n'",
+                "' From me\n' => ' From me\n'",
+                "'x From me\n' => 'x From me\n'",
+                "'>> From me\n' => '>> From me\n'",
+                "'>Fr>From me\n' => '>Fr>From me\n'",
+                "'Fro\nFrom \n' => 'Fro\n>From \n'",
+                "'From me\r\nFrom you\r\n' => '>From me\r\n>From you\r\n'",
+                "'\rFrom me\n' => '\rFrom me\n'",
+                "'>>>>\n' => '>>>>\n'",
+                "'Fro' => 'Fro\n'",
+                "'From' => 'From\n'",
+                "'>From' => '>From\n'",
+                "'From ' => '>From \n'",
+                "'no final line end' => 'no final line end\n'",
+                "'\n\nFrom x\n\n' => '\n\n>From x\n\n'",
+            })
     void quotesExactlyTheFromLines(String in, String want) throws IOException {
         assertEquals(want, quote(in));
     }
@@ -81,7 +84,8 @@ class MboxrdOutputStreamTest {
 
     @Test
     void sameResultForEverySplitIntoWrites() throws IOException {
-        byte[] msg = ("From a\n>From b\n>>From c\nFro\nFrom\nx From y\n>>>>>\n\nFrom end").getBytes(StandardCharsets.US_ASCII);
+        byte[] msg = ("From a\n>From b\n>>From c\nFro\nFrom\nx From y\n>>>>>\n\nFrom end")
+                .getBytes(StandardCharsets.US_ASCII);
         byte[] whole = quote(msg, Integer.MAX_VALUE);
         for (int chunk = 1; chunk <= 9; chunk++) {
             assertArrayEquals(whole, quote(msg, chunk), "chunk size " + chunk);

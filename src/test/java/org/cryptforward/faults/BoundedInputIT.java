@@ -50,7 +50,8 @@ class BoundedInputIT {
     static byte[] millionEmptyParts() {
         ByteArrayOutputStream out = new ByteArrayOutputStream(6 << 20);
         out.writeBytes(("From: a@b.example\nTo: root\nSubject: parts\nMessage-ID: <parts@b>\nMIME-Version: 1.0\n"
-                + "Content-Type: multipart/mixed; boundary=\"p\"\n\n").getBytes(StandardCharsets.US_ASCII));
+                        + "Content-Type: multipart/mixed; boundary=\"p\"\n\n")
+                .getBytes(StandardCharsets.US_ASCII));
         byte[] part = "--p\n\n".getBytes(StandardCharsets.US_ASCII);
         for (int i = 0; i < 1_000_000; i++) {
             out.writeBytes(part);
@@ -66,7 +67,12 @@ class BoundedInputIT {
         for (int f = 0; f < 1000; f++) {
             sb.append("To: ");
             for (int i = 0; i < 1000; i++) {
-                sb.append(i == 0 ? "" : ",\n ").append("user").append(f * 1000 + i).append("@host").append(f).append(".example");
+                sb.append(i == 0 ? "" : ",\n ")
+                        .append("user")
+                        .append(f * 1000 + i)
+                        .append("@host")
+                        .append(f)
+                        .append(".example");
             }
             sb.append('\n');
         }
@@ -77,8 +83,15 @@ class BoundedInputIT {
     void keptAndForwarded(String name, byte[] message, String expectNote) throws Exception {
         Sandbox sb = new Sandbox(tmp.resolve(name), relay.port(), "", true, List.of(TestKeys.ED.email));
         int before = relay.accepted().size();
-        Launcher.Run run = Launcher.run(new ByteArrayInputStream(message), Map.of(), 300, "deliver", "--config", sb.config.toString(),
-                "--recipient", "root");
+        Launcher.Run run = Launcher.run(
+                new ByteArrayInputStream(message),
+                Map.of(),
+                300,
+                "deliver",
+                "--config",
+                sb.config.toString(),
+                "--recipient",
+                "root");
         assertEquals(0, run.exit(), run.output());
         assertEquals("", run.output(), "nothing said on success");
         List<Path> local = sb.maildirMessages();
@@ -109,12 +122,17 @@ class BoundedInputIT {
         assertEquals(0, new ProcessBuilder("mkfifo", fifo.toString()).start().waitFor());
         long t0 = System.nanoTime();
         Path in = Files.write(tmp.resolve("in"), "Subject: x\n\nx\n".getBytes(StandardCharsets.US_ASCII));
-        Launcher.Run run = Launcher.finish(Launcher.startDeliver(fifo, in, tmp.resolve("out"), Map.of()), tmp.resolve("out"), 60);
+        Launcher.Run run =
+                Launcher.finish(Launcher.startDeliver(fifo, in, tmp.resolve("out"), Map.of()), tmp.resolve("out"), 60);
         assertEquals(75, run.exit(), run.output());
         assertTrue(run.output().startsWith("4.3.5 cryptforward: configuration error: "), run.output());
         assertTrue(run.output().contains("not a regular file"), run.output());
         assertEquals(1, run.output().lines().count(), run.output());
-        Process check = Launcher.start(List.of(Launcher.path().toString(), "check", "--config", fifo.toString()), in, tmp.resolve("check"), Map.of());
+        Process check = Launcher.start(
+                List.of(Launcher.path().toString(), "check", "--config", fifo.toString()),
+                in,
+                tmp.resolve("check"),
+                Map.of());
         if (!check.waitFor(60, TimeUnit.SECONDS)) {
             check.toHandle().descendants().forEach(ProcessHandle::destroyForcibly);
             check.destroyForcibly();
@@ -129,10 +147,20 @@ class BoundedInputIT {
     void afterAnOutOfMemoryErrorTheStatusLineIsTheOnlyLine() throws Exception {
         // a heap too small for the delivery: the JVM runs out of memory for real
         Sandbox sb = new Sandbox(tmp.resolve("oom"), relay.port(), "", true, List.of(TestKeys.ED.email));
-        Launcher.Run run = Launcher.run(new ByteArrayInputStream(millionAddresses()), Map.of("CRYPTFORWARD_JAVA_OPTS", "-Xmx6m -Xms6m"), 120,
-                "deliver", "--config", sb.config.toString(), "--recipient", "root");
+        Launcher.Run run = Launcher.run(
+                new ByteArrayInputStream(millionAddresses()),
+                Map.of("CRYPTFORWARD_JAVA_OPTS", "-Xmx6m -Xms6m"),
+                120,
+                "deliver",
+                "--config",
+                sb.config.toString(),
+                "--recipient",
+                "root");
         assertEquals(75, run.exit(), run.output());
-        assertEquals(List.of("4.3.0 cryptforward: out of memory; the MTA will retry"), run.output().lines().toList(), run.output());
+        assertEquals(
+                List.of("4.3.0 cryptforward: out of memory; the MTA will retry"),
+                run.output().lines().toList(),
+                run.output());
     }
 
     @Test
@@ -140,8 +168,11 @@ class BoundedInputIT {
         try (ScriptedRelay stalled = new ScriptedRelay()) {
             stalled.pause(ScriptedRelay.Step.END_OF_DATA, java.time.Duration.ofSeconds(60));
             Sandbox sb = new Sandbox(tmp.resolve("term"), stalled.port(), "", true, List.of(TestKeys.ED.email));
-            Path in = Launcher.postfixInput(tmp, "in", "a@b.example", "From: a@b.example\nTo: root\nSubject: t\n\nbody\n"
-                    .getBytes(StandardCharsets.US_ASCII));
+            Path in = Launcher.postfixInput(
+                    tmp,
+                    "in",
+                    "a@b.example",
+                    "From: a@b.example\nTo: root\nSubject: t\n\nbody\n".getBytes(StandardCharsets.US_ASCII));
             Path out = tmp.resolve("out");
             Process p = Launcher.startDeliver(sb.config, in, out, Launcher.postfixEnv("root@cf.test", "a@b.example"));
             long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(60);

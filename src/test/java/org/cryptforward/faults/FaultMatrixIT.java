@@ -30,10 +30,10 @@ import org.cryptforward.support.TestCertificates;
 import org.cryptforward.support.TestKeys;
 import org.cryptforward.support.Tools;
 import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.Arguments;
 import org.junit.jupiter.params.provider.MethodSource;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
  * The fault matrix, every row through the real launcher: a message with a canary body is
@@ -80,7 +80,11 @@ class FaultMatrixIT {
         Env(Path dir, boolean viaService) {
             relay = new ScriptedRelay();
             active = relay;
-            sb = new Sandbox(dir, relay.port(), viaService ? "\n[service]\nsocket = \"" + dir.resolve("run/s.sock") + "\"\n" : "", true,
+            sb = new Sandbox(
+                    dir,
+                    relay.port(),
+                    viaService ? "\n[service]\nsocket = \"" + dir.resolve("run/s.sock") + "\"\n" : "",
+                    true,
                     List.of(TestKeys.ED.email));
             if (viaService) {
                 service = new ServeProcess(sb.config, dir.resolve("run/s.sock"), dir.resolve("serve.log"));
@@ -182,12 +186,27 @@ class FaultMatrixIT {
                         e.relay.clear();
                     }
                 }),
-                new Row("421 at the greeting", 75, "4.", true, relayReply(Step.GREETING, "421 4.3.2 closing for maintenance")),
+                new Row(
+                        "421 at the greeting",
+                        75,
+                        "4.",
+                        true,
+                        relayReply(Step.GREETING, "421 4.3.2 closing for maintenance")),
                 new Row("451 after DATA", 75, "4.3.0", true, relayReply(Step.END_OF_DATA, "451 4.3.0 local problem")),
-                new Row("452 after DATA", 75, "4.3.1", true, relayReply(Step.END_OF_DATA, "452 4.3.1 insufficient storage")),
+                new Row(
+                        "452 after DATA",
+                        75,
+                        "4.3.1",
+                        true,
+                        relayReply(Step.END_OF_DATA, "452 4.3.1 insufficient storage")),
                 new Row("550 after DATA", 69, "5.7.1", true, relayReply(Step.END_OF_DATA, "550 5.7.1 rejected")),
                 new Row("552 after DATA", 69, "5.3.4", true, relayReply(Step.END_OF_DATA, "552 5.3.4 too big")),
-                new Row("554 after DATA", 69, "5.6.0", true, relayReply(Step.END_OF_DATA, "554 5.6.0 transaction failed")),
+                new Row(
+                        "554 after DATA",
+                        69,
+                        "5.6.0",
+                        true,
+                        relayReply(Step.END_OF_DATA, "554 5.6.0 transaction failed")),
                 new Row("relay slower than the timeout", 75, "4.4.2", true, new Fault() {
                     public void apply(Env e) {
                         e.config("timeout_seconds = 10", "timeout_seconds = 2");
@@ -199,9 +218,24 @@ class FaultMatrixIT {
                         e.relay.clear();
                     }
                 }),
-                new Row("STARTTLS required but not offered", 75, "4.7.0", true, new TlsFault("starttls", null, false, true)),
-                new Row("certificate for another host", 75, "4.7.0", true, new TlsFault("starttls", "wrong", false, false)),
-                new Row("self-signed certificate without ca_file", 75, "4.7.0", true, new TlsFault("tls", "none", true, false)),
+                new Row(
+                        "STARTTLS required but not offered",
+                        75,
+                        "4.7.0",
+                        true,
+                        new TlsFault("starttls", null, false, true)),
+                new Row(
+                        "certificate for another host",
+                        75,
+                        "4.7.0",
+                        true,
+                        new TlsFault("starttls", "wrong", false, false)),
+                new Row(
+                        "self-signed certificate without ca_file",
+                        75,
+                        "4.7.0",
+                        true,
+                        new TlsFault("tls", "none", true, false)),
                 new Row("AUTH rejected (535)", 75, "4.7.0", true, new Fault() {
                     ScriptedRelay auth;
 
@@ -220,7 +254,12 @@ class FaultMatrixIT {
                     }
                 }),
                 new Row("disk full on the local copy", 75, "4.3.1", false, new MountFault("size=256k", true)),
-                new Row("mailbox not writable (read-only file system)", 75, "4.", false, new MountFault("ro,size=64k", false)),
+                new Row(
+                        "mailbox not writable (read-only file system)",
+                        75,
+                        "4.",
+                        false,
+                        new MountFault("ro,size=64k", false)),
                 new Row("state_dir missing", 75, "4.3.5", false, new Fault() {
                     public void apply(Env e) throws Exception {
                         Files.move(e.sb.state, e.sb.dir.resolve("state.away"));
@@ -239,7 +278,12 @@ class FaultMatrixIT {
                         Files.move(e.sb.dir.resolve("config.away"), e.sb.config);
                     }
                 }),
-                new Row("configuration invalid", 75, "4.3.5", false, configChange("[relay]\n", "[relay]\nport = \"smtp\"\n")),
+                new Row(
+                        "configuration invalid",
+                        75,
+                        "4.3.5",
+                        false,
+                        configChange("[relay]\n", "[relay]\nport = \"smtp\"\n")),
                 new Row("configuration unreadable", 75, "4.3.5", false, new Fault() {
                     public void apply(Env e) throws Exception {
                         Files.setPosixFilePermissions(e.sb.config, PosixFilePermissions.fromString("---------"));
@@ -282,13 +326,16 @@ class FaultMatrixIT {
         }
 
         public void apply(Env e) {
-            ScriptedRelay r = plainRelay ? e.relay
-                    : new ScriptedRelay(("wrong".equals(certificate) ? wrongHost : localhost).serverContext(), implicit);
+            ScriptedRelay r = plainRelay
+                    ? e.relay
+                    : new ScriptedRelay(
+                            ("wrong".equals(certificate) ? wrongHost : localhost).serverContext(), implicit);
             if (r != e.relay) {
                 e.more.add(r);
             }
             e.active = r;
-            String ca = "wrong".equals(certificate) ? "ca_file = \"" + wrongHost.certificatePem() + "\"\n"
+            String ca = "wrong".equals(certificate)
+                    ? "ca_file = \"" + wrongHost.certificatePem() + "\"\n"
                     : "none".equals(certificate) ? "" : "ca_file = \"" + localhost.certificatePem() + "\"\n";
             e.config("host = \"127.0.0.1\"", "host = \"localhost\"");
             e.config("[relay]\n", "[relay]\nsecurity = \"" + security + "\"\n" + ca);
@@ -302,7 +349,8 @@ class FaultMatrixIT {
             e.active = good;
             try {
                 String cfg = Files.readString(e.sb.config).replaceAll("ca_file = \"[^\"]*\"\n", "");
-                e.sb.writeConfig(cfg.replace("[relay]\n", "[relay]\nca_file = \"" + localhost.certificatePem() + "\"\n"));
+                e.sb.writeConfig(
+                        cfg.replace("[relay]\n", "[relay]\nca_file = \"" + localhost.certificatePem() + "\"\n"));
             } catch (IOException x) {
                 throw new UncheckedIOException(x);
             }
@@ -323,39 +371,70 @@ class FaultMatrixIT {
         public void apply(Env e) throws Exception {
             assumeTrue("root".equals(System.getProperty("user.name")), "needs root to mount a tmpfs");
             Files.createDirectories(e.sb.mailbox);
-            Tools.Result m = Tools.run(tmp, null, "mount", "-t", "tmpfs", "-o", options.replace("ro,", ""), "tmpfs", e.sb.mailbox.toString());
+            Tools.Result m = Tools.run(
+                    tmp,
+                    null,
+                    "mount",
+                    "-t",
+                    "tmpfs",
+                    "-o",
+                    options.replace("ro,", ""),
+                    "tmpfs",
+                    e.sb.mailbox.toString());
             assumeTrue(m.exit() == 0, "mount not permitted here: " + m.err());
             for (String sub : new String[] {"tmp", "new", "cur"}) {
                 Files.createDirectories(e.sb.mailbox.resolve(sub));
             }
             if (fill) {
-                Tools.run(tmp, null, "dd", "if=/dev/zero", "of=" + e.sb.mailbox.resolve("filler"), "bs=4096", "count=1000");
+                Tools.run(
+                        tmp,
+                        null,
+                        "dd",
+                        "if=/dev/zero",
+                        "of=" + e.sb.mailbox.resolve("filler"),
+                        "bs=4096",
+                        "count=1000");
             }
             if (options.startsWith("ro,")) {
-                assertEquals(0, Tools.run(tmp, null, "mount", "-o", "remount,ro", e.sb.mailbox.toString()).exit());
+                assertEquals(
+                        0,
+                        Tools.run(tmp, null, "mount", "-o", "remount,ro", e.sb.mailbox.toString())
+                                .exit());
             }
         }
 
         public void clear(Env e) {
-            assertEquals(0, Tools.run(tmp, null, "umount", e.sb.mailbox.toString()).exit(), "umount");
+            assertEquals(
+                    0, Tools.run(tmp, null, "umount", e.sb.mailbox.toString()).exit(), "umount");
         }
     }
 
-    static final byte[] MESSAGE = ("From: cron@host.example (Cron Daemon)\nTo: root@host.example\nSubject: Cron <root@host> backup\n"
-                    + "Message-ID: <fault-matrix@host.example>\n\n" + CANARY + "\nsecond line of the body\n")
-            .getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MESSAGE =
+            ("From: cron@host.example (Cron Daemon)\nTo: root@host.example\nSubject: Cron <root@host> backup\n"
+                            + "Message-ID: <fault-matrix@host.example>\n\n" + CANARY + "\nsecond line of the body\n")
+                    .getBytes(StandardCharsets.US_ASCII);
 
     private static Launcher.Run deliver(Env e) {
-        List<String> args = new ArrayList<>(List.of("deliver", "--config", e.sb.config.toString(), "--recipient", "root"));
+        List<String> args =
+                new ArrayList<>(List.of("deliver", "--config", e.sb.config.toString(), "--recipient", "root"));
         if (e.launcherEnv.containsKey("CRYPTFORWARD_RUN_AS_NOBODY")) {
             // as the unprivileged user Postfix runs /etc/aliases pipes as, from a directory it can read
-            assumeTrue("root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
+            assumeTrue(
+                    "root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
                     "needs root and setpriv to run as nobody");
-            List<String> cmd = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
+            List<String> cmd = new ArrayList<>(List.of(
+                    "/usr/bin/setpriv",
+                    "--reuid=65534",
+                    "--regid=65534",
+                    "--clear-groups",
+                    "--",
                     Launcher.path().toAbsolutePath().toString()));
             cmd.addAll(args);
             try {
-                Process p = new ProcessBuilder(cmd).directory(Path.of("/").toFile()).redirectErrorStream(true).start();
+                Process p = new ProcessBuilder(cmd)
+                        .directory(Path.of("/").toFile())
+                        .redirectErrorStream(true)
+                        .start();
                 try (var in = p.getOutputStream()) {
                     in.write(MESSAGE);
                 }
@@ -381,7 +460,9 @@ class FaultMatrixIT {
                     // look at the mailbox before the tmpfs goes
                     Path box = e.sb.mailbox;
                     try (var s = Files.walk(box)) {
-                        assertFalse(s.anyMatch(p -> p.toString().contains("/new/") || p.toString().contains("/cur/")),
+                        assertFalse(
+                                s.anyMatch(p -> p.toString().contains("/new/")
+                                        || p.toString().contains("/cur/")),
                                 "nothing delivered into the broken mailbox");
                     }
                 }
@@ -411,7 +492,8 @@ class FaultMatrixIT {
                 assertEquals("", retry.output());
                 List<byte[]> relayed = e.active.accepted();
                 assertEquals(1, relayed.size(), "forwarded exactly once after the fault cleared");
-                assertTrue(Messages.isOriginalWithMark(MESSAGE, TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(relayed.get(0))))));
+                assertTrue(Messages.isOriginalWithMark(
+                        MESSAGE, TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(relayed.get(0))))));
                 assertCanaryOnlyInTheLocalCopy(e, retry.output(), relayed);
             } else if (row.exit() == 69) {
                 assertEquals(0, relayedDuring.size(), "the rejected forward was not accepted");
@@ -440,7 +522,8 @@ class FaultMatrixIT {
         }
         try (var files = Files.walk(e.sb.dir)) {
             for (Path f : files.filter(Files::isRegularFile).toList()) {
-                boolean localCopy = f.startsWith(e.sb.mailbox) && (f.getParent().endsWith("new") || f.getParent().endsWith("cur"));
+                boolean localCopy = f.startsWith(e.sb.mailbox)
+                        && (f.getParent().endsWith("new") || f.getParent().endsWith("cur"));
                 if (!localCopy && Files.size(f) < 10 << 20 && Files.isReadable(f)) {
                     assertFalse(Messages.contains(Files.readAllBytes(f), canary), "canary in " + f);
                 }

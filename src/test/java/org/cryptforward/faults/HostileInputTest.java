@@ -58,40 +58,57 @@ class HostileInputTest {
 
     static Stream<Arguments> hostile() {
         List<Arguments> list = List.of(
-                Arguments.of("NUL bytes everywhere", (Supplier<byte[]>) () -> ascii(
-                        "From: a\0b@example.org\nSubject: nul\0here\nTo: root\n\n" + CANARY + "\0\0\0\n")),
-                Arguments.of("a 1 MB header line", (Supplier<byte[]>) () -> concat(ascii("From: a@b.example\nTo: root\nX-Long: "),
-                        repeat("x", 1 << 20), ascii("\nSubject: long\n\n" + CANARY + "\n"))),
-                Arguments.of("a 1 MB Subject", (Supplier<byte[]>) () -> concat(ascii("From: a@b.example\nTo: root\nSubject: "),
-                        repeat("word ", 200_000), ascii("\n\n" + CANARY + "\n"))),
-                Arguments.of("100 000 header fields", (Supplier<byte[]>) () -> concat(ascii("From: a@b.example\nTo: root\n"),
-                        repeat("X-Field: value\n", 100_000), ascii("Subject: many\n\n" + CANARY + "\n"))),
+                Arguments.of("NUL bytes everywhere", (Supplier<byte[]>)
+                        () -> ascii("From: a\0b@example.org\nSubject: nul\0here\nTo: root\n\n" + CANARY + "\0\0\0\n")),
+                Arguments.of("a 1 MB header line", (Supplier<byte[]>) () -> concat(
+                        ascii("From: a@b.example\nTo: root\nX-Long: "),
+                        repeat("x", 1 << 20),
+                        ascii("\nSubject: long\n\n" + CANARY + "\n"))),
+                Arguments.of("a 1 MB Subject", (Supplier<byte[]>) () -> concat(
+                        ascii("From: a@b.example\nTo: root\nSubject: "),
+                        repeat("word ", 200_000),
+                        ascii("\n\n" + CANARY + "\n"))),
+                Arguments.of("100 000 header fields", (Supplier<byte[]>) () -> concat(
+                        ascii("From: a@b.example\nTo: root\n"),
+                        repeat("X-Field: value\n", 100_000),
+                        ascii("Subject: many\n\n" + CANARY + "\n"))),
                 Arguments.of("10 000-deep multipart nesting", (Supplier<byte[]>) HostileInputTest::deepNesting),
-                Arguments.of("boundary that never closes", (Supplier<byte[]>) () -> ascii("From: a@b.example\nTo: root\nSubject: open\n"
-                        + "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"never\"\n\n--never\nContent-Type: text/plain\n\n"
-                        + CANARY + "\n--never\nContent-Type: multipart/alternative; boundary=\"inner\"\n\n--inner\n\n" + CANARY + "\n")),
-                Arguments.of("invalid charsets", (Supplier<byte[]>) () -> concat(ascii("From: =?x-no-such?B?////?= <a@b.example>\nTo: root\n"
-                        + "Subject: =?utf-8?q?=FF=FE?= =?bogus?Q?x?=\nContent-Type: text/plain; charset=\"x-klingon\"\n\n"), new byte[] {
-                                (byte) 0xff, (byte) 0xfe, (byte) 0xc3, 0x28, '\n'}, ascii(CANARY + "\n"))),
+                Arguments.of("boundary that never closes", (Supplier<byte[]>)
+                        () -> ascii("From: a@b.example\nTo: root\nSubject: open\n"
+                                + "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"never\"\n\n--never\nContent-Type: text/plain\n\n"
+                                + CANARY
+                                + "\n--never\nContent-Type: multipart/alternative; boundary=\"inner\"\n\n--inner\n\n"
+                                + CANARY + "\n")),
+                Arguments.of("invalid charsets", (Supplier<byte[]>) () -> concat(
+                        ascii(
+                                "From: =?x-no-such?B?////?= <a@b.example>\nTo: root\n"
+                                        + "Subject: =?utf-8?q?=FF=FE?= =?bogus?Q?x?=\nContent-Type: text/plain; charset=\"x-klingon\"\n\n"),
+                        new byte[] {(byte) 0xff, (byte) 0xfe, (byte) 0xc3, 0x28, '\n'},
+                        ascii(CANARY + "\n"))),
                 Arguments.of("CR and LF injection in Subject and From", (Supplier<byte[]>) () -> ascii(
                         "From: a@b.example\rBcc: victim@evil.example\nTo: root\nSubject: hi\rBcc: victim@evil.example\r\rX-Injected: 1\n\n"
                                 + CANARY + "\n")),
-                Arguments.of("bare LF and CRLF mixed with lone CR", (Supplier<byte[]>) () -> ascii(
-                        "From: a@b.example\r\nTo: root\nSubject: mixed\r\n\r\n" + CANARY + "\rline\r\nline\n")),
-                Arguments.of("only a From_ line", (Supplier<byte[]>) () -> ascii("From root  Mon Mar  3 06:25:04 2025\n")),
-                Arguments.of("a From_ line without a sender", (Supplier<byte[]>) () -> ascii("From \nTo: root\nSubject: x\n\n" + CANARY + "\n")),
-                Arguments.of("From with a space before the colon", (Supplier<byte[]>) () -> ascii("From : x@y.example\nTo: root\nSubject: x\n\n"
-                        + CANARY + "\n")),
-                Arguments.of("CR-only line ends", (Supplier<byte[]>) () -> ascii("From: a@b.example\rTo: root\rSubject: cr\r\r" + CANARY
-                        + "\r" + "z".repeat(20000) + "\r")),
+                Arguments.of("bare LF and CRLF mixed with lone CR", (Supplier<byte[]>) () ->
+                        ascii("From: a@b.example\r\nTo: root\nSubject: mixed\r\n\r\n" + CANARY + "\rline\r\nline\n")),
+                Arguments.of(
+                        "only a From_ line", (Supplier<byte[]>) () -> ascii("From root  Mon Mar  3 06:25:04 2025\n")),
+                Arguments.of("a From_ line without a sender", (Supplier<byte[]>)
+                        () -> ascii("From \nTo: root\nSubject: x\n\n" + CANARY + "\n")),
+                Arguments.of("From with a space before the colon", (Supplier<byte[]>)
+                        () -> ascii("From : x@y.example\nTo: root\nSubject: x\n\n" + CANARY + "\n")),
+                Arguments.of("CR-only line ends", (Supplier<byte[]>) () -> ascii(
+                        "From: a@b.example\rTo: root\rSubject: cr\r\r" + CANARY + "\r" + "z".repeat(20000) + "\r")),
                 Arguments.of("empty input", (Supplier<byte[]>) () -> new byte[0]),
                 Arguments.of("a 209 KB Subject of encoded words, adjacent and folded", (Supplier<byte[]>) () -> concat(
-                        ascii("From: a@b.example\nTo: root\nSubject: "), repeat("=?utf-8?q?=C3=A4=E2=82=AC?==?utf-8?b?8J2Eng==?=\n ", 4_500),
+                        ascii("From: a@b.example\nTo: root\nSubject: "),
+                        repeat("=?utf-8?q?=C3=A4=E2=82=AC?==?utf-8?b?8J2Eng==?=\n ", 4_500),
                         ascii("end\n\n" + CANARY + "\n"))),
-                Arguments.of("a byte-order mark before the header", (Supplier<byte[]>) () -> concat(new byte[] {(byte) 0xef, (byte) 0xbb,
-                        (byte) 0xbf}, ascii("From: a@b.example\nTo: root\nSubject: bom\nBcc: hidden@example.org\n\n" + CANARY + "\n"))),
-                Arguments.of("a body line of 5 MB without a line end", (Supplier<byte[]>) () -> concat(ascii("To: root\nSubject: one line\n\n"),
-                        repeat("y", 5 << 20))));
+                Arguments.of("a byte-order mark before the header", (Supplier<byte[]>) () -> concat(
+                        new byte[] {(byte) 0xef, (byte) 0xbb, (byte) 0xbf},
+                        ascii("From: a@b.example\nTo: root\nSubject: bom\nBcc: hidden@example.org\n\n" + CANARY
+                                + "\n"))),
+                Arguments.of("a body line of 5 MB without a line end", (Supplier<byte[]>)
+                        () -> concat(ascii("To: root\nSubject: one line\n\n"), repeat("y", 5 << 20))));
         return list.stream();
     }
 
@@ -99,7 +116,11 @@ class HostileInputTest {
         StringBuilder sb = new StringBuilder("From: a@b.example\nTo: root\nSubject: deep\nMIME-Version: 1.0\n");
         int depth = 10_000;
         for (int i = 0; i < depth; i++) {
-            sb.append("Content-Type: multipart/mixed; boundary=\"b").append(i).append("\"\n\n--b").append(i).append('\n');
+            sb.append("Content-Type: multipart/mixed; boundary=\"b")
+                    .append(i)
+                    .append("\"\n\n--b")
+                    .append(i)
+                    .append('\n');
         }
         sb.append("Content-Type: text/plain\n\n").append(CANARY).append('\n');
         for (int i = depth - 1; i >= 0; i--) {
@@ -118,7 +139,8 @@ class HostileInputTest {
         assertEquals(0, run.exit(), run.combined());
         List<Path> local = sb.maildirMessages();
         assertEquals(1, local.size());
-        assertArrayEquals(Messages.withoutEnvelopeLine(message), Files.readAllBytes(local.get(0)), "local copy identical");
+        assertArrayEquals(
+                Messages.withoutEnvelopeLine(message), Files.readAllBytes(local.get(0)), "local copy identical");
         MimeMessage[] got = relay.received();
         assertEquals(1, got.length);
         byte[] relayed = PgpMime.bytes(got[0]);
@@ -126,7 +148,8 @@ class HostileInputTest {
         assertEquals(null, got[0].getHeader("Bcc"), "no injected header");
         assertEquals(null, got[0].getHeader("X-Injected"), "no injected header");
         byte[] plain = TestKeys.ED.decrypt(PgpMime.encryptedPart(got[0]));
-        assertTrue(Messages.isOriginalWithMark(Messages.withoutEnvelopeLine(message), plain), "decrypts to the original");
+        assertTrue(
+                Messages.isOriginalWithMark(Messages.withoutEnvelopeLine(message), plain), "decrypts to the original");
     }
 
     @Test

@@ -30,8 +30,9 @@ import org.junit.jupiter.api.io.TempDir;
  * forward decrypting with GnuPG to the original plus the header protection parameters, compared by SHA-256.
  */
 class HugeMessageIT {
-    static final String HEADER = "From: backup@host.example\nTo: root@host.example\nSubject: huge\nMessage-ID: <huge@host.example>\n"
-            + "MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n";
+    static final String HEADER =
+            "From: backup@host.example\nTo: root@host.example\nSubject: huge\nMessage-ID: <huge@host.example>\n"
+                    + "MIME-Version: 1.0\nContent-Type: text/plain; charset=us-ascii\n\n";
 
     @TempDir
     Path tmp;
@@ -58,7 +59,9 @@ class HugeMessageIT {
             StringBuilder sb = new StringBuilder(77 * 1000);
             for (int i = 0; i < 1000 && produced + sb.length() < size; i++) {
                 String n = String.format("%012d", line++);
-                sb.append(n).append(" lorem ipsum dolor sit amet consectetur adipiscing elit sed do ").append('\n');
+                sb.append(n)
+                        .append(" lorem ipsum dolor sit amet consectetur adipiscing elit sed do ")
+                        .append('\n');
             }
             chunk = sb.toString().getBytes(StandardCharsets.US_ASCII);
             produced += chunk.length;
@@ -93,23 +96,34 @@ class HugeMessageIT {
         Path spool = Files.createDirectories(tmp.resolve("relay"));
         try (ScriptedRelay relay = new ScriptedRelay().spoolTo(spool)) {
             Sandbox sb = new Sandbox(tmp.resolve("sb"), relay.port(), "", true, List.of(TestKeys.ED.email));
-            sb.writeConfig(Files.readString(sb.config).replace("deadline_seconds = 60", "deadline_seconds = 900")
+            sb.writeConfig(Files.readString(sb.config)
+                    .replace("deadline_seconds = 60", "deadline_seconds = 900")
                     .replace("timeout_seconds = 10", "timeout_seconds = 300"));
             Generator input = new Generator(HEADER, megabytes << 20);
-            Launcher.Run run = Launcher.run(input, Map.of(), 900, "deliver", "--config", sb.config.toString(), "--recipient", "root");
+            Launcher.Run run = Launcher.run(
+                    input, Map.of(), 900, "deliver", "--config", sb.config.toString(), "--recipient", "root");
             assertEquals(0, run.exit(), run.output());
             byte[] inputDigest = input.digest.digest();
 
             List<Path> local = sb.maildirMessages();
             assertEquals(1, local.size());
-            assertArrayEquals(inputDigest, sha256(Files.newInputStream(local.get(0))), "local copy identical to the input");
+            assertArrayEquals(
+                    inputDigest, sha256(Files.newInputStream(local.get(0))), "local copy identical to the input");
 
             assertEquals(1, relay.acceptedFiles().size());
             Path home = Files.createDirectories(tmp.resolve("gnupg"));
             Files.setPosixFilePermissions(home, PosixFilePermissions.fromString("rwx------"));
             Map<String, String> env = Map.of("GNUPGHOME", home.toString());
-            assertEquals(0, Tools.run(tmp, TestKeys.ED.secretKey(), List.of("gpg", "--batch", "--import"), env).exit());
-            ProcessBuilder pb = new ProcessBuilder("gpg", "--batch", "--quiet", "--decrypt", relay.acceptedFiles().get(0).toString());
+            assertEquals(
+                    0,
+                    Tools.run(tmp, TestKeys.ED.secretKey(), List.of("gpg", "--batch", "--import"), env)
+                            .exit());
+            ProcessBuilder pb = new ProcessBuilder(
+                    "gpg",
+                    "--batch",
+                    "--quiet",
+                    "--decrypt",
+                    relay.acceptedFiles().get(0).toString());
             pb.environment().putAll(env);
             pb.redirectError(tmp.resolve("gpg.err").toFile());
             Process gpg = pb.start();
@@ -117,7 +131,8 @@ class HugeMessageIT {
             assertEquals(0, gpg.waitFor(), Files.readString(tmp.resolve("gpg.err")));
             // the same message with the header protection parameters added to the Content-Type
             Generator expected = new Generator(
-                    HEADER.replace("charset=us-ascii\n", "charset=us-ascii; hp=\"cipher\"; protected-headers=\"v1\"\n"), megabytes << 20);
+                    HEADER.replace("charset=us-ascii\n", "charset=us-ascii; hp=\"cipher\"; protected-headers=\"v1\"\n"),
+                    megabytes << 20);
             expected.transferTo(java.io.OutputStream.nullOutputStream());
             assertArrayEquals(expected.digest.digest(), payloadDigest, "decrypts to the original");
             assertTrue(Files.size(relay.acceptedFiles().get(0)) > megabytes << 20, "the whole message was relayed");

@@ -30,8 +30,10 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class ProcessFaultsIT {
     static final String CANARY = "canary-process-faults-0d7c";
-    static final byte[] MESSAGE = ("From: cron@host.example\nTo: root@host.example\nSubject: job\nMessage-ID: <pf@host.example>\n\n"
-                    + CANARY + "\n").getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MESSAGE =
+            ("From: cron@host.example\nTo: root@host.example\nSubject: job\nMessage-ID: <pf@host.example>\n\n" + CANARY
+                            + "\n")
+                    .getBytes(StandardCharsets.US_ASCII);
 
     @TempDir
     Path tmp;
@@ -49,13 +51,25 @@ class ProcessFaultsIT {
 
     private static void assertRetryDeliversOnce(Sandbox sb, ScriptedRelay relay) throws Exception {
         relay.clear();
-        Launcher.Run retry = Launcher.run(new java.io.ByteArrayInputStream(MESSAGE), Map.of(), 120, "deliver", "--config",
-                sb.config.toString(), "--recipient", "root");
+        Launcher.Run retry = Launcher.run(
+                new java.io.ByteArrayInputStream(MESSAGE),
+                Map.of(),
+                120,
+                "deliver",
+                "--config",
+                sb.config.toString(),
+                "--recipient",
+                "root");
         assertEquals(0, retry.exit(), retry.output());
         assertEquals(1, relay.accepted().size(), "forwarded once");
-        assertTrue(Messages.isOriginalWithMark(MESSAGE, TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(relay.accepted().get(0))))));
+        assertTrue(Messages.isOriginalWithMark(
+                MESSAGE,
+                TestKeys.ED.decrypt(
+                        PgpMime.encryptedPart(PgpMime.parse(relay.accepted().get(0))))));
         assertEquals(1, sb.maildirMessages().size(), "one local copy");
-        assertEquals(new String(MESSAGE, StandardCharsets.US_ASCII), Files.readString(sb.maildirMessages().get(0)));
+        assertEquals(
+                new String(MESSAGE, StandardCharsets.US_ASCII),
+                Files.readString(sb.maildirMessages().get(0)));
     }
 
     /** A delivery whose relay went silent after the message: the launcher, its JVM, the sandbox. */
@@ -72,7 +86,8 @@ class ProcessFaultsIT {
     private Stalled stallAtEndOfData(ScriptedRelay relay, String name) throws Exception {
         relay.at(Step.END_OF_DATA, Action.silence());
         Sandbox sb = sandbox(relay, name);
-        Process p = Launcher.start(MESSAGE, Map.of(), "deliver", "--config", sb.config.toString(), "--recipient", "root");
+        Process p =
+                Launcher.start(MESSAGE, Map.of(), "deliver", "--config", sb.config.toString(), "--recipient", "root");
         ProcessHandle jvm = Launcher.jvmOf(p);
         long until = System.nanoTime() + 30_000_000_000L;
         while (!relay.commands().contains("DATA") && System.nanoTime() < until) {
@@ -119,11 +134,19 @@ class ProcessFaultsIT {
         try (ScriptedRelay relay = new ScriptedRelay()) {
             relay.at(Step.END_OF_DATA, Action.silence());
             Sandbox sb = sandbox(relay, "deadline");
-            sb.writeConfig(Files.readString(sb.config).replace("deadline_seconds = 60", "deadline_seconds = 10")
+            sb.writeConfig(Files.readString(sb.config)
+                    .replace("deadline_seconds = 60", "deadline_seconds = 10")
                     .replace("timeout_seconds = 10", "timeout_seconds = 300"));
             long start = System.nanoTime();
-            Launcher.Run run = Launcher.run(new java.io.ByteArrayInputStream(MESSAGE), Map.of(), 120, "deliver", "--config",
-                    sb.config.toString(), "--recipient", "root");
+            Launcher.Run run = Launcher.run(
+                    new java.io.ByteArrayInputStream(MESSAGE),
+                    Map.of(),
+                    120,
+                    "deliver",
+                    "--config",
+                    sb.config.toString(),
+                    "--recipient",
+                    "root");
             long seconds = (System.nanoTime() - start) / 1_000_000_000L;
             assertEquals(75, run.exit(), run.output());
             assertStatusLine(run.output(), "4.4.7 cryptforward: deadline of 10 s reached");
@@ -137,10 +160,19 @@ class ProcessFaultsIT {
     void aJvmThatCannotStartIsMappedToTempfail() throws Exception {
         try (ScriptedRelay relay = new ScriptedRelay()) {
             Sandbox sb = sandbox(relay, "jvm");
-            Launcher.Run run = Launcher.run(new java.io.ByteArrayInputStream(MESSAGE), Map.of("CRYPTFORWARD_JAVA_OPTS", "-Xmx1k"), 60,
-                    "deliver", "--config", sb.config.toString(), "--recipient", "root");
+            Launcher.Run run = Launcher.run(
+                    new java.io.ByteArrayInputStream(MESSAGE),
+                    Map.of("CRYPTFORWARD_JAVA_OPTS", "-Xmx1k"),
+                    60,
+                    "deliver",
+                    "--config",
+                    sb.config.toString(),
+                    "--recipient",
+                    "root");
             assertEquals(75, run.exit(), run.output());
-            assertTrue(run.output().strip().endsWith("4.3.0 cryptforward: the Java runtime failed (exit status 1)"), run.output());
+            assertTrue(
+                    run.output().strip().endsWith("4.3.0 cryptforward: the Java runtime failed (exit status 1)"),
+                    run.output());
             assertTrue(sb.maildirMessages().isEmpty(), "nothing done");
             assertEquals(0, relay.sessions());
             assertRetryDeliversOnce(sb, relay);

@@ -61,7 +61,8 @@ class SendmailKillIT {
         List<Path> out = new ArrayList<>();
         if (Files.isDirectory(queue)) {
             try (Stream<Path> s = Files.list(queue)) {
-                s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{10,32}")).forEach(out::add);
+                s.filter(p -> p.getFileName().toString().matches("[0-9A-F]{10,32}"))
+                        .forEach(out::add);
             }
         }
         return out;
@@ -71,7 +72,11 @@ class SendmailKillIT {
     static void assertWhole(Path entry) throws IOException {
         String meta = Files.readString(entry.resolve("meta"), StandardCharsets.US_ASCII);
         assertTrue(meta.startsWith("cryptforward-queue 1\n") && meta.endsWith("\nend\n"), entry + ": " + meta);
-        long size = Long.parseLong(meta.lines().filter(l -> l.startsWith("size ")).findFirst().orElseThrow().substring(5));
+        long size = Long.parseLong(meta.lines()
+                .filter(l -> l.startsWith("size "))
+                .findFirst()
+                .orElseThrow()
+                .substring(5));
         assertEquals(size, Files.size(entry.resolve("message")), entry + ": the message is whole");
         assertTrue(Files.exists(entry.resolve("lock")));
         String msg = Files.readString(entry.resolve("message"), StandardCharsets.ISO_8859_1);
@@ -86,19 +91,22 @@ class SendmailKillIT {
             Path queue = sb.state.resolve("queue");
 
             // how long the JVM of a whole run lives here, to spread the kills over it
-            Process first = Launcher.start(message(0), Map.of(), "sendmail", "--config", sb.config.toString(), "-i", "root");
+            Process first =
+                    Launcher.start(message(0), Map.of(), "sendmail", "--config", sb.config.toString(), "-i", "root");
             Optional<ProcessHandle> firstJvm = Launcher.jvmIfStarted(first, 20_000);
             long t0 = System.nanoTime();
             assertTrue(first.waitFor(120, TimeUnit.SECONDS));
             long runMillis = Math.max(50, (System.nanoTime() - t0) / 1_000_000);
             assertTrue(firstJvm.isPresent());
-            assertEquals(0, first.exitValue(), new String(first.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
+            assertEquals(
+                    0, first.exitValue(), new String(first.getInputStream().readAllBytes(), StandardCharsets.UTF_8));
             assertEquals(1, entries(queue).size());
 
             Random random = new Random(20261201);
             int killed = 0;
             for (int i = 1; i <= TRIALS; i++) {
-                Process p = Launcher.start(message(i), Map.of(), "sendmail", "--config", sb.config.toString(), "-i", "root");
+                Process p = Launcher.start(
+                        message(i), Map.of(), "sendmail", "--config", sb.config.toString(), "-i", "root");
                 Optional<ProcessHandle> jvm = Launcher.jvmIfStarted(p, 20_000);
                 long delay = (long) (random.nextDouble() * runMillis);
                 long started = System.nanoTime();
@@ -116,23 +124,34 @@ class SendmailKillIT {
                     assertWhole(e);
                 }
                 for (Path f : files(sb.state)) {
-                    assertFalse(Messages.contains(Files.readAllBytes(f), CANARY.getBytes(StandardCharsets.US_ASCII)),
+                    assertFalse(
+                            Messages.contains(Files.readAllBytes(f), CANARY.getBytes(StandardCharsets.US_ASCII)),
                             "trial " + i + " (killed after " + delay + " ms): plaintext in " + f);
                 }
             }
-            assertTrue(killed >= TRIALS / 2, "at least half the trials were killed mid-run (" + killed + "); a run takes " + runMillis + " ms");
+            assertTrue(
+                    killed >= TRIALS / 2,
+                    "at least half the trials were killed mid-run (" + killed + "); a run takes " + runMillis + " ms");
 
             int queued = entries(queue).size();
             assertTrue(queued >= 1 && queued <= TRIALS + 1, "entries: " + queued);
             relay.clear();
-            Launcher.Run flush = Launcher.run(new java.io.ByteArrayInputStream(new byte[0]), Map.of(), 300, "queue", "--config",
-                    sb.config.toString(), "run");
+            Launcher.Run flush = Launcher.run(
+                    new java.io.ByteArrayInputStream(new byte[0]),
+                    Map.of(),
+                    300,
+                    "queue",
+                    "--config",
+                    sb.config.toString(),
+                    "run");
             assertEquals(0, flush.exit(), flush.output());
             assertTrue(flush.output().contains(queued + " sent, 0 deferred"), flush.output());
             assertEquals(queued, relay.accepted().size(), "every whole entry sent once");
             for (byte[] forward : relay.accepted()) {
                 byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(forward)));
-                assertTrue(Messages.contains(payload, CANARY.getBytes(StandardCharsets.US_ASCII)), "the forward decrypts to the whole message");
+                assertTrue(
+                        Messages.contains(payload, CANARY.getBytes(StandardCharsets.US_ASCII)),
+                        "the forward decrypts to the whole message");
             }
             assertEquals(List.of(), entries(queue));
             assertEquals(List.of(), files(queue), "leftovers of killed runs removed");
@@ -146,7 +165,8 @@ class SendmailKillIT {
             Sandbox sb = new Sandbox(tmp.resolve("sb"), relay.port(), "", true, List.of(TestKeys.ED.email));
             int entries = 6;
             for (int i = 0; i < entries; i++) {
-                byte[] m = ("To: root\nSubject: race " + i + "\nMessage-ID: <race" + i + "@host>\n\n" + CANARY + "\n").getBytes(StandardCharsets.US_ASCII);
+                byte[] m = ("To: root\nSubject: race " + i + "\nMessage-ID: <race" + i + "@host>\n\n" + CANARY + "\n")
+                        .getBytes(StandardCharsets.US_ASCII);
                 assertEquals(0, sb.run(m, "sendmail", "-i", "root").exit());
             }
             assertEquals(entries, entries(sb.state.resolve("queue")).size());
@@ -163,7 +183,9 @@ class SendmailKillIT {
             }
             assertEquals(entries, relay.accepted().size(), "each entry sent once, whichever runner took it");
             java.util.Set<String> subjects = new java.util.HashSet<>();
-            relay.accepted().forEach(a -> subjects.add(Messages.headerValue(a, "Subject").strip()));
+            relay.accepted()
+                    .forEach(
+                            a -> subjects.add(Messages.headerValue(a, "Subject").strip()));
             assertEquals(entries, subjects.size(), subjects.toString());
             assertEquals(List.of(), entries(sb.state.resolve("queue")));
         }

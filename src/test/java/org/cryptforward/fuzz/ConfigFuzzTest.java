@@ -23,7 +23,10 @@ class ConfigFuzzTest {
         Path file = dir.resolve("cryptforward.toml");
         try {
             Files.write(file, data);
-            long lines = new String(data, java.nio.charset.StandardCharsets.ISO_8859_1).lines().count() + 1;
+            long lines = new String(data, java.nio.charset.StandardCharsets.ISO_8859_1)
+                            .lines()
+                            .count()
+                    + 1;
             try {
                 ConfigLoader.load(file);
             } catch (ConfigException e) {

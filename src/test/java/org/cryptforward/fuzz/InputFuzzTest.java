@@ -27,8 +27,18 @@ import org.cryptforward.support.Messages;
  * {@code JAZZER_FUZZ=1 mvn test -Dtest=InputFuzzTest} fuzzes (see README).
  */
 class InputFuzzTest {
-    private static final Set<String> NAMES = Set.of("from", "subject", "to", "cc", "content-type", "content-transfer-encoding",
-            "delivered-to", "x-original-to", "return-path", "message-id", "x-cryptforward-loop");
+    private static final Set<String> NAMES = Set.of(
+            "from",
+            "subject",
+            "to",
+            "cc",
+            "content-type",
+            "content-transfer-encoding",
+            "delivered-to",
+            "x-original-to",
+            "return-path",
+            "message-id",
+            "x-cryptforward-loop");
 
     @FuzzTest(maxDuration = "10m")
     void readAndParse(byte[] data) throws IOException {
@@ -54,11 +64,16 @@ class InputFuzzTest {
             byte[] original = m.read(0, (int) m.length());
             // unchanged only where the Content-Type already names both parameters
             String ct = h.first("Content-Type").isPresent()
-                    ? new String(h.raw(h.first("Content-Type").get(), 64 * 1024), java.nio.charset.StandardCharsets.ISO_8859_1)
+                    ? new String(
+                                    h.raw(h.first("Content-Type").get(), 64 * 1024),
+                                    java.nio.charset.StandardCharsets.ISO_8859_1)
                             .toLowerCase(java.util.Locale.ROOT)
                     : "";
             boolean alreadyMarked = ct.contains("hp") && ct.contains("protected-headers");
-            assertTrue(java.util.Arrays.equals(original, plainPayload) ? alreadyMarked : Messages.isOriginalWithMark(original, plainPayload),
+            assertTrue(
+                    java.util.Arrays.equals(original, plainPayload)
+                            ? alreadyMarked
+                            : Messages.isOriginalWithMark(original, plainPayload),
                     "payload is the input plus the header protection parameters");
             assertTrue(payload.length >= plainPayload.length);
             try (InputStream in = m.open()) {
@@ -78,7 +93,8 @@ class InputFuzzTest {
             byte b = field[i];
             assertTrue(b != '\r' && b != 0, "no CR or NUL");
             if (b == '\n') {
-                assertTrue(i == field.length - 1 || field[i + 1] == ' ' || field[i + 1] == '\t', "a line break is a fold");
+                assertTrue(
+                        i == field.length - 1 || field[i + 1] == ' ' || field[i + 1] == '\t', "a line break is a fold");
                 lineLength = 0;
             } else {
                 lineLength++;

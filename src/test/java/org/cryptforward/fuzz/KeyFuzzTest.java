@@ -29,7 +29,9 @@ class KeyFuzzTest {
         } catch (KeyImporter.KeyImportException e) {
             assertTrue(e.getMessage().startsWith("fuzz input"), e::getMessage);
             assertFalse(e.getMessage().contains("\n"), "one line");
-            assertFalse(e.getMessage().contains("@") && e.getMessage().matches(".*\\.[A-Za-z]+@[0-9a-f]+.*"), "no object identity");
+            assertFalse(
+                    e.getMessage().contains("@") && e.getMessage().matches(".*\\.[A-Za-z]+@[0-9a-f]+.*"),
+                    "no object identity");
             return;
         }
         Date now = new Date(1_700_000_000_000L);

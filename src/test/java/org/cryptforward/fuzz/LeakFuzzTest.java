@@ -20,7 +20,7 @@ import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
 import org.bouncycastle.openpgp.PGPPublicKey;
-import org.cryptforward.Addresses;
+import org.cryptforward.core.Addresses;
 import org.cryptforward.message.ForwardComposer;
 import org.cryptforward.message.HeaderSection;
 import org.cryptforward.message.InlineBody;
@@ -49,18 +49,58 @@ import org.cryptforward.support.TestKeys;
  */
 class LeakFuzzTest {
     static final String CANARY = "Cnry7";
-    static final Set<String> WANTED = Set.of("from", "subject", "to", "cc", "date", "message-id", "in-reply-to", "references",
-            "content-type", "content-transfer-encoding", "mime-version", "delivered-to", "x-original-to", "return-path",
+    static final Set<String> WANTED = Set.of(
+            "from",
+            "subject",
+            "to",
+            "cc",
+            "date",
+            "message-id",
+            "in-reply-to",
+            "references",
+            "content-type",
+            "content-transfer-encoding",
+            "mime-version",
+            "delivered-to",
+            "x-original-to",
+            "return-path",
             "x-cryptforward-loop");
     /** Fields whose values the outer header carries (or the envelope uses): no canary in them. */
     static final Set<String> CARRIED = Set.of("from", "subject", "in-reply-to", "references", "return-path");
-    static final List<String> NAMES = List.of("From", "Subject", "To", "Cc", "Content-Type", "Content-Transfer-Encoding",
-            "MIME-Version", "X-Secret", "Return-Path", "In-Reply-To", "Message-ID", "Bcc", "Received", "From ", "Content-type ");
-    static final Set<String> OUTER = Set.of("from", "subject", "to", "date", "message-id", "in-reply-to", "references",
-            "x-cryptforward-loop", "mime-version", "content-type", "content-transfer-encoding", "content-disposition");
+
+    static final List<String> NAMES = List.of(
+            "From",
+            "Subject",
+            "To",
+            "Cc",
+            "Content-Type",
+            "Content-Transfer-Encoding",
+            "MIME-Version",
+            "X-Secret",
+            "Return-Path",
+            "In-Reply-To",
+            "Message-ID",
+            "Bcc",
+            "Received",
+            "From ",
+            "Content-type ");
+    static final Set<String> OUTER = Set.of(
+            "from",
+            "subject",
+            "to",
+            "date",
+            "message-id",
+            "in-reply-to",
+            "references",
+            "x-cryptforward-loop",
+            "mime-version",
+            "content-type",
+            "content-transfer-encoding",
+            "content-disposition");
 
     static final List<PGPPublicKey> KEYS = Ciphertexts.encryptionKeys(TestKeys.ED);
-    static final String ARMOR = new String(Ciphertexts.pgp(TestKeys.ED, "inner".getBytes(StandardCharsets.US_ASCII)), StandardCharsets.US_ASCII);
+    static final String ARMOR = new String(
+            Ciphertexts.pgp(TestKeys.ED, "inner".getBytes(StandardCharsets.US_ASCII)), StandardCharsets.US_ASCII);
     static final byte[] ENVELOPED;
     static final byte[] AUTH_ENVELOPED;
     static final byte[] SIGNED;
@@ -83,8 +123,8 @@ class LeakFuzzTest {
         SIGNED = s;
     }
 
-    static final ForwardComposer COMPOSER = new ForwardComposer("cf.test", Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC),
-            new SecureRandom());
+    static final ForwardComposer COMPOSER = new ForwardComposer(
+            "cf.test", Clock.fixed(Instant.parse("2026-01-01T00:00:00Z"), ZoneOffset.UTC), new SecureRandom());
 
     @FuzzTest(maxDuration = "10m")
     void nothingButFromAndSubjectLeaves(FuzzedDataProvider d) throws Exception {
@@ -101,7 +141,9 @@ class LeakFuzzTest {
         for (int i = 0; i < fields; i++) {
             // a fuzzed name never starts with white space: that would make the line a continuation
             // of the field before (a From or Subject, carrying what follows by design)
-            String name = d.consumeBoolean() ? NAMES.get(d.consumeInt(0, NAMES.size() - 1)) : noBreaks(d.consumeString(12)).replaceFirst("^[ \t]+", "");
+            String name = d.consumeBoolean()
+                    ? NAMES.get(d.consumeInt(0, NAMES.size() - 1))
+                    : noBreaks(d.consumeString(12)).replaceFirst("^[ \t]+", "");
             boolean carried = CARRIED.contains(name.strip().toLowerCase(Locale.ROOT));
             trace.append("[field ").append(name).append(carried ? " carried]" : "]");
             m.append(name).append(':').append(value(d, carried));
@@ -118,7 +160,11 @@ class LeakFuzzTest {
             m.append(m.length() > 0 && m.charAt(m.length() - 1) == '\r' && sep.equals("\n") ? "\r\n" : sep);
         }
         int kind = d.consumeInt(0, 6);
-        trace.append("[separated ").append(separated).append(", body ").append(kind).append(']');
+        trace.append("[separated ")
+                .append(separated)
+                .append(", body ")
+                .append(kind)
+                .append(']');
         String body = body(d, kind);
         if (!separated) {
             // without the empty line, a body starting with white space would continue the last
@@ -139,7 +185,13 @@ class LeakFuzzTest {
             Optional<EncryptedInput.Ciphertext> c = EncryptedInput.detect(header);
             OutboundMessage out;
             if (c.isPresent()) {
-                out = COMPOSER.passThrough(header, "admin@example.org", sender, protect, c.get().wrapping(), () -> EncryptedInput.open(header, c.get()));
+                out = COMPOSER.passThrough(
+                        header,
+                        "admin@example.org",
+                        sender,
+                        protect,
+                        c.get().wrapping(),
+                        () -> EncryptedInput.open(header, c.get()));
             } else if (inline && InlineBody.fits(header)) {
                 out = COMPOSER.inline(header, "admin@example.org", KEYS, sender, protect);
             } else {
@@ -148,8 +200,11 @@ class LeakFuzzTest {
             ByteArrayOutputStream wire = new ByteArrayOutputStream();
             out.writeTo(wire);
             String outside = outsideCiphertext(wire.toString(StandardCharsets.ISO_8859_1));
-            assertFalse(outside.contains(CANARY), () -> "plaintext outside the ciphertext:\n" + outside + "\n--- input:\n"
-                    + new String(message, StandardCharsets.ISO_8859_1) + "\n--- hex:\n" + java.util.HexFormat.of().formatHex(message) + "\n--- built: " + trace);
+            assertFalse(
+                    outside.contains(CANARY),
+                    () -> "plaintext outside the ciphertext:\n" + outside + "\n--- input:\n"
+                            + new String(message, StandardCharsets.ISO_8859_1) + "\n--- hex:\n"
+                            + java.util.HexFormat.of().formatHex(message) + "\n--- built: " + trace);
             assertOuterHeader(outside);
         }
     }
@@ -163,7 +218,9 @@ class LeakFuzzTest {
             assertTrue(end > begin, "armor complete");
             assertTrue(wire.indexOf("-----BEGIN PGP MESSAGE-----", begin + 1) < 0, "one armor");
             for (String line : wire.substring(begin + 28, end).split("\n")) {
-                assertTrue(line.matches("[A-Za-z0-9+/=]*") || isKnownCharsetHeader(line), "armor holds base64: " + line + "\n--- wire:\n" + wire);
+                assertTrue(
+                        line.matches("[A-Za-z0-9+/=]*") || isKnownCharsetHeader(line),
+                        "armor holds base64: " + line + "\n--- wire:\n" + wire);
             }
             return wire.substring(0, begin) + wire.substring(end);
         }
@@ -192,7 +249,9 @@ class LeakFuzzTest {
         for (String line : header.split("\n")) {
             assertTrue(line.length() <= 998, "a line within SMTP's limit");
             if (!line.startsWith(" ") && !line.startsWith("\t")) {
-                String name = line.substring(0, Math.max(0, line.indexOf(':'))).strip().toLowerCase(Locale.ROOT);
+                String name = line.substring(0, Math.max(0, line.indexOf(':')))
+                        .strip()
+                        .toLowerCase(Locale.ROOT);
                 assertTrue(OUTER.contains(name), "only the fields of a forward outside: " + line);
             }
         }
@@ -257,7 +316,8 @@ class LeakFuzzTest {
             System.arraycopy(tail, 0, both, der.length, tail.length);
             der = both;
         }
-        String b64 = Base64.getMimeEncoder(76, "\n".getBytes(StandardCharsets.US_ASCII)).encodeToString(der);
+        String b64 = Base64.getMimeEncoder(76, "\n".getBytes(StandardCharsets.US_ASCII))
+                .encodeToString(der);
         return d.consumeBoolean() ? b64 + "\n" : text(d) + "\n" + b64 + "\n";
     }
 
@@ -274,7 +334,11 @@ class LeakFuzzTest {
         if (d.consumeBoolean()) {
             sb.append("; name=\"").append(CANARY).append(".asc\"");
         }
-        sb.append("\n\n").append(d.consumeBoolean() ? armor(d) : text(d)).append("\n--").append(boundary).append("--\n");
+        sb.append("\n\n")
+                .append(d.consumeBoolean() ? armor(d) : text(d))
+                .append("\n--")
+                .append(boundary)
+                .append("--\n");
         if (d.consumeBoolean()) {
             sb.append(text(d)).append('\n');
         }
@@ -286,17 +350,21 @@ class LeakFuzzTest {
         return switch (kind) {
             case 0 -> text(d);
             case 1 -> "Content-Type: text/plain\n\n" + armor(d);
-            case 2 -> "MIME-Version: 1.0\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n"
-                    + pgpMimeParts(d, "b");
-            case 3 -> "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: text/plain\n\n"
-                    + (d.consumeBoolean() ? "\n" : text(d) + "\n")
-                    + "--o\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"i\"\n\n"
-                    + pgpMimeParts(d, "i") + "--o--\n" + (d.consumeBoolean() ? text(d) : "");
-            case 4 -> "MIME-Version: 1.0\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\n"
-                    + "Content-Transfer-Encoding: base64\n\n" + smime(d);
-            case 5 -> "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: text/plain\n\n \n"
-                    + "--o\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--o\nContent-Type: application/octet-stream\n\n"
-                    + (d.consumeBoolean() ? armor(d) : text(d)) + "\n--o--\n";
+            case 2 ->
+                "MIME-Version: 1.0\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n"
+                        + pgpMimeParts(d, "b");
+            case 3 ->
+                "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: text/plain\n\n"
+                        + (d.consumeBoolean() ? "\n" : text(d) + "\n")
+                        + "--o\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"i\"\n\n"
+                        + pgpMimeParts(d, "i") + "--o--\n" + (d.consumeBoolean() ? text(d) : "");
+            case 4 ->
+                "MIME-Version: 1.0\nContent-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\n"
+                        + "Content-Transfer-Encoding: base64\n\n" + smime(d);
+            case 5 ->
+                "MIME-Version: 1.0\nContent-Type: multipart/mixed; boundary=\"o\"\n\n--o\nContent-Type: text/plain\n\n \n"
+                        + "--o\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--o\nContent-Type: application/octet-stream\n\n"
+                        + (d.consumeBoolean() ? armor(d) : text(d)) + "\n--o--\n";
             default -> d.consumeRemainingAsString() + CANARY;
         };
     }

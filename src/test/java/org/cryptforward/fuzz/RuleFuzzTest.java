@@ -33,9 +33,24 @@ class RuleFuzzTest {
             assertTrue(g.matches(glob), "a literal glob matches itself");
             assertTrue(g.matches(glob.toLowerCase(java.util.Locale.ROOT)), "case-insensitive");
         }
-        Rule rule = new Rule("r", List.of(g), Map.of("Subject", Pattern.compile(".")), List.of("a@b.example"), List.of("k@b.example"),
-                Rule.Format.PGP_MIME, true, false);
-        Rule any = new Rule("any", List.of(), Map.of(), List.of("a@b.example"), List.of("k@b.example"), Rule.Format.PGP_MIME, true, false);
+        Rule rule = new Rule(
+                "r",
+                List.of(g),
+                Map.of("Subject", Pattern.compile(".")),
+                List.of("a@b.example"),
+                List.of("k@b.example"),
+                Rule.Format.PGP_MIME,
+                true,
+                false);
+        Rule any = new Rule(
+                "any",
+                List.of(),
+                Map.of(),
+                List.of("a@b.example"),
+                List.of("k@b.example"),
+                Rule.Format.PGP_MIME,
+                true,
+                false);
         try (InputMessage m = InputMessage.of(message)) {
             Router router = new Router(List.of(rule, any));
             java.util.Set<String> wanted = new java.util.HashSet<>(router.headerNames());

@@ -36,22 +36,33 @@ class InstallScriptTest {
             int end = oneLine ? lineEnd + 1 : script.indexOf("\n}\n", start) + 3;
             defs.append(script, start + 1, end);
         }
-        String full = "set -eu\nMARK_BEGIN='# BEGIN cryptforward (install.sh)'\nMARK_END='# END cryptforward (install.sh)'\n" + defs + body;
+        String full =
+                "set -eu\nMARK_BEGIN='# BEGIN cryptforward (install.sh)'\nMARK_END='# END cryptforward (install.sh)'\n"
+                        + defs + body;
         return Tools.run(tmp, null, List.of("sh", "-c", full), env);
     }
 
     @Test
     void aFileIsReplacedInOneRenameKeepingItsMode() throws Exception {
-        Path aliases = Files.writeString(tmp.resolve("aliases"), "postmaster: root\n# BEGIN cryptforward (install.sh)\nx\n# END cryptforward (install.sh)\nroot: admin\n");
+        Path aliases = Files.writeString(
+                tmp.resolve("aliases"),
+                "postmaster: root\n# BEGIN cryptforward (install.sh)\nx\n# END cryptforward (install.sh)\nroot: admin\n");
         Files.setPosixFilePermissions(aliases, PosixFilePermissions.fromString("rw-r-----"));
         Object inode = Files.getAttribute(aliases, "unix:ino");
         Tools.Result r = sh("remove_block \"" + aliases + "\"\n", Map.of());
         assertEquals(0, r.exit(), r.err());
         assertEquals("postmaster: root\nroot: admin\n", Files.readString(aliases));
-        assertNotEquals(inode, Files.getAttribute(aliases, "unix:ino"), "a new file renamed into place, not the old one rewritten");
+        assertNotEquals(
+                inode,
+                Files.getAttribute(aliases, "unix:ino"),
+                "a new file renamed into place, not the old one rewritten");
         assertEquals("rw-r-----", PosixFilePermissions.toString(Files.getPosixFilePermissions(aliases)));
         try (var s = Files.list(tmp)) {
-            assertEquals(List.of(aliases), s.filter(p -> !p.getFileName().toString().startsWith("stderr")).toList(), "no temporary file left");
+            assertEquals(
+                    List.of(aliases),
+                    s.filter(p -> !p.getFileName().toString().startsWith("stderr"))
+                            .toList(),
+                    "no temporary file left");
         }
     }
 
@@ -66,7 +77,9 @@ class InstallScriptTest {
         assertEquals(1, refused.exit());
         String err = refused.err().strip();
         assertEquals(1, err.lines().count(), err);
-        assertTrue(err.startsWith("install.sh: error: --purge would delete ") && err.endsWith("add --yes to confirm"), err);
+        assertTrue(
+                err.startsWith("install.sh: error: --purge would delete ") && err.endsWith("add --yes to confirm"),
+                err);
         assertTrue(new String(refused.out(), StandardCharsets.UTF_8).isEmpty(), "stopped before going on");
         assertTrue(Files.exists(var.resolve("1.kept")));
 
@@ -74,8 +87,10 @@ class InstallScriptTest {
         assertEquals(0, confirmed.exit(), confirmed.err());
         assertEquals("went-on\n", new String(confirmed.out(), StandardCharsets.UTF_8));
 
-        Tools.Result nothingToDelete = sh("PURGE=yes\nASSUME_YES=no\nETC_DIR=" + tmp.resolve("none1") + "\nVAR_DIR=" + tmp.resolve("none2")
-                + "\nconfirm_purge </dev/null\necho went-on\n", env);
+        Tools.Result nothingToDelete = sh(
+                "PURGE=yes\nASSUME_YES=no\nETC_DIR=" + tmp.resolve("none1") + "\nVAR_DIR=" + tmp.resolve("none2")
+                        + "\nconfirm_purge </dev/null\necho went-on\n",
+                env);
         assertEquals(0, nothingToDelete.exit(), "nothing kept, nothing to ask: " + nothingToDelete.err());
     }
 }

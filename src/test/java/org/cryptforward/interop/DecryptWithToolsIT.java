@@ -57,7 +57,8 @@ class DecryptWithToolsIT {
             assertEquals(0, run.exit(), () -> Corpus.name(p) + ": " + run.combined());
             MimeMessage[] got = relay.received();
             assertEquals(1, got.length, Corpus.name(p));
-            forwards.add(new Forward(Corpus.name(p), Messages.withoutEnvelopeLine(input), PgpMime.encryptedPart(got[0])));
+            forwards.add(
+                    new Forward(Corpus.name(p), Messages.withoutEnvelopeLine(input), PgpMime.encryptedPart(got[0])));
         }
         assertTrue(forwards.size() >= 30, "sample of at least 30, got " + forwards.size());
     }
@@ -91,23 +92,35 @@ class DecryptWithToolsIT {
             Tools.Result r = Tools.run(tmp, k.secretKey(), List.of("gpg", "--batch", "--import"), env);
             assertEquals(0, r.exit(), r.err());
         }
-        decryptAll("gpg", (key, armor) -> Tools.run(tmp, armor, List.of("gpg", "--batch", "--quiet", "--decrypt"), env));
+        decryptAll(
+                "gpg", (key, armor) -> Tools.run(tmp, armor, List.of("gpg", "--batch", "--quiet", "--decrypt"), env));
     }
 
     @Test
     void sequoiaDecryptsEveryForward() {
         Path rsa = TestKeys.RSA.secretKeyFile(tmp);
         Path ed = TestKeys.ED.secretKeyFile(tmp);
-        decryptAll("sq", (key, armor) -> Tools.run(tmp, armor, "sq", "decrypt", "--recipient-key",
-                (key == TestKeys.RSA ? rsa : ed).toString()));
+        decryptAll(
+                "sq",
+                (key, armor) -> Tools.run(
+                        tmp, armor, "sq", "decrypt", "--recipient-key", (key == TestKeys.RSA ? rsa : ed).toString()));
     }
 
     @Test
     void rnpDecryptsEveryForward() {
         Path rsa = TestKeys.RSA.secretKeyFile(tmp);
         Path ed = TestKeys.ED.secretKeyFile(tmp);
-        decryptAll("rnp", (key, armor) -> Tools.run(tmp, armor, "rnp", "--keyfile", (key == TestKeys.RSA ? rsa : ed).toString(),
-                "--decrypt", "--output", "-"));
+        decryptAll(
+                "rnp",
+                (key, armor) -> Tools.run(
+                        tmp,
+                        armor,
+                        "rnp",
+                        "--keyfile",
+                        (key == TestKeys.RSA ? rsa : ed).toString(),
+                        "--decrypt",
+                        "--output",
+                        "-"));
     }
 
     interface Decryptor {
@@ -122,7 +135,8 @@ class DecryptWithToolsIT {
             TestKeys key = i++ % 2 == 0 ? TestKeys.RSA : TestKeys.ED;
             Tools.Result r = d.decrypt(key, f.armor());
             if (r.exit() != 0) {
-                failures.add(f.name() + " with " + key + ": exit " + r.exit() + ": " + r.err().strip());
+                failures.add(f.name() + " with " + key + ": exit " + r.exit() + ": "
+                        + r.err().strip());
             } else if (!Messages.isOriginalWithMark(f.original(), r.out())) {
                 failures.add(f.name() + " with " + key + ": decrypted text differs from the original: "
                         + new String(r.out(), 0, Math.min(200, r.out().length), StandardCharsets.ISO_8859_1));
@@ -130,5 +144,4 @@ class DecryptWithToolsIT {
         }
         assertEquals(List.of(), failures, tool + " failed on " + failures.size() + " of " + forwards.size());
     }
-
 }

@@ -60,14 +60,18 @@ class InlineAndProtectedSubjectIT {
 
     private static Sandbox sandbox(String name, String ruleLines) throws Exception {
         Sandbox sb = new Sandbox(tmp.resolve(name), relay.port(), "", true, List.of(TestKeys.ED.email));
-        sb.writeConfig(Files.readString(sb.config).replace("forward_to = [\"admin@example.org\"]\n",
-                "forward_to = [\"admin@example.org\"]\n" + ruleLines));
+        sb.writeConfig(Files.readString(sb.config)
+                .replace(
+                        "forward_to = [\"admin@example.org\"]\n",
+                        "forward_to = [\"admin@example.org\"]\n" + ruleLines));
         return sb;
     }
 
     @Test
     void inlineDecryptsToTheDecodedBodyInItsCharset() throws Exception {
-        for (String file : List.of("system/09-unattended-upgrades-success-reboot-qp.eml", "system/01-cron-debian-run-parts-daily.eml",
+        for (String file : List.of(
+                "system/09-unattended-upgrades-success-reboot-qp.eml",
+                "system/01-cron-debian-run-parts-daily.eml",
                 "system/03-cron-busybox-8bit-latin1-no-mime.eml")) {
             relay.reset();
             Sandbox sb = sandbox("inline" + file.hashCode(), "format = \"inline\"\n");
@@ -81,14 +85,20 @@ class InlineAndProtectedSubjectIT {
             String armor = body.substring(body.indexOf("-----BEGIN PGP MESSAGE-----"));
             MimeMessage original = PgpMime.parse(Messages.withoutEnvelopeLine(input));
             String charset = new jakarta.mail.internet.ContentType(
-                    original.getContentType() == null ? "text/plain; charset=us-ascii" : original.getContentType()).getParameter("charset");
-            assertTrue(armor.contains("Charset: " + (charset == null ? "us-ascii" : charset)), file + ": " + armor.substring(0, 120));
+                            original.getContentType() == null
+                                    ? "text/plain; charset=us-ascii"
+                                    : original.getContentType())
+                    .getParameter("charset");
+            assertTrue(
+                    armor.contains("Charset: " + (charset == null ? "us-ascii" : charset)),
+                    file + ": " + armor.substring(0, 120));
 
             byte[] expected;
             try (InputStream in = original.getInputStream()) { // decoded from the transfer encoding by Jakarta Mail
                 expected = in.readAllBytes();
             }
-            assertArrayEquals(Messages.lf(expected), Messages.lf(gpgDecrypt(armor.getBytes(StandardCharsets.US_ASCII))), file);
+            assertArrayEquals(
+                    Messages.lf(expected), Messages.lf(gpgDecrypt(armor.getBytes(StandardCharsets.US_ASCII))), file);
         }
     }
 
@@ -97,19 +107,26 @@ class InlineAndProtectedSubjectIT {
         relay.reset();
         Sandbox sb = sandbox("protect", "protect_subject = true\n");
         byte[] input = Corpus.read(Corpus.dir().resolve("system/01-cron-debian-run-parts-daily.eml"));
-        String subject = "Cron <root@web01> test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }";
+        String subject =
+                "Cron <root@web01> test -x /usr/sbin/anacron || { cd / && run-parts --report /etc/cron.daily; }";
         assertEquals(0, sb.deliver(input, "--recipient", "root").exit());
 
         MimeMessage forward = relay.received()[0];
         assertEquals("[...]", forward.getHeader("Subject", null));
-        assertTrue(!new String(PgpMime.bytes(forward), StandardCharsets.ISO_8859_1).contains("anacron"), "the Subject is nowhere outside");
+        assertTrue(
+                !new String(PgpMime.bytes(forward), StandardCharsets.ISO_8859_1).contains("anacron"),
+                "the Subject is nowhere outside");
 
         String inner = new String(gpgDecrypt(PgpMime.encryptedPart(forward)), StandardCharsets.UTF_8);
         assertTrue(inner.contains("\nSubject: " + subject + "\n"), "protected header field");
-        assertTrue(inner.contains("Content-Type: text/plain; charset=UTF-8; hp=\"cipher\"; protected-headers=\"v1\"; hp-legacy-display=\"1\"\n"), inner);
+        assertTrue(
+                inner.contains(
+                        "Content-Type: text/plain; charset=UTF-8; hp=\"cipher\"; protected-headers=\"v1\"; hp-legacy-display=\"1\"\n"),
+                inner);
         int body = inner.indexOf("\n\n") + 2;
-        assertTrue(inner.startsWith("Subject: " + subject + "\n\n/etc/cron.daily/logrotate:", body), "legacy display element: "
-                + inner.substring(body, Math.min(inner.length(), body + 200)));
+        assertTrue(
+                inner.startsWith("Subject: " + subject + "\n\n/etc/cron.daily/logrotate:", body),
+                "legacy display element: " + inner.substring(body, Math.min(inner.length(), body + 200)));
     }
 
     @Test
@@ -121,9 +138,12 @@ class InlineAndProtectedSubjectIT {
         MimeMessage forward = relay.received()[0];
         assertEquals("[...]", forward.getHeader("Subject", null));
         String body = new String(PgpMime.bytes(forward), StandardCharsets.US_ASCII);
-        String text = new String(gpgDecrypt(body.substring(body.indexOf("-----BEGIN")).getBytes(StandardCharsets.US_ASCII)),
+        String text = new String(
+                gpgDecrypt(body.substring(body.indexOf("-----BEGIN")).getBytes(StandardCharsets.US_ASCII)),
                 StandardCharsets.UTF_8);
-        String realSubject = Messages.normalizeSpace(Messages.headerValue(Messages.withoutEnvelopeLine(input), "Subject"));
-        assertTrue(text.startsWith("Subject: " + realSubject + "\n\n"), text.substring(0, Math.min(200, text.length())));
+        String realSubject =
+                Messages.normalizeSpace(Messages.headerValue(Messages.withoutEnvelopeLine(input), "Subject"));
+        assertTrue(
+                text.startsWith("Subject: " + realSubject + "\n\n"), text.substring(0, Math.min(200, text.length())));
     }
 }

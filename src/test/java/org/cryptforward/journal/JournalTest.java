@@ -20,9 +20,9 @@ import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CountDownLatch;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
-import org.cryptforward.Deadline;
-import org.cryptforward.ExitCodes;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Failure;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -65,7 +65,8 @@ class JournalTest {
 
     List<Path> setAside() throws IOException {
         try (Stream<Path> s = Files.list(dir)) {
-            return s.filter(p -> p.getFileName().toString().startsWith(KEY + ".damaged-")).toList();
+            return s.filter(p -> p.getFileName().toString().startsWith(KEY + ".damaged-"))
+                    .toList();
         }
     }
 
@@ -78,7 +79,9 @@ class JournalTest {
             e.record("sent admin@example.org");
         }
         try (Journal.Entry e = open()) {
-            assertEquals(List.of("maildir-intent 1.M2P3.host", "local /var/mail/root", "sent admin@example.org"), e.records());
+            assertEquals(
+                    List.of("maildir-intent 1.M2P3.host", "local /var/mail/root", "sent admin@example.org"),
+                    e.records());
             assertEquals("/var/mail/root", e.last("local").orElseThrow());
             assertTrue(e.has("sent admin@example.org"));
         }
@@ -94,7 +97,9 @@ class JournalTest {
             e.record(record);
         }
         String disk = Files.readString(dir.resolve(KEY), StandardCharsets.US_ASCII);
-        assertTrue(disk.chars().allMatch(c -> c == '\n' || (c >= 32 && c < 127)), "one line of printable ASCII on disk: " + disk);
+        assertTrue(
+                disk.chars().allMatch(c -> c == '\n' || (c >= 32 && c < 127)),
+                "one line of printable ASCII on disk: " + disk);
         try (Journal.Entry e = open()) {
             assertEquals(List.of(record), e.records());
         }
@@ -116,7 +121,8 @@ class JournalTest {
     @Test
     void garbageLinesAreIgnored() throws Exception {
         Files.createDirectories(dir);
-        byte[] garbage = {0, 1, 2, (byte) 0xff, (byte) 0xfe, '\n', 'l', 'o', 'c', 'a', 'l', ' ', 0, '\n', 'o', 'k', '\n'};
+        byte[] garbage = {0, 1, 2, (byte) 0xff, (byte) 0xfe, '\n', 'l', 'o', 'c', 'a', 'l', ' ', 0, '\n', 'o', 'k', '\n'
+        };
         Files.write(dir.resolve(KEY), garbage);
         try (Journal.Entry e = open()) {
             assertEquals(List.of("ok"), e.records());
@@ -151,14 +157,21 @@ class JournalTest {
     @Test
     void aFifoInPlaceOfTheEntryDoesNotHang() throws Exception {
         Files.createDirectories(dir);
-        assertEquals(0, new ProcessBuilder("mkfifo", dir.resolve(KEY).toString()).start().waitFor());
-        Journal.Entry opened = CompletableFuture.supplyAsync(() -> {
-            try {
-                return open();
-            } catch (Failure f) {
-                throw new IllegalStateException(f);
-            }
-        }, threads).get(10, TimeUnit.SECONDS);
+        assertEquals(
+                0,
+                new ProcessBuilder("mkfifo", dir.resolve(KEY).toString())
+                        .start()
+                        .waitFor());
+        Journal.Entry opened = CompletableFuture.supplyAsync(
+                        () -> {
+                            try {
+                                return open();
+                            } catch (Failure f) {
+                                throw new IllegalStateException(f);
+                            }
+                        },
+                        threads)
+                .get(10, TimeUnit.SECONDS);
         try (Journal.Entry e = opened) {
             assertEquals(List.of(), e.records());
         }
@@ -168,7 +181,9 @@ class JournalTest {
     @Test
     void anOversizedEntryIsSetAside() throws Exception {
         Files.createDirectories(dir);
-        Files.write(dir.resolve(KEY), ("local x\n".repeat((int) (Journal.MAX_ENTRY / 8) + 10)).getBytes(StandardCharsets.US_ASCII));
+        Files.write(
+                dir.resolve(KEY),
+                ("local x\n".repeat((int) (Journal.MAX_ENTRY / 8) + 10)).getBytes(StandardCharsets.US_ASCII));
         try (Journal.Entry e = open()) {
             assertEquals(List.of(), e.records());
             e.record("local y");
@@ -180,7 +195,9 @@ class JournalTest {
 
     @Test
     void anUnreadableEntryIsSetAside() throws Exception {
-        assumeTrue(!"root".equals(System.getProperty("user.name")), "root reads any file; as root, JournalDamageIT runs this as nobody");
+        assumeTrue(
+                !"root".equals(System.getProperty("user.name")),
+                "root reads any file; as root, JournalDamageIT runs this as nobody");
         Files.createDirectories(dir);
         Path f = Files.writeString(dir.resolve(KEY), "local x\n");
         Files.setPosixFilePermissions(f, PosixFilePermissions.fromString("---------"));
@@ -198,7 +215,10 @@ class JournalTest {
         }
         assertTrue(Files.isDirectory(dir));
         try (Stream<Path> s = Files.list(state)) {
-            assertEquals(1, s.filter(p -> p.getFileName().toString().startsWith("journal.damaged-")).count());
+            assertEquals(
+                    1,
+                    s.filter(p -> p.getFileName().toString().startsWith("journal.damaged-"))
+                            .count());
         }
     }
 
@@ -215,24 +235,28 @@ class JournalTest {
     void aSecondRunWaitsForTheFirstAndSeesItsRecords() throws Exception {
         CountDownLatch holding = new CountDownLatch(1);
         CountDownLatch release = new CountDownLatch(1);
-        CompletableFuture<Void> first = CompletableFuture.runAsync(() -> {
-            try (Journal.Entry e = open()) {
-                holding.countDown();
-                release.await(30, TimeUnit.SECONDS);
-                e.record("local /var/mail/root");
-                e.record("sent admin@example.org");
-            } catch (Exception ex) {
-                throw new IllegalStateException(ex);
-            }
-        }, threads);
+        CompletableFuture<Void> first = CompletableFuture.runAsync(
+                () -> {
+                    try (Journal.Entry e = open()) {
+                        holding.countDown();
+                        release.await(30, TimeUnit.SECONDS);
+                        e.record("local /var/mail/root");
+                        e.record("sent admin@example.org");
+                    } catch (Exception ex) {
+                        throw new IllegalStateException(ex);
+                    }
+                },
+                threads);
         assertTrue(holding.await(10, TimeUnit.SECONDS));
-        CompletableFuture<List<String>> second = CompletableFuture.supplyAsync(() -> {
-            try (Journal.Entry e = open()) {
-                return e.records();
-            } catch (Failure f) {
-                throw new IllegalStateException(f);
-            }
-        }, threads);
+        CompletableFuture<List<String>> second = CompletableFuture.supplyAsync(
+                () -> {
+                    try (Journal.Entry e = open()) {
+                        return e.records();
+                    } catch (Failure f) {
+                        throw new IllegalStateException(f);
+                    }
+                },
+                threads);
         Thread.sleep(300);
         assertFalse(second.isDone(), "the second run waits while the first holds the entry");
         release.countDown();
@@ -243,13 +267,15 @@ class JournalTest {
     @Test
     void waitingEndsWithATemporaryFailureAtTheDeadline() throws Exception {
         try (Journal.Entry held = open()) {
-            CompletableFuture<Failure> second = CompletableFuture.supplyAsync(() -> {
-                try (Journal.Entry e = journal.open(KEY, deadline(Duration.ofMillis(400)))) {
-                    return null;
-                } catch (Failure f) {
-                    return f;
-                }
-            }, threads);
+            CompletableFuture<Failure> second = CompletableFuture.supplyAsync(
+                    () -> {
+                        try (Journal.Entry e = journal.open(KEY, deadline(Duration.ofMillis(400)))) {
+                            return null;
+                        } catch (Failure f) {
+                            return f;
+                        }
+                    },
+                    threads);
             Failure f = second.get(10, TimeUnit.SECONDS);
             assertEquals(ExitCodes.TEMPFAIL, f.exitCode());
             assertEquals("4.4.7", f.status());
@@ -295,13 +321,15 @@ class JournalTest {
         Journal longAgo = new Journal(state, Duration.ofDays(1), Clock.systemUTC());
         Journal.Entry first = longAgo.open(KEY, deadline(Duration.ofSeconds(5)));
         first.record("local x");
-        CompletableFuture<List<String>> waiter = CompletableFuture.supplyAsync(() -> {
-            try (Journal.Entry e = longAgo.open(KEY, deadline(Duration.ofSeconds(10)))) {
-                return e.records();
-            } catch (Failure f) {
-                throw new IllegalStateException(f);
-            }
-        }, threads);
+        CompletableFuture<List<String>> waiter = CompletableFuture.supplyAsync(
+                () -> {
+                    try (Journal.Entry e = longAgo.open(KEY, deadline(Duration.ofSeconds(10)))) {
+                        return e.records();
+                    } catch (Failure f) {
+                        throw new IllegalStateException(f);
+                    }
+                },
+                threads);
         Thread.sleep(200);
         // what prune does under the lock: tombstone, then delete; then the lock is released
         Files.writeString(dir.resolve(KEY), Journal.TOMBSTONE + "\n", java.nio.file.StandardOpenOption.APPEND);
@@ -315,7 +343,8 @@ class JournalTest {
     void pruneNeverFails() throws Exception {
         Files.createDirectories(dir.resolve(".pruned"));
         Files.createDirectories(dir.resolve("f".repeat(64)));
-        Files.setLastModifiedTime(dir.resolve("f".repeat(64)), FileTime.from(Instant.now().minus(Duration.ofDays(40))));
+        Files.setLastModifiedTime(
+                dir.resolve("f".repeat(64)), FileTime.from(Instant.now().minus(Duration.ofDays(40))));
         journal.prune();
         assertFalse(Files.exists(dir.resolve("f".repeat(64))), "a damaged entry is removed once it is old");
         try (Journal.Entry e = open()) {

@@ -27,9 +27,9 @@ import org.bouncycastle.bcpg.HashAlgorithmTags;
 import org.bouncycastle.bcpg.KeyIdentifier;
 import org.bouncycastle.bcpg.PublicKeyAlgorithmTags;
 import org.bouncycastle.bcpg.RSAPublicBCPGKey;
-import org.bouncycastle.bcpg.sig.RevocationReasonTags;
 import org.bouncycastle.bcpg.SymmetricKeyAlgorithmTags;
 import org.bouncycastle.bcpg.sig.KeyFlags;
+import org.bouncycastle.bcpg.sig.RevocationReasonTags;
 import org.bouncycastle.openpgp.PGPEncryptedDataList;
 import org.bouncycastle.openpgp.PGPObjectFactory;
 import org.bouncycastle.openpgp.PGPPublicKey;
@@ -76,11 +76,12 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class KeyDefectsTest {
     static final byte[] MESSAGE = ("From: Cron Daemon <root@host.example>\n"
-            + "To: root@host.example\n"
-            + "Subject: key defects\n"
-            + "Message-ID: <key-defects@host.example>\n"
-            + "\n"
-            + "confidential body words\n").getBytes(StandardCharsets.US_ASCII);
+                    + "To: root@host.example\n"
+                    + "Subject: key defects\n"
+                    + "Message-ID: <key-defects@host.example>\n"
+                    + "\n"
+                    + "confidential body words\n")
+            .getBytes(StandardCharsets.US_ASCII);
     static final Date LATER = new Date(BcKeys.BIRTH.getTime() + 86_400_000L);
     static final Date LATEST = new Date(BcKeys.BIRTH.getTime() + 2 * 86_400_000L);
 
@@ -111,7 +112,11 @@ class KeyDefectsTest {
     }
 
     private Sandbox sandbox(String... keys) {
-        return new Sandbox(tmp.resolve("sb" + sandboxes++), relay.port(), "", true,
+        return new Sandbox(
+                tmp.resolve("sb" + sandboxes++),
+                relay.port(),
+                "",
+                true,
                 keys.length == 0 ? List.of(org.cryptforward.support.TestKeys.ED.email) : List.of(keys));
     }
 
@@ -146,7 +151,8 @@ class KeyDefectsTest {
         byte[] encrypted = PgpMime.encryptedPart(received[0]);
         byte[] plain = BcKeys.decrypt(key, encrypted).plaintext();
         assertTrue(new String(plain, StandardCharsets.UTF_8).contains("confidential body words"));
-        PGPObjectFactory f = new PGPObjectFactory(PGPUtil.getDecoderStream(new ByteArrayInputStream(encrypted)), new BcKeyFingerprintCalculator());
+        PGPObjectFactory f = new PGPObjectFactory(
+                PGPUtil.getDecoderStream(new ByteArrayInputStream(encrypted)), new BcKeyFingerprintCalculator());
         Object o;
         while ((o = f.nextObject()) != null && !(o instanceof PGPEncryptedDataList)) {
             // skip markers
@@ -168,9 +174,13 @@ class KeyDefectsTest {
         int sigs = 0;
         for (Packet p : stored) {
             if (p.tag() == Splice.SIGNATURE) {
-                PGPSignature s = new PGPObjectFactory(p.encoded(), new BcKeyFingerprintCalculator()).nextObject() instanceof
-                        org.bouncycastle.openpgp.PGPSignatureList l ? l.get(0) : null;
-                assertTrue(s != null && s.getKeyIdentifiers().stream().allMatch(id -> id.matches(self)), "only the key's own signatures are stored");
+                PGPSignature s = new PGPObjectFactory(p.encoded(), new BcKeyFingerprintCalculator()).nextObject()
+                                instanceof org.bouncycastle.openpgp.PGPSignatureList l
+                        ? l.get(0)
+                        : null;
+                assertTrue(
+                        s != null && s.getKeyIdentifiers().stream().allMatch(id -> id.matches(self)),
+                        "only the key's own signatures are stored");
                 sigs++;
             }
         }
@@ -191,18 +201,29 @@ class KeyDefectsTest {
         byte[] bound = "Bound <bound@example.org>".getBytes(StandardCharsets.UTF_8);
         byte[] key = edited(alice, p -> {
             int at = subkeyIndex(p);
-            p.addAll(at, List.of(
-                    Splice.userId(unsigned),
-                    Splice.userId(stranger),
-                    Splice.packet(Splice.certification(mallory, pk, stranger, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})),
-                    Splice.userId(revoked),
-                    Splice.packet(Splice.certification(alice, pk, revoked, PGPSignature.POSITIVE_CERTIFICATION, BcKeys.BIRTH, sp -> {})),
-                    Splice.packet(Splice.certification(alice, pk, revoked, PGPSignature.CERTIFICATION_REVOCATION, LATER, sp -> {})),
-                    Splice.userId(expired),
-                    Splice.packet(Splice.certification(alice, pk, expired, PGPSignature.POSITIVE_CERTIFICATION, BcKeys.BIRTH,
-                            sp -> sp.setSignatureExpirationTime(true, 3600))),
-                    Splice.userId(bound),
-                    Splice.packet(Splice.certification(alice, pk, bound, PGPSignature.POSITIVE_CERTIFICATION, BcKeys.BIRTH, sp -> {}))));
+            p.addAll(
+                    at,
+                    List.of(
+                            Splice.userId(unsigned),
+                            Splice.userId(stranger),
+                            Splice.packet(Splice.certification(
+                                    mallory, pk, stranger, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})),
+                            Splice.userId(revoked),
+                            Splice.packet(Splice.certification(
+                                    alice, pk, revoked, PGPSignature.POSITIVE_CERTIFICATION, BcKeys.BIRTH, sp -> {})),
+                            Splice.packet(Splice.certification(
+                                    alice, pk, revoked, PGPSignature.CERTIFICATION_REVOCATION, LATER, sp -> {})),
+                            Splice.userId(expired),
+                            Splice.packet(Splice.certification(
+                                    alice,
+                                    pk,
+                                    expired,
+                                    PGPSignature.POSITIVE_CERTIFICATION,
+                                    BcKeys.BIRTH,
+                                    sp -> sp.setSignatureExpirationTime(true, 3600))),
+                            Splice.userId(bound),
+                            Splice.packet(Splice.certification(
+                                    alice, pk, bound, PGPSignature.POSITIVE_CERTIFICATION, BcKeys.BIRTH, sp -> {}))));
         });
         Sandbox sb = sandbox("unsigned@example.org");
         Sandbox.Run imported = sb.run(key, "key", "import");
@@ -225,7 +246,9 @@ class KeyDefectsTest {
         // a rule naming the unsigned address gets no key: a notice, never a forward encrypted to alice
         Sandbox.Run run = deliver(sb);
         assertEquals(0, run.exit(), run::combined);
-        assertTrue(notice().contains("key unsigned@example.org: no key for unsigned@example.org"), relay.received()[0]::toString);
+        assertTrue(
+                notice().contains("key unsigned@example.org: no key for unsigned@example.org"),
+                relay.received()[0]::toString);
     }
 
     @Test
@@ -234,8 +257,19 @@ class KeyDefectsTest {
         byte[] claim = "Admin <admin-key@example.org>".getBytes(StandardCharsets.UTF_8);
         // mallory's own key, with the admin's address certified by mallory's other key... by a stranger
         OpenPGPKey decoy = BcKeys.key(4, "Decoy <decoy@example.org>");
-        byte[] decoyWithClaim = edited(decoy, p -> p.addAll(subkeyIndex(p), List.of(Splice.userId(claim),
-                Splice.packet(Splice.certification(mallory, primary(decoy), claim, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})))));
+        byte[] decoyWithClaim = edited(
+                decoy,
+                p -> p.addAll(
+                        subkeyIndex(p),
+                        List.of(
+                                Splice.userId(claim),
+                                Splice.packet(Splice.certification(
+                                        mallory,
+                                        primary(decoy),
+                                        claim,
+                                        PGPSignature.POSITIVE_CERTIFICATION,
+                                        LATER,
+                                        sp -> {})))));
         Sandbox sb = sandbox("admin-key@example.org");
         assertEquals(0, sb.run(BcKeys.publicKey(admin), "key", "import").exit());
         Sandbox.Run second = sb.run(decoyWithClaim, "key", "import");
@@ -257,12 +291,22 @@ class KeyDefectsTest {
         it.next();
         PGPPublicKey subkey = it.next();
         List<Packet> forgeries = List.of(
-                Splice.damaged(Splice.packet(Splice.direct(alice, PGPSignature.KEY_REVOCATION, LATER,
+                Splice.damaged(Splice.packet(Splice.direct(
+                        alice,
+                        PGPSignature.KEY_REVOCATION,
+                        LATER,
                         sp -> sp.setRevocationReason(true, RevocationReasonTags.KEY_COMPROMISED, "forged")))),
-                Splice.damaged(Splice.packet(Splice.direct(alice, PGPSignature.DIRECT_KEY, LATER, sp -> sp.setKeyExpirationTime(true, 60)))),
-                Splice.damaged(Splice.packet(Splice.certification(alice, pk, "Alice <alice@example.org>".getBytes(StandardCharsets.UTF_8),
-                        PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> sp.setKeyExpirationTime(true, 60)))),
-                Splice.damaged(Splice.packet(Splice.binding(alice, subkey, LATER, sp -> sp.setKeyFlags(true, KeyFlags.SIGN_DATA)))),
+                Splice.damaged(Splice.packet(
+                        Splice.direct(alice, PGPSignature.DIRECT_KEY, LATER, sp -> sp.setKeyExpirationTime(true, 60)))),
+                Splice.damaged(Splice.packet(Splice.certification(
+                        alice,
+                        pk,
+                        "Alice <alice@example.org>".getBytes(StandardCharsets.UTF_8),
+                        PGPSignature.POSITIVE_CERTIFICATION,
+                        LATER,
+                        sp -> sp.setKeyExpirationTime(true, 60)))),
+                Splice.damaged(Splice.packet(
+                        Splice.binding(alice, subkey, LATER, sp -> sp.setKeyFlags(true, KeyFlags.SIGN_DATA)))),
                 Splice.damaged(Splice.packet(Splice.subkeyRevocation(alice, subkey, LATER))));
         for (int i = 0; i < forgeries.size(); i++) {
             Packet forged = forgeries.get(i);
@@ -270,7 +314,9 @@ class KeyDefectsTest {
             Sandbox sb = sandbox("alice@example.org");
             assertEquals(0, sb.run(BcKeys.publicKey(alice), "key", "import").exit());
             // on the primary key, after the user ID's self-signature, or after the subkey's binding
-            byte[] update = edited(alice, p -> p.add(kind < 2 ? 1 : kind == 2 ? Splice.indexOf(p, Splice.USER_ID, 0) + 1 : p.size(), forged));
+            byte[] update = edited(
+                    alice,
+                    p -> p.add(kind < 2 ? 1 : kind == 2 ? Splice.indexOf(p, Splice.USER_ID, 0) + 1 : p.size(), forged));
             Sandbox.Run run = sb.run(update, "key", "import");
             assertEquals(0, run.exit(), run::combined);
             assertTrue(run.out().startsWith("unchanged " + fpr(alice)), () -> "forgery " + forged + ": " + run.out());
@@ -293,7 +339,8 @@ class KeyDefectsTest {
     private static final ASN1ObjectIdentifier P256 = new ASN1ObjectIdentifier("1.2.840.10045.3.1.7");
 
     private static BCPGKey cv25519(byte[] point) {
-        return new ECDHPublicBCPGKey(CURVE25519, new BigInteger(1, point), HashAlgorithmTags.SHA256, SymmetricKeyAlgorithmTags.AES_128);
+        return new ECDHPublicBCPGKey(
+                CURVE25519, new BigInteger(1, point), HashAlgorithmTags.SHA256, SymmetricKeyAlgorithmTags.AES_128);
     }
 
     private static byte[] bytes(int first, int n, int fill) {
@@ -310,25 +357,80 @@ class KeyDefectsTest {
         offCurve[0] = 4;
         Arrays.fill(offCurve, 1, 65, (byte) 0x11);
         return List.of(
-                new Object[] {"Cv25519 without the 0x40 prefix", PublicKeyAlgorithmTags.ECDH, cv25519(bytes(0x9A, 32, 0x21)), "malformed Curve25519"},
-                new Object[] {"Cv25519 with a wrong prefix", PublicKeyAlgorithmTags.ECDH, cv25519(bytes(0x41, 33, 0x21)), "malformed Curve25519"},
-                new Object[] {"Cv25519 of low order (zero)", PublicKeyAlgorithmTags.ECDH, cv25519(bytes(0x40, 33, 0)), "cannot be encrypted to"},
-                new Object[] {"P-256 point off the curve", PublicKeyAlgorithmTags.ECDH,
-                    new ECDHPublicBCPGKey(P256, new BigInteger(1, offCurve), HashAlgorithmTags.SHA256, SymmetricKeyAlgorithmTags.AES_128),
-                    "cannot be encrypted to"},
-                new Object[] {"RSA e = 1", PublicKeyAlgorithmTags.RSA_GENERAL, new RSAPublicBCPGKey(n, BigInteger.ONE), "exponent 1"},
-                new Object[] {"RSA even e", PublicKeyAlgorithmTags.RSA_GENERAL, new RSAPublicBCPGKey(n, BigInteger.valueOf(65536)), "even RSA public exponent"},
-                new Object[] {"RSA huge e", PublicKeyAlgorithmTags.RSA_GENERAL,
-                    new RSAPublicBCPGKey(n, BigInteger.ONE.shiftLeft(300).add(BigInteger.ONE)), "exponent of 301 bits"},
-                new Object[] {"RSA even modulus", PublicKeyAlgorithmTags.RSA_GENERAL,
-                    new RSAPublicBCPGKey(n.shiftLeft(1), BigInteger.valueOf(65537)), "modulus that is even"},
-                new Object[] {"RSA modulus with a small factor", PublicKeyAlgorithmTags.RSA_GENERAL,
-                    new RSAPublicBCPGKey(n.multiply(BigInteger.valueOf(7)), BigInteger.valueOf(65537)), "small prime factor"},
-                new Object[] {"ElGamal of 8192 bits", PublicKeyAlgorithmTags.ELGAMAL_ENCRYPT,
-                    new org.bouncycastle.bcpg.ElGamalPublicBCPGKey(BigInteger.ONE.shiftLeft(8191).add(BigInteger.valueOf(12345)),
-                            BigInteger.TWO, BigInteger.valueOf(12345)), "ElGamal of 8192 bits"},
-                new Object[] {"RSA 32768 bits", PublicKeyAlgorithmTags.RSA_GENERAL,
-                    new RSAPublicBCPGKey(BigInteger.ONE.shiftLeft(32767).add(BigInteger.valueOf(12345)), BigInteger.valueOf(65537)), "32768 bits"});
+                new Object[] {
+                    "Cv25519 without the 0x40 prefix",
+                    PublicKeyAlgorithmTags.ECDH,
+                    cv25519(bytes(0x9A, 32, 0x21)),
+                    "malformed Curve25519"
+                },
+                new Object[] {
+                    "Cv25519 with a wrong prefix",
+                    PublicKeyAlgorithmTags.ECDH,
+                    cv25519(bytes(0x41, 33, 0x21)),
+                    "malformed Curve25519"
+                },
+                new Object[] {
+                    "Cv25519 of low order (zero)",
+                    PublicKeyAlgorithmTags.ECDH,
+                    cv25519(bytes(0x40, 33, 0)),
+                    "cannot be encrypted to"
+                },
+                new Object[] {
+                    "P-256 point off the curve",
+                    PublicKeyAlgorithmTags.ECDH,
+                    new ECDHPublicBCPGKey(
+                            P256,
+                            new BigInteger(1, offCurve),
+                            HashAlgorithmTags.SHA256,
+                            SymmetricKeyAlgorithmTags.AES_128),
+                    "cannot be encrypted to"
+                },
+                new Object[] {
+                    "RSA e = 1",
+                    PublicKeyAlgorithmTags.RSA_GENERAL,
+                    new RSAPublicBCPGKey(n, BigInteger.ONE),
+                    "exponent 1"
+                },
+                new Object[] {
+                    "RSA even e",
+                    PublicKeyAlgorithmTags.RSA_GENERAL,
+                    new RSAPublicBCPGKey(n, BigInteger.valueOf(65536)),
+                    "even RSA public exponent"
+                },
+                new Object[] {
+                    "RSA huge e",
+                    PublicKeyAlgorithmTags.RSA_GENERAL,
+                    new RSAPublicBCPGKey(n, BigInteger.ONE.shiftLeft(300).add(BigInteger.ONE)),
+                    "exponent of 301 bits"
+                },
+                new Object[] {
+                    "RSA even modulus",
+                    PublicKeyAlgorithmTags.RSA_GENERAL,
+                    new RSAPublicBCPGKey(n.shiftLeft(1), BigInteger.valueOf(65537)),
+                    "modulus that is even"
+                },
+                new Object[] {
+                    "RSA modulus with a small factor",
+                    PublicKeyAlgorithmTags.RSA_GENERAL,
+                    new RSAPublicBCPGKey(n.multiply(BigInteger.valueOf(7)), BigInteger.valueOf(65537)),
+                    "small prime factor"
+                },
+                new Object[] {
+                    "ElGamal of 8192 bits",
+                    PublicKeyAlgorithmTags.ELGAMAL_ENCRYPT,
+                    new org.bouncycastle.bcpg.ElGamalPublicBCPGKey(
+                            BigInteger.ONE.shiftLeft(8191).add(BigInteger.valueOf(12345)),
+                            BigInteger.TWO,
+                            BigInteger.valueOf(12345)),
+                    "ElGamal of 8192 bits"
+                },
+                new Object[] {
+                    "RSA 32768 bits",
+                    PublicKeyAlgorithmTags.RSA_GENERAL,
+                    new RSAPublicBCPGKey(
+                            BigInteger.ONE.shiftLeft(32767).add(BigInteger.valueOf(12345)), BigInteger.valueOf(65537)),
+                    "32768 bits"
+                });
     }
 
     @Test
@@ -345,7 +447,9 @@ class KeyDefectsTest {
             Sandbox.Run run = sb.run(both, "key", "import");
             assertEquals(0, run.exit(), () -> what + ": " + run.combined());
             assertTrue(run.out().contains("encryption:  yes"), run::out);
-            assertTrue(run.err().contains("warning: key " + fpr(alice) + ": its encryption subkey " + subFpr + " "), () -> what + ": " + run.err());
+            assertTrue(
+                    run.err().contains("warning: key " + fpr(alice) + ": its encryption subkey " + subFpr + " "),
+                    () -> what + ": " + run.err());
             assertTrue(run.err().contains((String) bad[3]), () -> what + ": " + run.err());
             Sandbox.Run show = sb.run(new byte[0], "key", "show", "alice@example.org");
             assertTrue(show.out().lines().anyMatch(l -> l.contains(subFpr) && l.contains("not used: ")), show::out);
@@ -376,9 +480,15 @@ class KeyDefectsTest {
             String words = "key " + fpr(alice) + " (alice@example.org) cannot be used: " + reason;
             assertTrue(notice().contains(words), what);
             Sandbox.Run check = sb2.run(new byte[0], "check");
-            assertTrue(check.out().contains("error: key alice@example.org (" + fpr(alice) + ") cannot be used: " + reason), check::out);
+            assertTrue(
+                    check.out().contains("error: key alice@example.org (" + fpr(alice) + ") cannot be used: " + reason),
+                    check::out);
             String noticeReason = notice().replaceAll("\\s+", " ");
-            String checkLine = check.out().lines().filter(l -> l.contains(reason)).findFirst().orElseThrow();
+            String checkLine = check.out()
+                    .lines()
+                    .filter(l -> l.contains(reason))
+                    .findFirst()
+                    .orElseThrow();
             String checkReason = checkLine.substring(checkLine.indexOf(reason)).replaceFirst(" \\(rule [^)]*\\)$", "");
             assertTrue(noticeReason.contains(checkReason), () -> "same words: " + checkReason + " / " + noticeReason);
         }
@@ -389,12 +499,16 @@ class KeyDefectsTest {
     @Test
     void keysBeyondTheBoundsAreRefusedWithTheReason() throws Exception {
         PGPPublicKey pk = primary(alice);
-        Iterator<PGPPublicKey> keys = alice.toCertificate().getPGPPublicKeyRing().getPublicKeys();
+        Iterator<PGPPublicKey> keys =
+                alice.toCertificate().getPGPPublicKeyRing().getPublicKeys();
         keys.next();
         PGPPublicKey good = keys.next();
         byte[] manySubkeys = edited(alice, p -> {
             for (int i = 1; i <= KeyReader.MAX_SUBKEYS; i++) {
-                PGPPublicKey copy = Splice.subkey(good.getAlgorithm(), good.getPublicKeyPacket().getKey(), new Date(BcKeys.BIRTH.getTime() + i * 1000L));
+                PGPPublicKey copy = Splice.subkey(
+                        good.getAlgorithm(),
+                        good.getPublicKeyPacket().getKey(),
+                        new Date(BcKeys.BIRTH.getTime() + i * 1000L));
                 p.add(Splice.subkeyPacket(copy));
                 p.add(Splice.packet(Splice.encryptionBinding(alice, copy, LATER)));
             }
@@ -403,7 +517,10 @@ class KeyDefectsTest {
             for (int i = 0; i < KeyReader.MAX_USER_IDS; i++) {
                 byte[] uid = ("U" + i + " <u" + i + "@example.org>").getBytes(StandardCharsets.US_ASCII);
                 p.add(subkeyIndex(p), Splice.userId(uid));
-                p.add(subkeyIndex(p), Splice.packet(Splice.certification(alice, pk, uid, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})));
+                p.add(
+                        subkeyIndex(p),
+                        Splice.packet(Splice.certification(
+                                alice, pk, uid, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})));
             }
         });
         Packet junk = Splice.damaged(Splice.packet(Splice.direct(alice, PGPSignature.DIRECT_KEY, LATER, sp -> {})));
@@ -412,13 +529,19 @@ class KeyDefectsTest {
                 p.add(1, junk);
             }
         });
-        for (Object[] c : List.of(new Object[] {manySubkeys, "more than " + KeyReader.MAX_SUBKEYS + " subkeys"},
+        for (Object[] c : List.of(
+                new Object[] {manySubkeys, "more than " + KeyReader.MAX_SUBKEYS + " subkeys"},
                 new Object[] {manyUserIds, "more than " + KeyReader.MAX_USER_IDS + " user IDs"},
-                new Object[] {manyClaims, "more than " + KeyReader.MAX_CLAIMED_SELF_SIGNATURES + " signatures that claim to be its own"})) {
+                new Object[] {
+                    manyClaims,
+                    "more than " + KeyReader.MAX_CLAIMED_SELF_SIGNATURES + " signatures that claim to be its own"
+                })) {
             Sandbox sb = sandbox("alice@example.org");
             Sandbox.Run run = sb.run((byte[]) c[0], "key", "import");
             assertEquals(65, run.exit(), run::combined);
-            assertEquals("cryptforward: standard input: refusing key " + fpr(alice) + ": it has " + c[1] + " (cryptforward's limit); nothing was stored\n",
+            assertEquals(
+                    "cryptforward: standard input: refusing key " + fpr(alice) + ": it has " + c[1]
+                            + " (cryptforward's limit); nothing was stored\n",
                     run.err());
             assertFalse(Files.exists(sb.keyring.resolve(fpr(alice) + ".asc")));
         }
@@ -432,23 +555,39 @@ class KeyDefectsTest {
             for (int i = 0; i <= KeyReader.MAX_USER_IDS; i++) {
                 byte[] uid = ("O" + i + " <alice@example.org>").getBytes(StandardCharsets.US_ASCII);
                 p.add(subkeyIndex(p), Splice.userId(uid));
-                p.add(subkeyIndex(p), Splice.packet(Splice.certification(other, primary(other), uid, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})));
+                p.add(
+                        subkeyIndex(p),
+                        Splice.packet(Splice.certification(
+                                other, primary(other), uid, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})));
             }
         });
         Files.write(planted.keyring.resolve(fpr(other) + ".asc"), otherHuge);
         Sandbox.Run list = planted.run(new byte[0], "key", "list");
         assertEquals(0, list.exit(), list::combined);
-        assertTrue(list.err().contains("warning: keyring file " + planted.keyring.resolve(fpr(alice) + ".asc") + ": refusing key " + fpr(alice)
-                + ": it has more than " + KeyReader.MAX_SUBKEYS + " subkeys"), list::err);
-        assertTrue(list.err().contains("refusing key " + fpr(other) + ": it has more than " + KeyReader.MAX_USER_IDS + " user IDs"), list::err);
+        assertTrue(
+                list.err()
+                        .contains("warning: keyring file " + planted.keyring.resolve(fpr(alice) + ".asc")
+                                + ": refusing key " + fpr(alice) + ": it has more than " + KeyReader.MAX_SUBKEYS
+                                + " subkeys"),
+                list::err);
+        assertTrue(
+                list.err()
+                        .contains("refusing key " + fpr(other) + ": it has more than " + KeyReader.MAX_USER_IDS
+                                + " user IDs"),
+                list::err);
         Sandbox.Run delivered = deliver(planted);
         assertEquals(0, delivered.exit(), delivered::combined);
         assertTrue(notice().contains("no key for alice@example.org"));
         relay.reset();
 
         // a flood of third-party certifications is dropped, not stored
-        PGPSignature cert = Splice.certification(mallory, pk, "Alice <alice@example.org>".getBytes(StandardCharsets.UTF_8),
-                PGPSignature.CASUAL_CERTIFICATION, LATER, sp -> {});
+        PGPSignature cert = Splice.certification(
+                mallory,
+                pk,
+                "Alice <alice@example.org>".getBytes(StandardCharsets.UTF_8),
+                PGPSignature.CASUAL_CERTIFICATION,
+                LATER,
+                sp -> {});
         byte[] flood = edited(alice, p -> {
             int uidSig = Splice.indexOf(p, Splice.USER_ID, 0) + 1;
             for (int i = 0; i < 30_000; i++) {
@@ -485,7 +624,9 @@ class KeyDefectsTest {
         Sandbox sb = sandbox("alice@example.org");
         assertEquals(0, sb.run(BcKeys.publicKey(alice), "key", "import").exit());
         assertEquals(0, sb.run(BcKeys.publicKey(bob), "key", "import").exit());
-        assertEquals(java.util.Optional.of(List.of(fpr(alice) + ".asc")), KeyringIndex.candidates(sb.keyring, "alice@example.org"));
+        assertEquals(
+                java.util.Optional.of(List.of(fpr(alice) + ".asc")),
+                KeyringIndex.candidates(sb.keyring, "alice@example.org"));
         assertEquals(java.util.Optional.of(List.of()), KeyringIndex.candidates(sb.keyring, "nobody@example.org"));
         // a file the index does not describe (added by hand) makes it stale: then every file is read
         Files.copy(sb.keyring.resolve(fpr(bob) + ".asc"), sb.dir.resolve("bob.asc"));
@@ -494,11 +635,15 @@ class KeyDefectsTest {
         assertEquals(java.util.Optional.empty(), KeyringIndex.candidates(sb.keyring, "alice@example.org"));
         assertEquals(0, sb.run(new byte[0], "key", "show", "bob@example.org").exit());
         // a tampered index only narrows the search: it cannot hide a key
-        Files.writeString(sb.keyring.resolve(".index"), Files.readString(sb.keyring.resolve(".index")).replace("alice@example.org", "x@y"));
+        Files.writeString(
+                sb.keyring.resolve(".index"),
+                Files.readString(sb.keyring.resolve(".index")).replace("alice@example.org", "x@y"));
         assertEquals(0, sb.run(new byte[0], "key", "show", "alice@example.org").exit());
         // an import rebuilds it
         assertEquals(0, sb.run(BcKeys.publicKey(alice), "key", "import").exit());
-        assertEquals(java.util.Optional.of(List.of(fpr(bob) + ".asc")), KeyringIndex.candidates(sb.keyring, "bob@example.org"));
+        assertEquals(
+                java.util.Optional.of(List.of(fpr(bob) + ".asc")),
+                KeyringIndex.candidates(sb.keyring, "bob@example.org"));
     }
 
     // 6 and 7. keyring files
@@ -513,7 +658,10 @@ class KeyDefectsTest {
         Files.copy(sb.keyring.resolve(fpr(alice) + ".asc"), bobs, StandardCopyOption.REPLACE_EXISTING);
         Sandbox.Run show = sb.run(new byte[0], "key", "show", fpr(bob));
         assertEquals(64, show.exit(), show::combined);
-        assertTrue(show.err().contains("keyring file " + bobs + " holds key " + fpr(alice) + ", not the key its name says"), show::err);
+        assertTrue(
+                show.err()
+                        .contains("keyring file " + bobs + " holds key " + fpr(alice) + ", not the key its name says"),
+                show::err);
         assertEquals(0, deliver(sb).exit());
         assertTrue(notice().contains("not the key its name says"), "a notice, not a forward encrypted to alice");
 
@@ -521,7 +669,9 @@ class KeyDefectsTest {
         Files.createSymbolicLink(bobs, sb.keyring.resolve(fpr(alice) + ".asc"));
         Sandbox.Run link = sb.run(new byte[0], "key", "show", fpr(bob));
         assertEquals(64, link.exit(), link::combined);
-        assertTrue(link.err().contains("keyring file " + bobs + " is a symbolic link, which cryptforward does not follow"), link::err);
+        assertTrue(
+                link.err().contains("keyring file " + bobs + " is a symbolic link, which cryptforward does not follow"),
+                link::err);
     }
 
     @Test
@@ -561,7 +711,10 @@ class KeyDefectsTest {
         Sandbox.Run run = sb.run(BcKeys.publicKey(alice), "key", "import");
         assertEquals(75, run.exit(), run::combined);
         assertTrue(run.err().contains(lock + " is a symbolic link, which cryptforward does not follow"), run::err);
-        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(target)), "the link's target is untouched");
+        assertEquals(
+                "rw-------",
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(target)),
+                "the link's target is untouched");
         assertEquals("precious\n", Files.readString(target));
         assertFalse(Files.exists(sb.keyring.resolve(fpr(alice) + ".asc")));
 
@@ -585,11 +738,16 @@ class KeyDefectsTest {
         Sandbox.Run run = sb.run(BcKeys.publicKey(alice), "key", "import");
         assertEquals(75, run.exit(), run::combined);
         assertTrue(run.err().contains(lock + " has other names (a hard link)"), run::err);
-        assertEquals("rw-r--r--", PosixFilePermissions.toString(Files.getPosixFilePermissions(target)), "the other name's mode is untouched");
+        assertEquals(
+                "rw-r--r--",
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(target)),
+                "the other name's mode is untouched");
         Files.delete(lock);
 
-        org.junit.jupiter.api.Assumptions.assumeTrue("root".equals(System.getProperty("user.name")), "changing owners needs root");
-        java.nio.file.attribute.UserPrincipalLookupService users = sb.keyring.getFileSystem().getUserPrincipalLookupService();
+        org.junit.jupiter.api.Assumptions.assumeTrue(
+                "root".equals(System.getProperty("user.name")), "changing owners needs root");
+        java.nio.file.attribute.UserPrincipalLookupService users =
+                sb.keyring.getFileSystem().getUserPrincipalLookupService();
         // the keyring belongs to the service user, whose lock root then shares (key import run as root)
         Files.setOwner(sb.keyring, users.lookupPrincipalByName("nobody"));
         Files.writeString(lock, "");
@@ -621,14 +779,19 @@ class KeyDefectsTest {
                     p.remove(binding);
                 }
             });
-            Iterator<PGPPublicKey> it = alice.toCertificate().getPGPPublicKeyRing().getPublicKeys();
+            Iterator<PGPPublicKey> it =
+                    alice.toCertificate().getPGPPublicKeyRing().getPublicKeys();
             it.next();
             String sub = KeyIds.hex(it.next().getFingerprint());
             Sandbox.Run run = sandbox().run(key, "key", "import");
             assertEquals(65, run.exit(), run::combined);
-            assertEquals("cryptforward: refusing key " + fpr(alice) + " (Alice <alice@example.org>): it cannot be used for encryption: its subkey "
-                    + sub + " is not bound to it by a valid signature (unsigned, forged or damaged), so it has no encryption key;"
-                    + " nothing was stored\n", run.err());
+            assertEquals(
+                    "cryptforward: refusing key " + fpr(alice)
+                            + " (Alice <alice@example.org>): it cannot be used for encryption: its subkey "
+                            + sub
+                            + " is not bound to it by a valid signature (unsigned, forged or damaged), so it has no encryption key;"
+                            + " nothing was stored\n",
+                    run.err());
         }
     }
 
@@ -640,7 +803,11 @@ class KeyDefectsTest {
         Sandbox sb = sandbox();
         Sandbox.Run run = sb.run(key, "key", "import");
         assertEquals(65, run.exit(), run::combined);
-        assertTrue(run.err().startsWith("cryptforward: standard input holds a secret key (" + fpr(alice) + "); refusing it"), run::err);
+        assertTrue(
+                run.err()
+                        .startsWith(
+                                "cryptforward: standard input holds a secret key (" + fpr(alice) + "); refusing it"),
+                run::err);
         assertFalse(run.err().contains("@"), "no object identity in the message: " + run.err());
     }
 
@@ -648,11 +815,23 @@ class KeyDefectsTest {
     void jsonEscapesControlsAndBidiAndNonUtf8UserIdsAreListed() throws Exception {
         OpenPGPKey odd = BcKeys.key(4, "Odd\u007f\u0085\u202eevil\u2066 <odd@example.org>");
         byte[] latin1 = "Caf\u00e9 <cafe@example.org>".getBytes(StandardCharsets.ISO_8859_1);
-        byte[] key = edited(odd, p -> p.addAll(subkeyIndex(p), List.of(Splice.userId(latin1),
-                Splice.packet(Splice.certification(odd, primary(odd), latin1, PGPSignature.POSITIVE_CERTIFICATION, LATER, sp -> {})))));
+        byte[] key = edited(
+                odd,
+                p -> p.addAll(
+                        subkeyIndex(p),
+                        List.of(
+                                Splice.userId(latin1),
+                                Splice.packet(Splice.certification(
+                                        odd,
+                                        primary(odd),
+                                        latin1,
+                                        PGPSignature.POSITIVE_CERTIFICATION,
+                                        LATER,
+                                        sp -> {})))));
         Sandbox sb = sandbox();
         assertEquals(0, sb.run(key, "key", "import").exit());
-        for (String[] cmd : List.of(new String[] {"key", "list", "--json"}, new String[] {"key", "show", "--json", "odd@example.org"})) {
+        for (String[] cmd : List.of(
+                new String[] {"key", "list", "--json"}, new String[] {"key", "show", "--json", "odd@example.org"})) {
             Sandbox.Run json = sb.run(new byte[0], cmd);
             assertEquals(0, json.exit(), json::combined);
             assertTrue(json.out().contains("Odd\\u007f\\u0085\\u202eevil\\u2066 <odd@example.org>"), json::out);

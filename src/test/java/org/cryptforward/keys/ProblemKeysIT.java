@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import jakarta.mail.internet.MimeMessage;
 import java.io.ByteArrayInputStream;
@@ -112,7 +111,9 @@ class ProblemKeysIT {
 
     private Sandbox sandbox(String... keys) {
         Path dir = tmp.resolve("sb" + (++sandboxes));
-        return keys.length == 0 ? new Sandbox(dir, relay.port(), "", true) : new Sandbox(dir, relay.port(), "", true, List.of(keys));
+        return keys.length == 0
+                ? new Sandbox(dir, relay.port(), "", true)
+                : new Sandbox(dir, relay.port(), "", true, List.of(keys));
     }
 
     private static Path write(Sandbox sb, String name, byte[] bytes) throws IOException {
@@ -126,7 +127,9 @@ class ProblemKeysIT {
         TreeMap<String, String> out = new TreeMap<>();
         try (Stream<Path> s = Files.walk(dir)) {
             for (Path p : (Iterable<Path>) s::iterator) {
-                out.put(dir.relativize(p).toString(), Files.isRegularFile(p) ? new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1) : "/");
+                out.put(
+                        dir.relativize(p).toString(),
+                        Files.isRegularFile(p) ? new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1) : "/");
             }
         }
         return out;
@@ -147,8 +150,11 @@ class ProblemKeysIT {
     void expiredKeyIsRefused() throws Exception {
         Sandbox sb = sandbox();
         Sandbox.Run run = refusedImport(sb, write(sb, "expired.asc", gpg.exportPublic(expired)));
-        assertEquals("cryptforward: refusing key " + expired + " (Expired <expired@example.org>): it cannot be used for encryption: "
-                + "the key expired on 2020-12-31; nothing was stored\n", run.err());
+        assertEquals(
+                "cryptforward: refusing key " + expired
+                        + " (Expired <expired@example.org>): it cannot be used for encryption: "
+                        + "the key expired on 2020-12-31; nothing was stored\n",
+                run.err());
     }
 
     @Test
@@ -159,8 +165,12 @@ class ProblemKeysIT {
             own.importKeys(gpg.revocationCertificate(revoked)).ok("import the revocation");
             Sandbox sb = sandbox();
             Sandbox.Run run = refusedImport(sb, write(sb, "revoked.asc", own.exportPublic(revoked)));
-            assertTrue(run.err().startsWith("cryptforward: refusing key " + revoked + " (Revoked <revoked@example.org>): it cannot be used "
-                    + "for encryption: the key is revoked"), run::err);
+            assertTrue(
+                    run.err()
+                            .startsWith("cryptforward: refusing key " + revoked
+                                    + " (Revoked <revoked@example.org>): it cannot be used "
+                                    + "for encryption: the key is revoked"),
+                    run::err);
         }
     }
 
@@ -168,7 +178,10 @@ class ProblemKeysIT {
     void keyWhoseEncryptionSubkeyIsRevokedIsRefused() throws Exception {
         Sandbox sb = sandbox();
         Sandbox.Run run = refusedImport(sb, write(sb, "revsub.asc", gpg.exportPublic(revokedSubkey)));
-        assertTrue(run.err().contains(": it cannot be used for encryption: its encryption subkey " + revokedSubkeySub + " is revoked"),
+        assertTrue(
+                run.err()
+                        .contains(": it cannot be used for encryption: its encryption subkey " + revokedSubkeySub
+                                + " is revoked"),
                 run::err);
     }
 
@@ -176,15 +189,22 @@ class ProblemKeysIT {
     void signOnlyKeyIsRefused() throws Exception {
         Sandbox sb = sandbox();
         Sandbox.Run run = refusedImport(sb, write(sb, "signonly.asc", gpg.exportPublic(signOnly)));
-        assertTrue(run.err().endsWith(": it cannot be used for encryption: it has no encryption subkey (a sign-only key); nothing was stored\n"), run::err);
+        assertTrue(
+                run.err()
+                        .endsWith(
+                                ": it cannot be used for encryption: it has no encryption subkey (a sign-only key); nothing was stored\n"),
+                run::err);
     }
 
     @Test
     void secretKeyIsRefusedAndNothingIsWritten() throws Exception {
         for (boolean armor : new boolean[] {true, false}) {
             Sandbox sb = sandbox();
-            Sandbox.Run run = refusedImport(sb, write(sb, "secret" + (armor ? ".asc" : ".gpg"), gpg.exportSecret(rotated, armor)));
-            assertTrue(run.err().contains("holds a secret key (" + rotated + "); refusing it, nothing was stored"), run::err);
+            Sandbox.Run run = refusedImport(
+                    sb, write(sb, "secret" + (armor ? ".asc" : ".gpg"), gpg.exportSecret(rotated, armor)));
+            assertTrue(
+                    run.err().contains("holds a secret key (" + rotated + "); refusing it, nothing was stored"),
+                    run::err);
             // the same through standard input
             TreeMap<String, String> before = tree(sb.dir);
             Sandbox.Run stdin = sb.run(gpg.exportSecret(rotated, armor), "key", "import");
@@ -197,11 +217,16 @@ class ProblemKeysIT {
     @Test
     void garbageAndEmptyInputAreRefused() throws Exception {
         Sandbox sb = sandbox();
-        Sandbox.Run garbage = refusedImport(sb, write(sb, "garbage.asc", "this is not a key\n\u0001\u0002binary".getBytes(StandardCharsets.UTF_8)));
-        assertTrue(garbage.err().startsWith("cryptforward: " + sb.dir.resolve("garbage.asc") + " is not an OpenPGP public key"), garbage::err);
+        Sandbox.Run garbage = refusedImport(
+                sb, write(sb, "garbage.asc", "this is not a key\n\u0001\u0002binary".getBytes(StandardCharsets.UTF_8)));
+        assertTrue(
+                garbage.err()
+                        .startsWith("cryptforward: " + sb.dir.resolve("garbage.asc") + " is not an OpenPGP public key"),
+                garbage::err);
         Sandbox.Run empty = refusedImport(sb, write(sb, "empty.asc", new byte[0]));
         assertEquals("cryptforward: " + sb.dir.resolve("empty.asc") + " is empty: no OpenPGP key in it\n", empty.err());
-        byte[] brokenArmor = new String(gpg.exportPublic(rotated), StandardCharsets.US_ASCII).replaceFirst("\n[A-Za-z0-9+/]{20}", "\n!!!!")
+        byte[] brokenArmor = new String(gpg.exportPublic(rotated), StandardCharsets.US_ASCII)
+                .replaceFirst("\n[A-Za-z0-9+/]{20}", "\n!!!!")
                 .getBytes(StandardCharsets.US_ASCII);
         Sandbox.Run broken = refusedImport(sb, write(sb, "broken.asc", brokenArmor));
         assertTrue(broken.err().contains(" is not an OpenPGP public key"), broken::err);
@@ -257,15 +282,24 @@ class ProblemKeysIT {
     @Test
     void newerEncryptionSubkeyIsUsedNotTheExpiredOne() throws Exception {
         Sandbox sb = sandbox("rotated@example.org");
-        Sandbox.Run imported = sb.run(new byte[0], "key", "import", write(sb, "rotated.asc", gpg.exportPublic(rotated)).toString());
+        Sandbox.Run imported = sb.run(
+                new byte[0],
+                "key",
+                "import",
+                write(sb, "rotated.asc", gpg.exportPublic(rotated)).toString());
         assertEquals(0, imported.exit(), imported::combined);
         assertTrue(imported.out().contains("encryption:  yes"), imported::out);
         Sandbox.Run show = sb.run(new byte[0], "key", "show", "rotated@example.org");
         assertTrue(show.out().lines().anyMatch(l -> l.contains(rotatedOld) && l.endsWith("expired")), show::out);
-        assertTrue(show.out().lines().anyMatch(l -> l.contains(rotatedNew) && l.endsWith("valid") && l.contains("[encrypt]")), show::out);
+        assertTrue(
+                show.out()
+                        .lines()
+                        .anyMatch(l -> l.contains(rotatedNew) && l.endsWith("valid") && l.contains("[encrypt]")),
+                show::out);
 
         relay.reset();
-        byte[] message = "From: root@host\nSubject: rotation\nMessage-ID: <rot@host>\n\nrotated body\n".getBytes(StandardCharsets.US_ASCII);
+        byte[] message = "From: root@host\nSubject: rotation\nMessage-ID: <rot@host>\n\nrotated body\n"
+                .getBytes(StandardCharsets.US_ASCII);
         Sandbox.Run run = sb.deliver(message, "--recipient", "root@cf.test");
         assertEquals(0, run.exit(), run::combined);
         byte[] armor = PgpMime.encryptedPart(relay.received()[0]);
@@ -280,17 +314,27 @@ class ProblemKeysIT {
             own.importKeys(gpg.exportSecret(expired, true)).ok("import");
             Sandbox sb = sandbox("expired@example.org");
             sb.clock(BACK_THEN);
-            Sandbox.Run first = sb.run(new byte[0], "key", "import", write(sb, "v1.asc", own.exportPublic(expired)).toString());
+            Sandbox.Run first = sb.run(
+                    new byte[0],
+                    "key",
+                    "import",
+                    write(sb, "v1.asc", own.exportPublic(expired)).toString());
             assertEquals(0, first.exit(), first::combined);
             sb.clock(Clock.systemUTC());
             Sandbox.Run list = sb.run(new byte[0], "key", "list");
             assertTrue(list.out().contains(expired + "  NOT USABLE: the key expired on 2020-12-31"), list::out);
 
-            own.at("20230101T000000", new byte[0], "--quick-set-expire", expired, "never").ok("renew primary");
+            own.at("20230101T000000", new byte[0], "--quick-set-expire", expired, "never")
+                    .ok("renew primary");
             // gpg's "*" skips subkeys that have already expired: name it
             String sub = own.subkeys(expired).get(0);
-            own.at("20230101T000000", new byte[0], "--quick-set-expire", expired, "never", sub).ok("renew the subkey");
-            Sandbox.Run renewed = sb.run(new byte[0], "key", "import", write(sb, "v2.asc", own.exportPublic(expired)).toString());
+            own.at("20230101T000000", new byte[0], "--quick-set-expire", expired, "never", sub)
+                    .ok("renew the subkey");
+            Sandbox.Run renewed = sb.run(
+                    new byte[0],
+                    "key",
+                    "import",
+                    write(sb, "v2.asc", own.exportPublic(expired)).toString());
             assertEquals(0, renewed.exit(), renewed::combined);
             assertTrue(renewed.out().contains("updated " + expired), renewed::out);
             assertTrue(renewed.out().contains("encryption:  yes"), renewed::out);
@@ -317,7 +361,9 @@ class ProblemKeysIT {
             assertEquals(0, bare.exit(), bare::combined);
             assertTrue(bare.out().contains("updated " + revoked), bare::out);
             assertTrue(bare.out().contains("encryption:  NO: the key is revoked"), bare::out);
-            assertTrue(bare.err().contains("warning: key " + revoked + " can no longer be used: the key is revoked"), bare::err);
+            assertTrue(
+                    bare.err().contains("warning: key " + revoked + " can no longer be used: the key is revoked"),
+                    bare::err);
 
             // the same revocation in a full export merges into the same result
             own.importKeys(gpg.revocationCertificate(revoked)).ok("import the revocation");
@@ -337,10 +383,11 @@ class ProblemKeysIT {
         sb.clock(Clock.systemUTC());
         relay.reset();
         byte[] message = ("From: Cron Daemon <root@host.example>\n"
-                + "Subject: Cron <root@host> secret-subject-words\n"
-                + "Message-ID: <expired-test@host.example>\n"
-                + "\n"
-                + "secret body words that must not leave\n").getBytes(StandardCharsets.US_ASCII);
+                        + "Subject: Cron <root@host> secret-subject-words\n"
+                        + "Message-ID: <expired-test@host.example>\n"
+                        + "\n"
+                        + "secret body words that must not leave\n")
+                .getBytes(StandardCharsets.US_ASCII);
         Sandbox.Run run = sb.deliver(message, "--recipient", "root@cf.test", "--sender", "cron@host.example");
         assertEquals(0, run.exit(), run::combined);
         assertEquals(1, sb.maildirMessages().size(), "local copy kept");
@@ -357,7 +404,9 @@ class ProblemKeysIT {
         assertTrue(notice.contains("key " + expired) && notice.contains("the key expired on 2020-12-31"), notice);
         assertEquals("admin@example.org", received[0].getHeader("To", null));
         String log = sb.logText();
-        assertTrue(log.contains("status=sent") && log.contains("key " + expired) && log.contains("expired on 2020-12-31"), log);
+        assertTrue(
+                log.contains("status=sent") && log.contains("key " + expired) && log.contains("expired on 2020-12-31"),
+                log);
     }
 
     private static byte[] concat(byte[] a, byte[] b) {
@@ -369,7 +418,8 @@ class ProblemKeysIT {
 
     /** The key IDs the PKESK packets of a message address, as 16 upper-case hex digits. */
     static List<String> recipients(byte[] armored) throws Exception {
-        PGPObjectFactory f = new PGPObjectFactory(PGPUtil.getDecoderStream(new ByteArrayInputStream(armored)), new BcKeyFingerprintCalculator());
+        PGPObjectFactory f = new PGPObjectFactory(
+                PGPUtil.getDecoderStream(new ByteArrayInputStream(armored)), new BcKeyFingerprintCalculator());
         Object o = f.nextObject();
         while (o != null && !(o instanceof PGPEncryptedDataList)) {
             o = f.nextObject();
@@ -378,7 +428,8 @@ class ProblemKeysIT {
         for (Iterator<PGPEncryptedData> it = ((PGPEncryptedDataList) o).getEncryptedDataObjects(); it.hasNext(); ) {
             PGPEncryptedData d = it.next();
             if (d instanceof PGPPublicKeyEncryptedData pk) {
-                out.add(String.format(Locale.ROOT, "%016X", pk.getKeyIdentifier().getKeyId()));
+                out.add(String.format(
+                        Locale.ROOT, "%016X", pk.getKeyIdentifier().getKeyId()));
             }
         }
         return out;

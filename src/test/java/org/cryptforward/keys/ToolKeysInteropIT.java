@@ -34,7 +34,13 @@ import org.junit.jupiter.params.provider.MethodSource;
 @TestInstance(TestInstance.Lifecycle.PER_CLASS)
 class ToolKeysInteropIT {
     /** One key made by one tool, and how that tool decrypts. */
-    record ToolKey(String label, String email, String userId, String fingerprint, byte[] publicKey, UnaryOperator<byte[]> decrypt) {
+    record ToolKey(
+            String label,
+            String email,
+            String userId,
+            String fingerprint,
+            byte[] publicKey,
+            UnaryOperator<byte[]> decrypt) {
         @Override
         public String toString() {
             return label;
@@ -72,13 +78,24 @@ class ToolKeysInteropIT {
         Stream.Builder<ToolKey> out = Stream.builder();
         if (ExternalTool.available("gpg")) {
             gpg = new KeyTools.Gpg(dir.resolve("gpg"));
-            String rsa = gpg.generate(KeyTools.BIRTH, "GnuPG RSA <gpg-rsa@example.org>", "rsa3072", "cert,sign", "never");
+            String rsa =
+                    gpg.generate(KeyTools.BIRTH, "GnuPG RSA <gpg-rsa@example.org>", "rsa3072", "cert,sign", "never");
             gpg.addSubkey(KeyTools.BIRTH, rsa, "rsa3072", "encr", "never");
-            out.add(new ToolKey("gpg RSA 3072", "gpg-rsa@example.org", "GnuPG RSA <gpg-rsa@example.org>", rsa, gpg.exportPublic(rsa),
+            out.add(new ToolKey(
+                    "gpg RSA 3072",
+                    "gpg-rsa@example.org",
+                    "GnuPG RSA <gpg-rsa@example.org>",
+                    rsa,
+                    gpg.exportPublic(rsa),
                     gpg::decrypt));
             String ed = gpg.generate(KeyTools.BIRTH, "GnuPG Ed <gpg-ed@example.org>", "ed25519", "cert,sign", "never");
             gpg.addSubkey(KeyTools.BIRTH, ed, "cv25519", "encr", "never");
-            out.add(new ToolKey("gpg Ed25519/Cv25519", "gpg-ed@example.org", "GnuPG Ed <gpg-ed@example.org>", ed, gpg.exportPublic(ed),
+            out.add(new ToolKey(
+                    "gpg Ed25519/Cv25519",
+                    "gpg-ed@example.org",
+                    "GnuPG Ed <gpg-ed@example.org>",
+                    ed,
+                    gpg.exportPublic(ed),
                     gpg::decrypt));
         }
         if (ExternalTool.available("sq")) {
@@ -87,17 +104,28 @@ class ToolKeysInteropIT {
                 String email = "sq-" + suite + "@example.org";
                 Path key = sq.generate("<" + email + ">", suite);
                 byte[] cert = sq.certificate(key);
-                out.add(new ToolKey("sq " + suite, email, "<" + email + ">", fingerprintOf(cert), cert, m -> sq.decrypt(key, m)));
+                out.add(new ToolKey(
+                        "sq " + suite, email, "<" + email + ">", fingerprintOf(cert), cert, m -> sq.decrypt(key, m)));
             }
         }
         if (ExternalTool.available("rnp")) {
             KeyTools.Rnp rnp = new KeyTools.Rnp(dir.resolve("rnp"));
             String rsa = rnp.generateRsa("RNP RSA <rnp-rsa@example.org>");
-            out.add(new ToolKey("rnp RSA 3072", "rnp-rsa@example.org", "RNP RSA <rnp-rsa@example.org>", rsa,
-                    rnp.exportPublic("rnp-rsa@example.org"), rnp::decrypt));
+            out.add(new ToolKey(
+                    "rnp RSA 3072",
+                    "rnp-rsa@example.org",
+                    "RNP RSA <rnp-rsa@example.org>",
+                    rsa,
+                    rnp.exportPublic("rnp-rsa@example.org"),
+                    rnp::decrypt));
             String ed = rnp.generateEd25519("RNP Ed <rnp-ed@example.org>");
-            out.add(new ToolKey("rnp EdDSA/ECDH", "rnp-ed@example.org", "RNP Ed <rnp-ed@example.org>", ed,
-                    rnp.exportPublic("rnp-ed@example.org"), rnp::decrypt));
+            out.add(new ToolKey(
+                    "rnp EdDSA/ECDH",
+                    "rnp-ed@example.org",
+                    "RNP Ed <rnp-ed@example.org>",
+                    ed,
+                    rnp.exportPublic("rnp-ed@example.org"),
+                    rnp::decrypt));
         }
         return out.build().toList();
     }
@@ -131,13 +159,16 @@ class ToolKeysInteropIT {
         Sandbox.Run json = sb.run(new byte[0], "key", "list", "--json");
         assertEquals(0, json.exit(), json::combined);
         String compact = json.out().replaceAll("\\s+", " ");
-        assertTrue(compact.contains("\"fingerprint\": \"" + key.fingerprint() + "\", \"version\": 4, \"user_ids\": [ \""
-                + key.userId().replace("\"", "\\\"") + "\" ]"), json::out);
+        assertTrue(
+                compact.contains("\"fingerprint\": \"" + key.fingerprint() + "\", \"version\": 4, \"user_ids\": [ \""
+                        + key.userId().replace("\"", "\\\"") + "\" ]"),
+                json::out);
 
         Sandbox.Run byMail = sb.run(new byte[0], "key", "show", key.email().toUpperCase(Locale.ROOT));
         assertEquals(0, byMail.exit(), byMail::combined);
         assertTrue(byMail.out().contains("fingerprint: " + key.fingerprint()), byMail::out);
-        Sandbox.Run bySuffix = sb.run(new byte[0], "key", "show", key.fingerprint().substring(24).toLowerCase(Locale.ROOT));
+        Sandbox.Run bySuffix = sb.run(
+                new byte[0], "key", "show", key.fingerprint().substring(24).toLowerCase(Locale.ROOT));
         assertEquals(0, bySuffix.exit(), bySuffix::combined);
         assertEquals(byMail.out(), bySuffix.out());
 
@@ -147,29 +178,33 @@ class ToolKeysInteropIT {
         assertTrue(export.out().lines().anyMatch(l -> l.matches("=[A-Za-z0-9+/]{4}")), "armor with its CRC line");
         if (ExternalTool.available("gpg")) {
             try (KeyTools.Gpg fresh = new KeyTools.Gpg(dir.resolve("fresh-gpg"))) {
-                fresh.importKeys(export.out().getBytes(StandardCharsets.US_ASCII)).ok("gpg --import of the export");
+                fresh.importKeys(export.out().getBytes(StandardCharsets.US_ASCII))
+                        .ok("gpg --import of the export");
                 assertEquals(key.fingerprint(), fresh.fingerprint(key.fingerprint()));
                 List<String> gpgListing = fresh.colons("--list-keys", key.fingerprint());
-                assertTrue(gpgListing.stream().anyMatch(l -> l.startsWith("sub:") && l.split(":")[11].contains("e")),
+                assertTrue(
+                        gpgListing.stream().anyMatch(l -> l.startsWith("sub:") && l.split(":")[11].contains("e")),
                         () -> "gpg sees an encryption subkey: " + gpgListing);
             }
         }
 
         relay.reset();
         byte[] message = ("From: Cron Daemon <root@host.example>\n"
-                + "To: root@host.example\n"
-                + "Subject: Cron <root@host> backup for " + key.label() + "\n"
-                + "Message-ID: <" + key.fingerprint() + "@host.example>\n"
-                + "Date: Mon, 3 Feb 2025 04:05:06 +0000\n"
-                + "\n"
-                + "backup finished for " + key.label() + "\n"
-                + "second line of the report\n").getBytes(StandardCharsets.UTF_8);
+                        + "To: root@host.example\n"
+                        + "Subject: Cron <root@host> backup for " + key.label() + "\n"
+                        + "Message-ID: <" + key.fingerprint() + "@host.example>\n"
+                        + "Date: Mon, 3 Feb 2025 04:05:06 +0000\n"
+                        + "\n"
+                        + "backup finished for " + key.label() + "\n"
+                        + "second line of the report\n")
+                .getBytes(StandardCharsets.UTF_8);
         Sandbox.Run delivered = sb.deliver(message, "--recipient", "root@cf.test");
         assertEquals(0, delivered.exit(), delivered::combined);
         MimeMessage[] received = relay.received();
         assertEquals(1, received.length, "one forward");
         byte[] plain = key.decrypt().apply(PgpMime.encryptedPart(received[0]));
-        assertTrue(Messages.isOriginalWithMark(message, plain),
+        assertTrue(
+                Messages.isOriginalWithMark(message, plain),
                 () -> key.label() + " decrypted something else:\n" + new String(plain, StandardCharsets.UTF_8));
         assertTrue(sb.logText().contains("keys=" + key.fingerprint()), sb::logText);
     }
@@ -182,31 +217,43 @@ class ToolKeysInteropIT {
     @org.junit.jupiter.api.Test
     void mixedV4AndV6RuleIsReadByEveryTool() throws Exception {
         org.bouncycastle.openpgp.api.OpenPGPKey v6 = org.cryptforward.support.BcKeys.key(6, "Six <six@example.org>");
-        List<ToolKey> tools = keys.stream().filter(k -> !k.label().contains("RSA") || k.label().startsWith("rnp")).toList();
+        List<ToolKey> tools = keys.stream()
+                .filter(k -> !k.label().contains("RSA") || k.label().startsWith("rnp"))
+                .toList();
         List<String> ids = new java.util.ArrayList<>(List.of("six@example.org"));
         tools.forEach(k -> ids.add(k.fingerprint()));
         Path dir = tmp.resolve("mixed");
         Sandbox sb = new Sandbox(dir, relay.port(), "", true, ids);
-        assertEquals(0, sb.run(org.cryptforward.support.BcKeys.publicKey(v6), "key", "import").exit());
+        assertEquals(
+                0,
+                sb.run(org.cryptforward.support.BcKeys.publicKey(v6), "key", "import")
+                        .exit());
         for (ToolKey k : tools) {
             Sandbox.Run r = sb.run(k.publicKey(), "key", "import");
             assertEquals(0, r.exit(), r::combined);
         }
         relay.reset();
-        byte[] message = "From: root@host.example\nSubject: mixed\nMessage-ID: <mixed@host.example>\n\nfor old and new keys alike\n"
-                .getBytes(StandardCharsets.US_ASCII);
+        byte[] message =
+                "From: root@host.example\nSubject: mixed\nMessage-ID: <mixed@host.example>\n\nfor old and new keys alike\n"
+                        .getBytes(StandardCharsets.US_ASCII);
         Sandbox.Run run = sb.deliver(message, "--recipient", "root@cf.test");
         assertEquals(0, run.exit(), run::combined);
         byte[] armor = PgpMime.encryptedPart(relay.received()[0]);
         assertEquals(tools.size() + 1, ProblemKeysIT.recipients(armor).size(), "one PKESK per key");
         for (ToolKey k : tools) {
             byte[] plain = k.decrypt().apply(armor);
-            assertTrue(Messages.isOriginalWithMark(message, plain), () -> k.label() + ": " + new String(plain, StandardCharsets.UTF_8));
+            assertTrue(
+                    Messages.isOriginalWithMark(message, plain),
+                    () -> k.label() + ": " + new String(plain, StandardCharsets.UTF_8));
         }
         org.cryptforward.support.BcKeys.Decrypted d = org.cryptforward.support.BcKeys.decrypt(v6, armor);
-        assertEquals(org.bouncycastle.openpgp.api.EncryptedDataPacketType.SEIPDv1, d.mechanism().getMode());
+        assertEquals(
+                org.bouncycastle.openpgp.api.EncryptedDataPacketType.SEIPDv1,
+                d.mechanism().getMode());
         assertTrue(Messages.isOriginalWithMark(message, d.plaintext()));
-        assertEquals(java.util.Set.of("gpg", "sq", "rnp"), tools.stream().map(k -> k.label().split(" ")[0]).collect(java.util.stream.Collectors.toSet()),
+        assertEquals(
+                java.util.Set.of("gpg", "sq", "rnp"),
+                tools.stream().map(k -> k.label().split(" ")[0]).collect(java.util.stream.Collectors.toSet()),
                 "keys of all three tools took part");
     }
 }

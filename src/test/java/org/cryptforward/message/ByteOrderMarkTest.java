@@ -42,8 +42,8 @@ class ByteOrderMarkTest {
     @Test
     void theHeaderIsReadAndTheFirstFieldStartsAfterTheMark() throws Exception {
         for (String eol : new String[] {"\n", "\r\n"}) {
-            byte[] message = withBom("From: Cron Daemon <root@host.example>" + eol + "Subject: backup failed" + eol + "To: root" + eol + eol
-                    + "body" + eol);
+            byte[] message = withBom("From: Cron Daemon <root@host.example>" + eol + "Subject: backup failed" + eol
+                    + "To: root" + eol + eol + "body" + eol);
             try (InputMessage m = InputMessage.of(message)) {
                 HeaderSection h = HeaderSection.parse(m, NAMES);
                 assertEquals(3, h.fieldCount());
@@ -51,8 +51,10 @@ class ByteOrderMarkTest {
                 assertEquals(BOM.length, from.start(), "the field starts after the mark");
                 assertEquals("Cron Daemon <root@host.example>", h.value(from, 1024));
                 assertEquals(Optional.of("backup failed"), h.value("Subject", 1024));
-                assertArrayEquals(("From: Cron Daemon <root@host.example>\n").getBytes(StandardCharsets.US_ASCII),
-                        OuterFields.copy(h.raw(from, 1024)), "copied outside without the mark");
+                assertArrayEquals(
+                        ("From: Cron Daemon <root@host.example>\n").getBytes(StandardCharsets.US_ASCII),
+                        OuterFields.copy(h.raw(from, 1024)),
+                        "copied outside without the mark");
                 assertEquals(eol.equals("\r\n"), h.usesCrlf());
                 assertEquals(message.length - ("body" + eol).length(), h.bodyStart());
             }
@@ -91,20 +93,25 @@ class ByteOrderMarkTest {
 
     @Test
     void deliveredWithFromAndSubjectOutsideAndEveryByteKept() throws Exception {
-        byte[] message = withBom("From: Cron Daemon <root@host.example>\nTo: root\nSubject: =?utf-8?q?Sicherung_fehlgeschlagen_=E2=80=94?=\n"
-                + "Message-ID: <bom-1@host.example>\nContent-Type: text/plain; charset=utf-8\n\nthe body stays inside\n");
+        byte[] message = withBom(
+                "From: Cron Daemon <root@host.example>\nTo: root\nSubject: =?utf-8?q?Sicherung_fehlgeschlagen_=E2=80=94?=\n"
+                        + "Message-ID: <bom-1@host.example>\nContent-Type: text/plain; charset=utf-8\n\nthe body stays inside\n");
         try (Relay relay = new Relay()) {
             Sandbox sb = new Sandbox(tmp.resolve("sb"), relay.port(), "", true);
             Sandbox.Run run = sb.deliver(message, "--recipient", "root@cf.test");
             assertEquals(0, run.exit(), run::combined);
-            assertArrayEquals(message, Files.readAllBytes(sb.maildirMessages().get(0)), "local copy byte-identical, mark included");
+            assertArrayEquals(
+                    message,
+                    Files.readAllBytes(sb.maildirMessages().get(0)),
+                    "local copy byte-identical, mark included");
             MimeMessage forward = relay.received()[0];
             byte[] relayed = PgpMime.bytes(forward);
             assertEquals(" Cron Daemon <root@host.example>", Messages.headerValue(relayed, "From"));
             assertEquals(" =?utf-8?q?Sicherung_fehlgeschlagen_=E2=80=94?=", Messages.headerValue(relayed, "Subject"));
             assertFalse(new String(relayed, StandardCharsets.UTF_8).contains("\uFEFF"), "no mark outside");
             byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(forward));
-            assertTrue(Messages.isOriginalWithMark(message, payload), () -> new String(payload, StandardCharsets.UTF_8));
+            assertTrue(
+                    Messages.isOriginalWithMark(message, payload), () -> new String(payload, StandardCharsets.UTF_8));
         }
     }
 }

@@ -25,16 +25,19 @@ class MimeOutlineTest {
             out.writeBytes("--p\n\n".getBytes(StandardCharsets.US_ASCII));
         }
         out.writeBytes("--p--\n".getBytes(StandardCharsets.US_ASCII));
-        IOException e = assertThrows(IOException.class,
-                () -> MimeOutline.parse(new ByteArrayInputStream(out.toByteArray()), "multipart/mixed; boundary=\"p\"", 3, 16));
+        IOException e = assertThrows(
+                IOException.class,
+                () -> MimeOutline.parse(
+                        new ByteArrayInputStream(out.toByteArray()), "multipart/mixed; boundary=\"p\"", 3, 16));
         assertTrue(e.getMessage().contains("more than " + MimeOutline.MAX_PARTS + " parts"), e.getMessage());
     }
 
     @Test
     void pathsNameTheSamePartsForOutlineAndOpen() throws IOException {
-        String body = "pre\n--o\nContent-Type: text/plain\n\nfirst\n--o\nContent-Type: multipart/encrypted; boundary=\"i\"\n\n"
-                + "--i\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--i\nContent-Type: application/octet-stream\n"
-                + "Content-Transfer-Encoding: base64\n\naW5uZXI=\n--i--\n--o--\nepi\n";
+        String body =
+                "pre\n--o\nContent-Type: text/plain\n\nfirst\n--o\nContent-Type: multipart/encrypted; boundary=\"i\"\n\n"
+                        + "--i\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--i\nContent-Type: application/octet-stream\n"
+                        + "Content-Transfer-Encoding: base64\n\naW5uZXI=\n--i--\n--o--\nepi\n";
         MimeOutline.Part root = MimeOutline.parse(in(body), "multipart/mixed; boundary=\"o\"", 3, 64);
         MimeOutline.Part data = root.children().get(1).children().get(1);
         assertEquals(List.of(1, 1), data.path());
@@ -42,6 +45,8 @@ class MimeOutlineTest {
         try (InputStream part = MimeOutline.openBody(in(body), "multipart/mixed; boundary=\"o\"", 3, data.path())) {
             assertEquals("inner", new String(part.readAllBytes(), StandardCharsets.US_ASCII), "decoded from base64");
         }
-        assertThrows(IOException.class, () -> MimeOutline.openBody(in(body), "multipart/mixed; boundary=\"o\"", 3, List.of(7)));
+        assertThrows(
+                IOException.class,
+                () -> MimeOutline.openBody(in(body), "multipart/mixed; boundary=\"o\"", 3, List.of(7)));
     }
 }

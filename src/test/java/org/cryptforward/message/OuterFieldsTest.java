@@ -37,7 +37,14 @@ class OuterFieldsTest {
 
     /** A text of many languages, long enough to need many encoded words. */
     static String sample(int chars) {
-        String[] parts = {"Sicherung fehlgeschlagen — ", "ältere Kopie bleibt ✓ ", "резервная копия ", "バックアップ失敗 ", "𝄞 music ", "plain ascii words "};
+        String[] parts = {
+            "Sicherung fehlgeschlagen — ",
+            "ältere Kopie bleibt ✓ ",
+            "резервная копия ",
+            "バックアップ失敗 ",
+            "𝄞 music ",
+            "plain ascii words "
+        };
         StringBuilder sb = new StringBuilder();
         for (int i = 0; sb.length() < chars; i++) {
             sb.append(parts[i % parts.length]).append(i).append(' ');
@@ -74,7 +81,8 @@ class OuterFieldsTest {
             } else if (c > 32 && c < 127 && c != '=' && c != '?' && c != '_') {
                 sb.append((char) c);
             } else {
-                sb.append('=').append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
+                sb.append('=')
+                        .append(Character.toUpperCase(Character.forDigit(c >> 4, 16)))
                         .append(Character.toUpperCase(Character.forDigit(c & 15, 16)));
             }
         }
@@ -87,8 +95,12 @@ class OuterFieldsTest {
 
     static String strictUtf8(byte[] b) {
         try {
-            return StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT)
-                    .onUnmappableCharacter(CodingErrorAction.REPORT).decode(ByteBuffer.wrap(b)).toString();
+            return StandardCharsets.UTF_8
+                    .newDecoder()
+                    .onMalformedInput(CodingErrorAction.REPORT)
+                    .onUnmappableCharacter(CodingErrorAction.REPORT)
+                    .decode(ByteBuffer.wrap(b))
+                    .toString();
         } catch (CharacterCodingException e) {
             throw new AssertionError("not valid UTF-8: " + e);
         }
@@ -116,7 +128,9 @@ class OuterFieldsTest {
             Matcher m = WORD.matcher(token);
             int at = 0;
             while (at < token.length()) {
-                assertTrue(m.find(at) && m.start() == at, () -> "a broken encoded word: ..." + token.substring(Math.max(0, token.length() - 80)));
+                assertTrue(
+                        m.find(at) && m.start() == at,
+                        () -> "a broken encoded word: ..." + token.substring(Math.max(0, token.length() - 80)));
                 at = m.end();
             }
         }
@@ -150,15 +164,23 @@ class OuterFieldsTest {
                 String v = value(out);
                 assertOnlyWholeEncodedWords(v);
                 String decoded = decodeWords(v);
-                assertTrue(decoded.equals(MimeUtility.decodeText(MimeUtility.unfold(v.strip()))), "as Jakarta Mail decodes it");
+                assertTrue(
+                        decoded.equals(MimeUtility.decodeText(MimeUtility.unfold(v.strip()))),
+                        "as Jakarta Mail decodes it");
                 int differs = 0;
-                while (differs < decoded.length() && differs < text.length() && decoded.charAt(differs) == text.charAt(differs)) {
+                while (differs < decoded.length()
+                        && differs < text.length()
+                        && decoded.charAt(differs) == text.charAt(differs)) {
                     differs++;
                 }
                 int d = differs;
-                assertTrue(decoded.length() > 2000 && d == decoded.length(), () -> (q ? "Q" : "B") + " words, separated by "
-                        + sep.replace("\r", "CR").replace("\n", "LF").replace("\t", "TAB") + ": decoded " + decoded.length()
-                        + " characters, differing from the text at " + d + ": " + decoded.substring(Math.max(0, d - 20), Math.min(decoded.length(), d + 20)));
+                assertTrue(
+                        decoded.length() > 2000 && d == decoded.length(),
+                        () -> (q ? "Q" : "B") + " words, separated by "
+                                + sep.replace("\r", "CR").replace("\n", "LF").replace("\t", "TAB") + ": decoded "
+                                + decoded.length()
+                                + " characters, differing from the text at " + d + ": "
+                                + decoded.substring(Math.max(0, d - 20), Math.min(decoded.length(), d + 20)));
             }
         }
     }
@@ -191,7 +213,8 @@ class OuterFieldsTest {
                 String v = strictUtf8(out);
                 String shown = v.substring(v.indexOf(':') + 1, v.length() - 1);
                 // a fold at a space keeps the space; one inserted where there was none adds it
-                String unfolded = (text == withSpaces ? shown.replace("\n", "") : shown.replace("\n ", "")).stripLeading();
+                String unfolded =
+                        (text == withSpaces ? shown.replace("\n", "") : shown.replace("\n ", "")).stripLeading();
                 assertTrue(unfolded.length() > 3000 && t.startsWith(unfolded), "the start of the text");
                 if (text == withSpaces) {
                     assertEquals(' ', t.charAt(unfolded.length()), "cut at a space: whole words");
@@ -204,7 +227,11 @@ class OuterFieldsTest {
     void aFromWithManyAddressesIsCutAtWhiteSpaceOrBeforeAWord() throws Exception {
         StringBuilder v = new StringBuilder();
         for (int i = 0; v.length() < 40_000; i++) {
-            v.append(i == 0 ? "" : ",\r\n ").append(encode("Ünïcödé Ñame " + i, i % 2 == 0)).append(" <user").append(i).append("@example.org>");
+            v.append(i == 0 ? "" : ",\r\n ")
+                    .append(encode("Ünïcödé Ñame " + i, i % 2 == 0))
+                    .append(" <user")
+                    .append(i)
+                    .append("@example.org>");
         }
         byte[] out = OuterFields.copy(field("From", v.toString(), "\r\n"));
         assertWellFormed(out);
@@ -213,10 +240,14 @@ class OuterFieldsTest {
         int words = 0;
         while (m.find()) {
             words++;
-            assertTrue(WORD.matcher(s).find(m.start()) && s.indexOf("?=", m.start() + 2) > 0, "each encoded word complete");
+            assertTrue(
+                    WORD.matcher(s).find(m.start()) && s.indexOf("?=", m.start() + 2) > 0,
+                    "each encoded word complete");
         }
         assertTrue(words > 100);
-        assertTrue(s.endsWith(">,") || s.endsWith("?="), () -> "cut at white space, after an address or a name: ..." + s.substring(s.length() - 40));
+        assertTrue(
+                s.endsWith(">,") || s.endsWith("?="),
+                () -> "cut at white space, after an address or a name: ..." + s.substring(s.length() - 40));
         String decoded = MimeUtility.decodeText(MimeUtility.unfold(s.strip()));
         assertFalse(decoded.contains("=?"), "every word decoded: " + decoded.substring(decoded.length() - 100));
     }
@@ -224,9 +255,11 @@ class OuterFieldsTest {
     @Test
     void fieldsUnderTheBoundAreCopiedAsTheyCame() {
         String folded = "Subject: =?UTF-8?B?w6TDtsO8?=\r\n =?UTF-8?Q?_und_mehr?= plain\r\n";
-        assertArrayEquals(folded.replace("\r\n", "\n").getBytes(StandardCharsets.US_ASCII),
+        assertArrayEquals(
+                folded.replace("\r\n", "\n").getBytes(StandardCharsets.US_ASCII),
                 OuterFields.copy(folded.getBytes(StandardCharsets.US_ASCII)));
-        assertArrayEquals("Subject: a\n b c\n".getBytes(StandardCharsets.US_ASCII),
+        assertArrayEquals(
+                "Subject: a\n b c\n".getBytes(StandardCharsets.US_ASCII),
                 OuterFields.copy("Subject: a\r b\rc\r".getBytes(StandardCharsets.US_ASCII)),
                 "a bare CR ending a line is a fold or the end; one inside a line is a space, never a line break");
         byte[] eight = "Subject: Prüfung ✓ \n".getBytes(StandardCharsets.UTF_8);
@@ -234,7 +267,8 @@ class OuterFieldsTest {
         byte[] exactly = field("Subject", "y".repeat(OuterFields.MAX_FIELD - 10), "\n");
         assertEquals(OuterFields.MAX_FIELD, exactly.length);
         String s = new String(OuterFields.copy(exactly), StandardCharsets.US_ASCII);
-        assertEquals(OuterFields.MAX_FIELD - 10, s.chars().filter(c -> c == 'y').count(), "nothing cut at the bound itself");
+        assertEquals(
+                OuterFields.MAX_FIELD - 10, s.chars().filter(c -> c == 'y').count(), "nothing cut at the bound itself");
     }
 
     @Test
@@ -242,25 +276,38 @@ class OuterFieldsTest {
         byte[] raw = field("Subject", "ä".repeat(2000), "\n"); // 4000 octets, no space
         byte[] out = OuterFields.copy(raw);
         assertWellFormed(out);
-        assertEquals("ä".repeat(2000), strictUtf8(out).substring(9).replace("\n ", "").strip());
+        assertEquals(
+                "ä".repeat(2000),
+                strictUtf8(out).substring(9).replace("\n ", "").strip());
     }
 
     @Test
     void theForwardsSubjectAsAReaderDecodesItIsTheStartOfTheOriginal() throws Exception {
         String text = sample(100_000);
-        String message = "From: =?utf-8?q?Cron_D=C3=A4mon?= <root@host.example>\nTo: root\nSubject: " + encodedWords(text, "\n ", false)
-                + "\nContent-Type: text/plain; charset=utf-8\n\nbody\n";
+        String message = "From: =?utf-8?q?Cron_D=C3=A4mon?= <root@host.example>\nTo: root\nSubject: "
+                + encodedWords(text, "\n ", false) + "\nContent-Type: text/plain; charset=utf-8\n\nbody\n";
         ForwardComposer composer = new ForwardComposer("cf.test", Clock.systemUTC(), new SecureRandom());
         try (InputMessage m = InputMessage.of(message.getBytes(StandardCharsets.UTF_8))) {
             HeaderSection h = HeaderSection.parse(m, Set.of("from", "subject", "content-type"));
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            composer.pgpMime(h, "admin@example.org", KeyUsability.evaluate(new OpenPGPKeyReader().parseCertificate(TestKeys.ED.publicKey()),
-                    new Date()).encryptionKeys(), "", false).writeTo(out);
+            composer.pgpMime(
+                            h,
+                            "admin@example.org",
+                            KeyUsability.evaluate(
+                                            new OpenPGPKeyReader().parseCertificate(TestKeys.ED.publicKey()),
+                                            new Date())
+                                    .encryptionKeys(),
+                            "",
+                            false)
+                    .writeTo(out);
             MimeMessage forward = PgpMime.parse(out.toByteArray());
             String subject = forward.getSubject();
             assertFalse(subject.contains("=?") || subject.contains("\uFFFD"), "no undecoded word, no broken character");
             assertTrue(subject.length() > 4000 && text.startsWith(subject), subject.substring(subject.length() - 80));
-            assertEquals("=?utf-8?q?Cron_D=C3=A4mon?= <root@host.example>", forward.getHeader("From", null), "From byte for byte");
+            assertEquals(
+                    "=?utf-8?q?Cron_D=C3=A4mon?= <root@host.example>",
+                    forward.getHeader("From", null),
+                    "From byte for byte");
         }
     }
 }

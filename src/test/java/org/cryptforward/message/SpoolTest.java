@@ -41,7 +41,10 @@ class SpoolTest {
                         int from = size == 0 ? 0 : r.nextInt(size + 1);
                         int to = from + (size - from == 0 ? 0 : r.nextInt(size - from + 1));
                         try (InputStream in = s.open(from, to)) {
-                            assertArrayEquals(Arrays.copyOfRange(data, from, to), in.readAllBytes(), size + ": " + from + ".." + to);
+                            assertArrayEquals(
+                                    Arrays.copyOfRange(data, from, to),
+                                    in.readAllBytes(),
+                                    size + ": " + from + ".." + to);
                         }
                     }
                 }
@@ -56,7 +59,8 @@ class SpoolTest {
         try (Spool s = Spool.create(tmp, 10)) {
             s.write(data, 0, data.length);
             s.finish();
-            try (InputStream a = s.open(0, data.length); InputStream b = s.open(100_003, data.length)) {
+            try (InputStream a = s.open(0, data.length);
+                    InputStream b = s.open(100_003, data.length)) {
                 byte[] first = a.readNBytes(150_000);
                 byte[] second = b.readAllBytes();
                 byte[] rest = a.readAllBytes();

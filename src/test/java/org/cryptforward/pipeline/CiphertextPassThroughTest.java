@@ -61,8 +61,8 @@ class CiphertextPassThroughTest {
     }
 
     static String header(String subject) {
-        return "From: a@b.example\nTo: root\nSubject: " + subject + "\nMessage-ID: <" + subject.replace(' ', '-') + "@b>\n"
-                + "X-Secret: " + CANARY + "-header\nMIME-Version: 1.0\n";
+        return "From: a@b.example\nTo: root\nSubject: " + subject + "\nMessage-ID: <" + subject.replace(' ', '-')
+                + "@b>\n" + "X-Secret: " + CANARY + "-header\nMIME-Version: 1.0\n";
     }
 
     /** Delivers, expects one forward, and that no canary is anywhere in what the relay got. */
@@ -80,17 +80,21 @@ class CiphertextPassThroughTest {
     }
 
     static String pgp(String plain) {
-        return new String(Ciphertexts.pgp(TestKeys.RSA, plain.getBytes(StandardCharsets.UTF_8)), StandardCharsets.US_ASCII);
+        return new String(
+                Ciphertexts.pgp(TestKeys.RSA, plain.getBytes(StandardCharsets.UTF_8)), StandardCharsets.US_ASCII);
     }
 
     /** The armor with a header of the sender's that carries text. */
     static String withArmorHeader(String armor) {
-        return armor.replace("-----BEGIN PGP MESSAGE-----\n", "-----BEGIN PGP MESSAGE-----\nComment: " + CANARY + "-armor\n");
+        return armor.replace(
+                "-----BEGIN PGP MESSAGE-----\n", "-----BEGIN PGP MESSAGE-----\nComment: " + CANARY + "-armor\n");
     }
 
     void assertEncryptedAgain(byte[] wire, String original) {
         byte[] plain = TestKeys.RSA.decrypt(PgpMime.encryptedPart(PgpMime.parse(wire)));
-        assertTrue(Messages.isOriginalWithMark(original.getBytes(StandardCharsets.ISO_8859_1), plain), "encrypted like any other message");
+        assertTrue(
+                Messages.isOriginalWithMark(original.getBytes(StandardCharsets.ISO_8859_1), plain),
+                "encrypted like any other message");
         assertFalse(lastLogLine().contains("already encrypted"), sb.logText());
     }
 
@@ -102,7 +106,10 @@ class CiphertextPassThroughTest {
     void assertPassedThrough(byte[] wire, String armorInOriginal, String plain) {
         MimeMessage m = PgpMime.parse(wire);
         byte[] armor = PgpMime.encryptedPart(m);
-        assertArrayEquals(PgpMime.packets(armorInOriginal.getBytes(StandardCharsets.US_ASCII)), PgpMime.packets(armor), "the same ciphertext");
+        assertArrayEquals(
+                PgpMime.packets(armorInOriginal.getBytes(StandardCharsets.US_ASCII)),
+                PgpMime.packets(armor),
+                "the same ciphertext");
         assertEquals(plain, new String(TestKeys.RSA.decrypt(armor), StandardCharsets.UTF_8));
         assertTrue(lastLogLine().contains("already encrypted"), sb.logText());
     }
@@ -110,17 +117,21 @@ class CiphertextPassThroughTest {
     @Test
     void genuinePgpMimeGoesOutWithoutPreambleEpilogueOrParameters() {
         String armor = withArmorHeader(pgp("the real secret"));
-        String msg = header("pgpmime") + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\";\n"
+        String msg = header("pgpmime")
+                + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\";\n"
                 + " x-note=\"" + CANARY + "-param\"\n\n"
-                + CANARY + "-preamble\n--b\nContent-Type: application/pgp-encrypted\nContent-Description: " + CANARY + "-desc\n\nVersion: 1\n"
-                + "--b\nContent-Type: application/octet-stream; name=\"" + CANARY + ".asc\"\n\n" + armor + "\n--b--\n" + CANARY + "-epilogue\n";
+                + CANARY + "-preamble\n--b\nContent-Type: application/pgp-encrypted\nContent-Description: " + CANARY
+                + "-desc\n\nVersion: 1\n"
+                + "--b\nContent-Type: application/octet-stream; name=\"" + CANARY + ".asc\"\n\n" + armor + "\n--b--\n"
+                + CANARY + "-epilogue\n";
         byte[] wire = deliver(msg);
         assertPassedThrough(wire, armor, "the real secret");
     }
 
     @Test
     void multipartEncryptedWithPlaintextInsideIsEncrypted() {
-        String msg = header("fake pgpmime") + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n"
+        String msg = header("fake pgpmime")
+                + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n"
                 + "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n"
                 + "--b\nContent-Type: application/octet-stream\n\n" + CANARY + " body in the clear\n--b--\n";
         assertEncryptedAgain(deliver(msg), msg);
@@ -128,8 +139,12 @@ class CiphertextPassThroughTest {
 
     @Test
     void armorAroundSignedOnlyOrGarbageIsEncrypted() {
-        String literal = new String(Ciphertexts.pgpLiteral((CANARY + " literal").getBytes(StandardCharsets.US_ASCII)), StandardCharsets.US_ASCII);
-        for (String body : List.of(literal, "-----BEGIN PGP MESSAGE-----\n\n" + CANARY + "\n-----END PGP MESSAGE-----\n",
+        String literal = new String(
+                Ciphertexts.pgpLiteral((CANARY + " literal").getBytes(StandardCharsets.US_ASCII)),
+                StandardCharsets.US_ASCII);
+        for (String body : List.of(
+                literal,
+                "-----BEGIN PGP MESSAGE-----\n\n" + CANARY + "\n-----END PGP MESSAGE-----\n",
                 "-----BEGIN PGP MESSAGE-----\n\nhQEMA5Z2lH2R0Bq6AQf/abc\n=abcd\n-----END PGP MESSAGE-----\n")) {
             String msg = header("inline fake") + "Content-Type: text/plain\n\n" + body;
             String m2 = msg.replace("hQEMA5", CANARY + "\nhQEMA5");
@@ -144,7 +159,8 @@ class CiphertextPassThroughTest {
         byte[] both = new byte[a.length + b.length];
         System.arraycopy(a, 0, both, 0, a.length);
         System.arraycopy(b, 0, both, a.length, b.length);
-        String msg = header("two messages") + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n"
+        String msg = header("two messages")
+                + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"b\"\n\n"
                 + "--b\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n"
                 + "--b\nContent-Type: application/octet-stream\nContent-Transfer-Encoding: base64\n\n"
                 + Base64.getMimeEncoder().encodeToString(both) + "\n--b--\n";
@@ -154,14 +170,18 @@ class CiphertextPassThroughTest {
     @Test
     void genuineInlinePgpStaysInlineWithoutTheSendersArmorHeaders() throws Exception {
         String armor = withArmorHeader(pgp("inline secret"));
-        String msg = header("inline") + "Content-Type: text/plain; charset=us-ascii; x=\"" + CANARY + "\"\n\n\n" + armor + "\n\n";
+        String msg = header("inline") + "Content-Type: text/plain; charset=us-ascii; x=\"" + CANARY + "\"\n\n\n" + armor
+                + "\n\n";
         byte[] wire = deliver(msg);
         MimeMessage m = PgpMime.parse(wire);
         String text = new String(wire, StandardCharsets.ISO_8859_1);
         assertTrue(text.contains("Content-Type: text/plain; charset=us-ascii"), text);
         int body = Messages.bodyStart(wire);
         assertTrue(text.substring(body).strip().startsWith("-----BEGIN PGP MESSAGE-----"), "nothing before the armor");
-        assertArrayEquals(PgpMime.packets(armor.getBytes(StandardCharsets.US_ASCII)), PgpMime.packets(wire), "the same ciphertext");
+        assertArrayEquals(
+                PgpMime.packets(armor.getBytes(StandardCharsets.US_ASCII)),
+                PgpMime.packets(wire),
+                "the same ciphertext");
         assertEquals("inline secret", new String(TestKeys.RSA.decrypt(PgpMime.packets(wire)), StandardCharsets.UTF_8));
         assertEquals("admin@example.org", m.getHeader("To", null));
         assertTrue(sb.logText().contains("already encrypted (inline PGP)"), sb.logText());
@@ -186,7 +206,8 @@ class CiphertextPassThroughTest {
             byte[] wire = deliver(msg);
             String text = new String(wire, StandardCharsets.ISO_8859_1);
             assertTrue(text.contains("smime-type=" + (auth ? "authEnveloped-data" : "enveloped-data")), text);
-            byte[] relayed = Base64.getMimeDecoder().decode(text.substring(Messages.bodyStart(wire)).strip());
+            byte[] relayed = Base64.getMimeDecoder()
+                    .decode(text.substring(Messages.bodyStart(wire)).strip());
             assertArrayEquals(der, relayed, "the same CMS structure");
             assertEquals("smime secret", new String(smime.decrypt(relayed), StandardCharsets.US_ASCII));
         }
@@ -199,8 +220,10 @@ class CiphertextPassThroughTest {
         byte[] trailing = java.util.Arrays.copyOf(der, der.length + CANARY.length());
         System.arraycopy(CANARY.getBytes(StandardCharsets.US_ASCII), 0, trailing, der.length, CANARY.length());
         for (byte[] body : List.of(signed, trailing, (CANARY + " just text").getBytes(StandardCharsets.US_ASCII))) {
-            String msg = header("smime fake") + "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\n"
-                    + "Content-Transfer-Encoding: base64\n\n" + Base64.getMimeEncoder().encodeToString(body) + "\n";
+            String msg = header("smime fake")
+                    + "Content-Type: application/pkcs7-mime; smime-type=enveloped-data; name=smime.p7m\n"
+                    + "Content-Transfer-Encoding: base64\n\n"
+                    + Base64.getMimeEncoder().encodeToString(body) + "\n";
             assertEncryptedAgain(deliver(msg), msg);
         }
     }
@@ -210,7 +233,8 @@ class CiphertextPassThroughTest {
         String armor = pgp("mangled secret");
         String google = header("google") + "Content-Type: multipart/mixed; boundary=\"o\"\n\n" + CANARY + "-preamble\n"
                 + "--o\nContent-Type: text/plain\n\n\n--o\nContent-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\"; boundary=\"i\"\n\n"
-                + "--i\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--i\nContent-Type: application/octet-stream\n\n" + armor
+                + "--i\nContent-Type: application/pgp-encrypted\n\nVersion: 1\n--i\nContent-Type: application/octet-stream\n\n"
+                + armor
                 + "\n--i--\n--o--\n";
         assertPassedThrough(deliver(google), armor, "mangled secret");
         String exchange = header("exchange") + "Content-Type: multipart/mixed; boundary=\"o\"\n\n"
@@ -218,7 +242,8 @@ class CiphertextPassThroughTest {
                 + "--o\nContent-Type: application/octet-stream\n\n" + armor + "\n--o--\n" + CANARY + "-epilogue\n";
         assertPassedThrough(deliver(exchange), armor, "mangled secret");
         // a real text part beside the ciphertext: all of it is encrypted
-        String beside = google.replace("--o\nContent-Type: text/plain\n\n\n", "--o\nContent-Type: text/plain\n\n" + CANARY + " text part\n");
+        String beside = google.replace(
+                "--o\nContent-Type: text/plain\n\n\n", "--o\nContent-Type: text/plain\n\n" + CANARY + " text part\n");
         assertEncryptedAgain(deliver(beside), beside);
         // the plaintext under the label, nested
         String nestedFake = google.replace(armor, CANARY + " nested\n");

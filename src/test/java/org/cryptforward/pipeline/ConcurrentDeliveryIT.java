@@ -46,9 +46,13 @@ class ConcurrentDeliveryIT {
     @ValueSource(booleans = {false, true})
     void fiftyProcessesAtOnceDeliverFiftyIntactMessages(boolean maildir) throws Exception {
         try (Relay relay = new Relay()) {
-            Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("sb"), relay.port(), "", maildir)).relayPort(relay.port())
-                    .mailbox(tmp.resolve(maildir ? "Maildir" : "mbox"), maildir).lockTimeoutSeconds(240).deadlineSeconds(300)
-                    .rootRule(true, "admin@example.org").write();
+            Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("sb"), relay.port(), "", maildir))
+                    .relayPort(relay.port())
+                    .mailbox(tmp.resolve(maildir ? "Maildir" : "mbox"), maildir)
+                    .lockTimeoutSeconds(240)
+                    .deadlineSeconds(300)
+                    .rootRule(true, "admin@example.org")
+                    .write();
             Path mailbox = tmp.resolve(maildir ? "Maildir" : "mbox");
             Map<String, byte[]> messages = new HashMap<>();
             List<Process> processes = new ArrayList<>();
@@ -58,7 +62,10 @@ class ConcurrentDeliveryIT {
                 byte[] m = SyntheticMail.cron(id, 70_000 + 2_000 * i, i);
                 messages.put(id, m);
                 outputs.add(tmp.resolve(id + ".out"));
-                processes.add(Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, id + ".in", "root@host.example", m), outputs.get(i),
+                processes.add(Launcher.startDeliver(
+                        sb.config,
+                        Launcher.postfixInput(tmp, id + ".in", "root@host.example", m),
+                        outputs.get(i),
                         Launcher.postfixEnv("root@cf.test", "root@host.example")));
             }
             long t0 = System.nanoTime();
@@ -67,8 +74,9 @@ class ConcurrentDeliveryIT {
                 assertEquals(0, r.exit(), "process " + i + ": " + r.output());
                 assertEquals("", r.output());
             }
-            System.out.printf("%d processes into one %s: all done %.1f s after the last one started%n", PROCESSES,
-                    maildir ? "Maildir" : "mbox", (System.nanoTime() - t0) / 1e9);
+            System.out.printf(
+                    "%d processes into one %s: all done %.1f s after the last one started%n",
+                    PROCESSES, maildir ? "Maildir" : "mbox", (System.nanoTime() - t0) / 1e9);
 
             List<byte[]> stored = new ArrayList<>();
             if (maildir) {
@@ -99,7 +107,8 @@ class ConcurrentDeliveryIT {
             for (MimeMessage f : received) {
                 byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(f));
                 String id = idOf(payload);
-                assertTrue(Messages.isOriginalWithMark(messages.get(id), payload), "forward of " + id + " decrypts to it");
+                assertTrue(
+                        Messages.isOriginalWithMark(messages.get(id), payload), "forward of " + id + " decrypts to it");
                 forwarded.add(id);
             }
             assertEquals(messages.keySet(), forwarded);
@@ -111,12 +120,16 @@ class ConcurrentDeliveryIT {
         try (ScriptedRelay smtp = new ScriptedRelay()) {
             // the relay takes its time: the two runs certainly overlap
             smtp.pause(ScriptedRelay.Step.END_OF_DATA, Duration.ofSeconds(2));
-            Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("pair"), smtp.port(), "", false)).relayPort(smtp.port())
-                    .rootRule(true, "admin@example.org").write();
+            Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("pair"), smtp.port(), "", false))
+                    .relayPort(smtp.port())
+                    .rootRule(true, "admin@example.org")
+                    .write();
             byte[] m = SyntheticMail.cron("twice", 50_000, 7);
             Map<String, String> env = Launcher.postfixEnv("root@cf.test", "root@host.example");
-            Process a = Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, "a.in", "root@host.example", m), tmp.resolve("a.out"), env);
-            Process b = Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, "b.in", "root@host.example", m), tmp.resolve("b.out"), env);
+            Process a = Launcher.startDeliver(
+                    sb.config, Launcher.postfixInput(tmp, "a.in", "root@host.example", m), tmp.resolve("a.out"), env);
+            Process b = Launcher.startDeliver(
+                    sb.config, Launcher.postfixInput(tmp, "b.in", "root@host.example", m), tmp.resolve("b.out"), env);
             Launcher.Run ra = Launcher.finish(a, tmp.resolve("a.out"), 120);
             Launcher.Run rb = Launcher.finish(b, tmp.resolve("b.out"), 120);
             assertEquals(0, ra.exit(), ra.output());
@@ -126,8 +139,14 @@ class ConcurrentDeliveryIT {
             assertEquals(1, entries.size(), "kept once");
             assertArrayEquals(m, entries.get(0).message());
             assertEquals(1, smtp.accepted().size(), "forwarded once");
-            assertEquals(1, smtp.commands().stream().filter(c -> c.equalsIgnoreCase("DATA")).count(), "and sent once");
-            byte[] payload = TestKeys.RSA.decrypt(PgpMime.encryptedPart(PgpMime.parse(smtp.accepted().get(0))));
+            assertEquals(
+                    1,
+                    smtp.commands().stream()
+                            .filter(c -> c.equalsIgnoreCase("DATA"))
+                            .count(),
+                    "and sent once");
+            byte[] payload = TestKeys.RSA.decrypt(
+                    PgpMime.encryptedPart(PgpMime.parse(smtp.accepted().get(0))));
             assertTrue(Messages.isOriginalWithMark(m, payload));
             String log = sb.logText();
             assertEquals(2, log.lines().count(), log);

@@ -48,12 +48,25 @@ class CorpusDeliveryTest {
             "-----BEGIN PGP MESSAGE-----",
             "-----END PGP MESSAGE-----",
             "This is an OpenPGP/MIME encrypted message (RFC 4880, RFC 3156).");
+
     private static final Set<String> OUTER_FIELDS = Set.of(
-            "from", "subject", "to", "date", "message-id", "in-reply-to", "references", "mime-version", "content-type",
-            "x-cryptforward-loop", "return-path", "received", "content-transfer-encoding");
+            "from",
+            "subject",
+            "to",
+            "date",
+            "message-id",
+            "in-reply-to",
+            "references",
+            "mime-version",
+            "content-type",
+            "x-cryptforward-loop",
+            "return-path",
+            "received",
+            "content-transfer-encoding");
 
     @RegisterExtension
     static final RelayExtension relay = new RelayExtension();
+
     private static final AtomicInteger counter = new AtomicInteger();
 
     @TempDir
@@ -77,7 +90,8 @@ class CorpusDeliveryTest {
     }
 
     static Stream<Arguments> messages() {
-        return Corpus.all().stream().flatMap(p -> Stream.of(Arguments.of(Corpus.name(p), p, false), Arguments.of(Corpus.name(p), p, true)));
+        return Corpus.all().stream()
+                .flatMap(p -> Stream.of(Arguments.of(Corpus.name(p), p, false), Arguments.of(Corpus.name(p), p, true)));
     }
 
     @ParameterizedTest(name = "{0} {2}")
@@ -121,8 +135,10 @@ class CorpusDeliveryTest {
         byte[] armor = PgpMime.encryptedPart(forward);
         TestKeys key = n % 2 == 0 ? TestKeys.ED : TestKeys.RSA;
         byte[] payload = key.decrypt(armor);
-        assertTrue(Messages.isOriginalWithMark(original, payload), () -> "decrypted payload is the original plus hp=\"cipher\"; protected-headers=\"v1\":\n"
-                + new String(payload, 0, Math.min(payload.length, 600), StandardCharsets.ISO_8859_1));
+        assertTrue(
+                Messages.isOriginalWithMark(original, payload),
+                () -> "decrypted payload is the original plus hp=\"cipher\"; protected-headers=\"v1\":\n"
+                        + new String(payload, 0, Math.min(payload.length, 600), StandardCharsets.ISO_8859_1));
 
         assertOuterHeader(original, relayed, forward);
         assertNoBodyLineOutside(original, relayed);
@@ -143,13 +159,16 @@ class CorpusDeliveryTest {
                 continue;
             }
             assertNotNull(got, name + " outside");
-            // GreenMail stores what it received as UTF-8 text: compare as such (invalid bytes become U+FFFD on both sides)
+            // GreenMail stores what it received as UTF-8 text: compare as such (invalid bytes become U+FFFD on both
+            // sides)
             String w = utf8(want);
             String g = utf8(got);
             if (want.length() > 16 * 1024) {
                 // a field longer than 16 KB is cut outside; the whole of it is inside the encryption
                 String gn = Messages.normalizeSpace(g);
-                assertTrue(gn.length() > 8 * 1024 && Messages.normalizeSpace(w).startsWith(gn.substring(0, gn.length() - 4)),
+                assertTrue(
+                        gn.length() > 8 * 1024
+                                && Messages.normalizeSpace(w).startsWith(gn.substring(0, gn.length() - 4)),
                         name + " outside is the start of the original");
             } else if (!w.contains("\r") && !w.contains("\0") && want.length() < 900) {
                 assertEquals(w, g, name + " byte for byte");
@@ -176,7 +195,8 @@ class CorpusDeliveryTest {
     private static void assertPassedThrough(byte[] original, byte[] relayed, MimeMessage forward) throws Exception {
         assertOuterHeader(original, relayed, forward);
         byte[] armor = PgpMime.encryptedPart(forward);
-        org.junit.jupiter.api.Assertions.assertArrayEquals(PgpMime.packets(original), PgpMime.packets(armor), "the same ciphertext");
+        org.junit.jupiter.api.Assertions.assertArrayEquals(
+                PgpMime.packets(original), PgpMime.packets(armor), "the same ciphertext");
         assertNoBodyLineOutside(original, relayed);
     }
 
@@ -198,7 +218,10 @@ class CorpusDeliveryTest {
         String structure = text.substring(bodyStart, armorStart) + text.substring(armorEnd);
         String armor = text.substring(armorStart, armorEnd);
         for (String line : armor.split("\r?\n")) {
-            assertTrue(line.isEmpty() || line.equals("-----BEGIN PGP MESSAGE-----") || line.matches("=?[A-Za-z0-9+/]+={0,2}"),
+            assertTrue(
+                    line.isEmpty()
+                            || line.equals("-----BEGIN PGP MESSAGE-----")
+                            || line.matches("=?[A-Za-z0-9+/]+={0,2}"),
                     () -> "non-base64 line in the armor: " + line);
         }
         List<String> ownLines = new ArrayList<>();

@@ -38,7 +38,9 @@ class CorpusLocalCopyTest {
 
     @Test
     void everyCorpusMessageReadsBackFromMaildirAndMbox() throws Exception {
-        Sandbox maildir = new ConfigToml(new Sandbox(tmp.resolve("md"), 9, "", true)).mailbox(tmp.resolve("md/Maildir"), true).write();
+        Sandbox maildir = new ConfigToml(new Sandbox(tmp.resolve("md"), 9, "", true))
+                .mailbox(tmp.resolve("md/Maildir"), true)
+                .write();
         Sandbox mbox = new ConfigToml(new Sandbox(tmp.resolve("mb"), 9, "", false)).write();
         List<Delivered> delivered = new ArrayList<>();
         int n = 0;
@@ -50,7 +52,9 @@ class CorpusLocalCopyTest {
             Set<Path> before = new HashSet<>(maildir.maildirMessages());
             Sandbox.Run md = maildir.deliver(input, "--recipient", recipient);
             assertEquals(0, md.exit(), () -> Corpus.name(p) + ": " + md.combined());
-            List<Path> added = maildir.maildirMessages().stream().filter(f -> !before.contains(f)).toList();
+            List<Path> added = maildir.maildirMessages().stream()
+                    .filter(f -> !before.contains(f))
+                    .toList();
             assertEquals(1, added.size(), Corpus.name(p));
             Sandbox.Run mb = mbox.deliver(input, "--recipient", recipient);
             assertEquals(0, mb.exit(), () -> Corpus.name(p) + ": " + mb.combined());
@@ -80,16 +84,20 @@ class CorpusLocalCopyTest {
             Delivered d = delivered.get(i);
             byte[] want = MboxReader.expectedReadBack(d.expected());
             assertArrayEquals(want, entries.get(i).message(), d.name() + " in mbox");
-            assertArrayEquals(want, MboxReader.unquote(pyMbox.get(i).stored()), d.name() + " in mbox, as Python reads it");
+            assertArrayEquals(
+                    want, MboxReader.unquote(pyMbox.get(i).stored()), d.name() + " in mbox, as Python reads it");
             assertEquals(entries.get(i).fromLine(), pyMbox.get(i).fromLine(), d.name());
-            assertTrue(MboxReader.FROM_LINE.matcher(entries.get(i).fromLine()).matches(), entries.get(i).fromLine());
+            assertTrue(
+                    MboxReader.FROM_LINE.matcher(entries.get(i).fromLine()).matches(),
+                    entries.get(i).fromLine());
             if (!java.util.Arrays.equals(entries.get(i).stored(), entries.get(i).message())) {
                 quoted++;
             }
         }
         assertTrue(quoted > 0, "the corpus exercises the quoting");
-        System.out.printf("corpus: %d messages read back from Maildir and mbox (%d with quoted From lines;"
-                + " %d without a final line end got one in the mbox)%n", delivered.size(), quoted, withoutFinalNewline);
+        System.out.printf(
+                "corpus: %d messages read back from Maildir and mbox (%d with quoted From lines;"
+                        + " %d without a final line end got one in the mbox)%n",
+                delivered.size(), quoted, withoutFinalNewline);
     }
-
 }

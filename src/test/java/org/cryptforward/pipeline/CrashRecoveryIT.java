@@ -50,13 +50,21 @@ import org.junit.jupiter.api.io.TempDir;
 class CrashRecoveryIT {
     /** Trials go on until this many runs were really killed (a run may finish before its kill). */
     static final int KILLS = 20;
+
     static final int MAX_TRIALS = 30;
     static final int SIZE = 1_500_000;
 
-    enum Kill { RANDOM_DELAY, WHILE_WRITING }
+    enum Kill {
+        RANDOM_DELAY,
+        WHILE_WRITING
+    }
 
     /** What a killed run left in the mailbox. */
-    enum Left { NOTHING, TORN, COMPLETE }
+    enum Left {
+        NOTHING,
+        TORN,
+        COMPLETE
+    }
 
     @TempDir
     static Path tmp;
@@ -69,11 +77,19 @@ class CrashRecoveryIT {
         long seed = Long.getLong("crash.seed", System.nanoTime());
         Random random = new Random(seed);
         System.out.println("crash test seed " + seed + " (rerun with -Dcrash.seed=" + seed + ")");
-        Sandbox mbox = new ConfigToml(new Sandbox(tmp.resolve("mb"), relay.port(), "", false)).relayPort(relay.port())
-                .lockTimeoutSeconds(60).deadlineSeconds(120).rootRule(true, "admin@example.org").write();
+        Sandbox mbox = new ConfigToml(new Sandbox(tmp.resolve("mb"), relay.port(), "", false))
+                .relayPort(relay.port())
+                .lockTimeoutSeconds(60)
+                .deadlineSeconds(120)
+                .rootRule(true, "admin@example.org")
+                .write();
         Path maildirPath = tmp.resolve("md").resolve("Maildir");
-        Sandbox maildir = new ConfigToml(new Sandbox(tmp.resolve("md"), relay.port(), "", true)).relayPort(relay.port())
-                .mailbox(maildirPath, true).deadlineSeconds(120).rootRule(true, "admin@example.org").write();
+        Sandbox maildir = new ConfigToml(new Sandbox(tmp.resolve("md"), relay.port(), "", true))
+                .relayPort(relay.port())
+                .mailbox(maildirPath, true)
+                .deadlineSeconds(120)
+                .rootRule(true, "admin@example.org")
+                .write();
         Map<String, String> env = Launcher.postfixEnv("root@cf.test", "root@host.example");
         Map<Left, Integer> seen = new EnumMap<>(Left.class);
         int killed = 0;
@@ -99,7 +115,8 @@ class CrashRecoveryIT {
 
             // the run that gets killed
             Path out = tmp.resolve(id + ".out");
-            Process p = Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, id + ".in", "root@host.example", message), out, env);
+            Process p = Launcher.startDeliver(
+                    sb.config, Launcher.postfixInput(tmp, id + ".in", "root@host.example", message), out, env);
             Optional<ProcessHandle> jvm = Launcher.jvmIfStarted(p, 20_000);
             long delay;
             if (how == Kill.RANDOM_DELAY) {
@@ -107,7 +124,9 @@ class CrashRecoveryIT {
                 sleep(delay);
             } else {
                 long until = System.nanoTime() + 30_000_000_000L;
-                while (p.isAlive() && !writing(isMaildir, box, mboxBefore, maildirBefore) && System.nanoTime() < until) {
+                while (p.isAlive()
+                        && !writing(isMaildir, box, mboxBefore, maildirBefore)
+                        && System.nanoTime() < until) {
                     Thread.onSpinWait();
                 }
                 delay = random.nextInt(8);
@@ -120,28 +139,49 @@ class CrashRecoveryIT {
             if (r.exit() == 75) {
                 killed++;
                 // the launcher's status line (sh may print "Killed" before it)
-                assertTrue(r.output().strip().lines().reduce((a, b) -> b).orElse("").startsWith("4."), r.output());
+                assertTrue(
+                        r.output()
+                                .strip()
+                                .lines()
+                                .reduce((a, b) -> b)
+                                .orElse("")
+                                .startsWith("4."),
+                        r.output());
             }
 
             Left left = isMaildir ? leftInMaildir(box, maildirBefore, message) : leftInMbox(box, mboxBefore, message);
             seen.merge(left, 1, Integer::sum);
-            System.out.printf("trial %2d %-7s %-13s after %4d ms%s: exit %d, left %s%n", trial, isMaildir ? "Maildir" : "mbox", how, delay,
-                    wasAlive ? "" : " (had finished)", r.exit(), left);
+            System.out.printf(
+                    "trial %2d %-7s %-13s after %4d ms%s: exit %d, left %s%n",
+                    trial,
+                    isMaildir ? "Maildir" : "mbox",
+                    how,
+                    delay,
+                    wasAlive ? "" : " (had finished)",
+                    r.exit(),
+                    left);
 
             byte[] stranger = null;
             if (strangerFirst) {
                 stranger = SyntheticMail.cron(id + "-stranger", 3000, trial);
-                Launcher.Run s = Launcher.deliver(sb.config, Launcher.postfixInput(tmp, id + "-s.in", "root@host.example", stranger),
-                        tmp.resolve(id + "-s.out"), env);
+                Launcher.Run s = Launcher.deliver(
+                        sb.config,
+                        Launcher.postfixInput(tmp, id + "-s.in", "root@host.example", stranger),
+                        tmp.resolve(id + "-s.out"),
+                        env);
                 assertEquals(0, s.exit(), s.output());
                 List<byte[]> copies = copies(isMaildir, box);
-                assertEquals(left == Left.COMPLETE ? 1 : 0, count(copies, message), "after the repair: no trace, or the complete message");
+                assertEquals(
+                        left == Left.COMPLETE ? 1 : 0,
+                        count(copies, message),
+                        "after the repair: no trace, or the complete message");
                 assertEquals(1, count(copies, stranger));
             }
 
             // the MTA's retry
             Path retryOut = tmp.resolve(id + "-r.out");
-            Process rp = Launcher.startDeliver(sb.config, Launcher.postfixInput(tmp, id + "-r.in", "root@host.example", message), retryOut, env);
+            Process rp = Launcher.startDeliver(
+                    sb.config, Launcher.postfixInput(tmp, id + "-r.in", "root@host.example", message), retryOut, env);
             Optional<ProcessHandle> retryJvm = Launcher.jvmIfStarted(rp, 20_000);
             long r0 = System.nanoTime();
             Launcher.Run retry = Launcher.finish(rp, retryOut, 120);
@@ -152,11 +192,14 @@ class CrashRecoveryIT {
             List<byte[]> copies = copies(isMaildir, box);
             assertEquals(1, count(copies, message), "exactly one local copy after the retry, trial " + trial);
             if (isMaildir) {
-                assertEquals(maildirBefore.size() + 1 + (stranger == null ? 0 : 1), list(box.resolve("new")).size());
+                assertEquals(
+                        maildirBefore.size() + 1 + (stranger == null ? 0 : 1),
+                        list(box.resolve("new")).size());
                 assertEquals(List.of(), list(box.resolve("tmp")), "nothing left in tmp/");
             } else {
                 byte[] now = Files.readAllBytes(box);
-                assertArrayEquals(mboxBefore, Arrays.copyOf(now, mboxBefore.length), "what was in the mbox before is untouched");
+                assertArrayEquals(
+                        mboxBefore, Arrays.copyOf(now, mboxBefore.length), "what was in the mbox before is untouched");
             }
 
             int forwards = 0;
@@ -176,17 +219,37 @@ class CrashRecoveryIT {
         }
 
         // a last delivery takes the mbox locks: whatever was pending is settled now
-        Launcher.Run last = Launcher.deliver(mbox.config, Launcher.postfixInput(tmp, "last.in", "root@host.example", "Subject: last\n\nx\n"
-                .getBytes(StandardCharsets.US_ASCII)), tmp.resolve("last.out"), env);
+        Launcher.Run last = Launcher.deliver(
+                mbox.config,
+                Launcher.postfixInput(
+                        tmp,
+                        "last.in",
+                        "root@host.example",
+                        "Subject: last\n\nx\n".getBytes(StandardCharsets.US_ASCII)),
+                tmp.resolve("last.out"),
+                env);
         assertEquals(0, last.exit(), last.output());
-        long mboxTrials = java.util.stream.IntStream.range(0, trials).filter(t -> t % 2 == 0).count();
-        long mboxStrangers = java.util.stream.IntStream.range(0, trials).filter(t -> t % 2 == 0 && t % 6 >= 4).count();
-        assertEquals(mboxTrials + mboxStrangers + 1, MboxReader.read(mbox.mailbox).size(), "every message of the mbox once, well framed");
+        long mboxTrials = java.util.stream.IntStream.range(0, trials)
+                .filter(t -> t % 2 == 0)
+                .count();
+        long mboxStrangers = java.util.stream.IntStream.range(0, trials)
+                .filter(t -> t % 2 == 0 && t % 6 >= 4)
+                .count();
+        assertEquals(
+                mboxTrials + mboxStrangers + 1,
+                MboxReader.read(mbox.mailbox).size(),
+                "every message of the mbox once, well framed");
         try (Stream<Path> s = Files.list(mbox.state.resolve("pending"))) {
-            assertEquals(List.of(), s.filter(f -> f.getFileName().toString().startsWith("mbox-")).toList(), "no pending append left");
+            assertEquals(
+                    List.of(),
+                    s.filter(f -> f.getFileName().toString().startsWith("mbox-"))
+                            .toList(),
+                    "no pending append left");
         }
-        System.out.printf("crash test: %d trials in %.1f s; %d runs killed; left %s; %d repaired by another delivery first;"
-                + " %d forwards relayed twice%n", trials, (System.nanoTime() - t0) / 1e9, killed, seen, strangers, duplicates);
+        System.out.printf(
+                "crash test: %d trials in %.1f s; %d runs killed; left %s; %d repaired by another delivery first;"
+                        + " %d forwards relayed twice%n",
+                trials, (System.nanoTime() - t0) / 1e9, killed, seen, strangers, duplicates);
         assertTrue(killed >= KILLS, "at least " + KILLS + " runs were really killed: " + killed);
         assertTrue(seen.getOrDefault(Left.TORN, 0) >= 1, "some kills landed in the middle of a write: " + seen);
     }
@@ -195,7 +258,8 @@ class CrashRecoveryIT {
     static boolean writing(boolean isMaildir, Path box, byte[] mboxBefore, Set<Path> maildirBefore) {
         try {
             if (isMaildir) {
-                return !list(box.resolve("tmp")).isEmpty() || list(box.resolve("new")).size() > maildirBefore.size();
+                return !list(box.resolve("tmp")).isEmpty()
+                        || list(box.resolve("new")).size() > maildirBefore.size();
             }
             return Files.exists(box) && Files.size(box) > mboxBefore.length;
         } catch (IOException | java.io.UncheckedIOException e) {
@@ -204,11 +268,14 @@ class CrashRecoveryIT {
     }
 
     static Left leftInMaildir(Path box, Set<Path> before, byte[] message) throws IOException {
-        List<Path> added = list(box.resolve("new")).stream().filter(f -> !before.contains(f)).toList();
+        List<Path> added = list(box.resolve("new")).stream()
+                .filter(f -> !before.contains(f))
+                .toList();
         if (added.isEmpty()) {
             for (Path t : list(box.resolve("tmp"))) {
                 byte[] partial = Files.readAllBytes(t);
-                assertArrayEquals(Arrays.copyOf(message, partial.length), partial, "tmp/ holds only a prefix of the message");
+                assertArrayEquals(
+                        Arrays.copyOf(message, partial.length), partial, "tmp/ holds only a prefix of the message");
                 return Left.TORN; // in tmp/, which is no delivery
             }
             return Left.NOTHING;
@@ -233,7 +300,9 @@ class CrashRecoveryIT {
         int nl = Messages.indexOf(tail, (byte) '\n', 0);
         String from = new String(tail, 0, nl < 0 ? tail.length : nl, StandardCharsets.US_ASCII);
         if (nl < 0) {
-            assertTrue("From root@host.example ".startsWith(from) || from.startsWith("From root@host.example "), "torn From line: " + from);
+            assertTrue(
+                    "From root@host.example ".startsWith(from) || from.startsWith("From root@host.example "),
+                    "torn From line: " + from);
             return Left.TORN;
         }
         assertTrue(MboxReader.FROM_LINE.matcher(from).matches(), "From line: " + from);

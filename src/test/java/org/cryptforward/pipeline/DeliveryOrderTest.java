@@ -19,10 +19,10 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.stream.Stream;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
 import org.cryptforward.config.Config;
 import org.cryptforward.config.ConfigLoader;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
 import org.cryptforward.delivery.LocalMailbox;
 import org.cryptforward.delivery.Mbox;
 import org.cryptforward.journal.Journal;
@@ -43,7 +43,8 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class DeliveryOrderTest {
     static final byte[] MESSAGE = ("From: Cron Daemon <root@host.example>\nTo: root\nSubject: Cron <root@host> backup\n"
-            + "Message-ID: <order.1@host.example>\n\nbackup done\n").getBytes(StandardCharsets.US_ASCII);
+                    + "Message-ID: <order.1@host.example>\n\nbackup done\n")
+            .getBytes(StandardCharsets.US_ASCII);
     static final String A = "admin@example.org";
     static final String B = "backup@example.net";
 
@@ -56,7 +57,9 @@ class DeliveryOrderTest {
     final MemoryPorts.Log log = new MemoryPorts.Log();
 
     Config config(boolean localCopy, String... forwardTo) throws Exception {
-        Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("sb"), 9, "", false)).rootRule(localCopy, forwardTo).write();
+        Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("sb"), 9, "", false))
+                .rootRule(localCopy, forwardTo)
+                .write();
         return ConfigLoader.load(sb.config);
     }
 
@@ -64,9 +67,17 @@ class DeliveryOrderTest {
     void deliver(Config cfg, LocalMailbox local, org.cryptforward.journal.DeliveryJournal j) throws Exception {
         Clock clock = Clock.systemUTC();
         Deadline deadline = new Deadline(clock, Duration.ofSeconds(60));
-        Delivery d = new Delivery(cfg, new Planner(cfg, clock, new SecureRandom()), new Delivery.Ports(local, j, relay), Map.of(), log,
-                deadline, new PrintStream(new ByteArrayOutputStream()));
-        d.run(new ByteArrayInputStream(MESSAGE), new Delivery.Request(Optional.of("root@cf.test"), Optional.of("root@host.example"), false));
+        Delivery d = new Delivery(
+                cfg,
+                new Planner(cfg, clock, new SecureRandom()),
+                new Delivery.Ports(local, j, relay),
+                Map.of(),
+                log,
+                deadline,
+                new PrintStream(new ByteArrayOutputStream()));
+        d.run(
+                new ByteArrayInputStream(MESSAGE),
+                new Delivery.Request(Optional.of("root@cf.test"), Optional.of("root@host.example"), false));
     }
 
     void deliver(Config cfg) throws Exception {
@@ -76,7 +87,8 @@ class DeliveryOrderTest {
     static void assertDecryptsToOriginal(byte[] forward) {
         byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(forward)));
         assertTrue(Messages.isOriginalWithMark(MESSAGE, payload), "the forward decrypts to the original");
-        assertArrayEquals(payload, TestKeys.RSA.decrypt(PgpMime.encryptedPart(PgpMime.parse(forward))), "and so for every key");
+        assertArrayEquals(
+                payload, TestKeys.RSA.decrypt(PgpMime.encryptedPart(PgpMime.parse(forward))), "and so for every key");
     }
 
     @Test
@@ -161,7 +173,9 @@ class DeliveryOrderTest {
         Failure bounced = assertThrows(Failure.class, () -> deliver(kept));
         assertFalse(bounced.isTemporary(), "with a local copy a bounce loses nothing");
 
-        Files.walk(tmp).sorted(java.util.Comparator.reverseOrder()).forEach(p -> p.toFile().delete());
+        Files.walk(tmp)
+                .sorted(java.util.Comparator.reverseOrder())
+                .forEach(p -> p.toFile().delete());
         journal.entries.clear();
         Config unkept = config(false, A);
         relay.reply(A, Failure.permanent("5.1.1", "550 5.1.1 no such user"));
@@ -176,7 +190,13 @@ class DeliveryOrderTest {
         Config cfg = config(true, A);
         Path file = tmp.resolve("mbox");
         Clock clock = Clock.systemUTC();
-        Mbox mbox = new Mbox(file, cfg.stateDir(), Duration.ofDays(14), clock, Duration.ofSeconds(10), new Deadline(clock, Duration.ofSeconds(60)));
+        Mbox mbox = new Mbox(
+                file,
+                cfg.stateDir(),
+                Duration.ofDays(14),
+                clock,
+                Duration.ofSeconds(10),
+                new Deadline(clock, Duration.ofSeconds(60)));
         // the append completes, then the run dies before the journal records it (here: the record
         // fails, which leaves the mailbox and the pending record exactly as a kill at that point)
         journal.failNext(r -> r instanceof JournalRecord.LocalCopy);
@@ -203,20 +223,28 @@ class DeliveryOrderTest {
     void journalEntriesWrittenByAnEarlierVersionAreReadAsTheyAre() throws Exception {
         Config cfg = config(true, A, B);
         // the state an earlier version leaves after a run that sent to A and deferred on B
-        String key = Journal.key("root@cf.test", java.security.MessageDigest.getInstance("SHA-256").digest(MESSAGE));
+        String key = Journal.key(
+                "root@cf.test",
+                java.security.MessageDigest.getInstance("SHA-256").digest(MESSAGE));
         Path dir = Files.createDirectories(cfg.stateDir().resolve("journal"));
         Files.writeString(dir.resolve(key), "maildir-intent 1.M2P3.cf.test\nlocal /var/mail/root\nsent " + A + "\n");
         deliver(cfg, mailbox, new Journal(cfg.stateDir(), Duration.ofDays(14), Clock.systemUTC()));
         assertEquals(List.of(B), relay.recipients(), "only what the old entry does not show as done");
         assertEquals(0, mailbox.copies.size(), "the old local record counts");
-        assertTrue(Files.readString(dir.resolve(key)).endsWith("\nsent " + B + "\n"), "and the new record is in the same form");
+        assertTrue(
+                Files.readString(dir.resolve(key)).endsWith("\nsent " + B + "\n"),
+                "and the new record is in the same form");
     }
 
     @Test
     void aNoticeRecordedByAnEarlierRunIsNotSentAgain() throws Exception {
         Config cfg = config(true, A);
-        String key = Journal.key("root@cf.test", java.security.MessageDigest.getInstance("SHA-256").digest(MESSAGE));
-        journal.entries.put(key, new java.util.ArrayList<>(List.of(new JournalRecord.LocalCopy("/x"), new JournalRecord.NoticeSent(A))));
+        String key = Journal.key(
+                "root@cf.test",
+                java.security.MessageDigest.getInstance("SHA-256").digest(MESSAGE));
+        journal.entries.put(
+                key,
+                new java.util.ArrayList<>(List.of(new JournalRecord.LocalCopy("/x"), new JournalRecord.NoticeSent(A))));
         deliver(cfg);
         assertEquals(0, relay.connects);
         assertEquals(0, mailbox.copies.size());
@@ -224,8 +252,11 @@ class DeliveryOrderTest {
 
     @Test
     void journalRecordsKeepTheirLineForm() {
-        for (JournalRecord r : List.of(new JournalRecord.LocalCopy("/home/jürgen/Maildir/new/1.x y"), new JournalRecord.MaildirIntent("1.M2P3.h"),
-                new JournalRecord.Forwarded(A), new JournalRecord.NoticeSent(B))) {
+        for (JournalRecord r : List.of(
+                new JournalRecord.LocalCopy("/home/jürgen/Maildir/new/1.x y"),
+                new JournalRecord.MaildirIntent("1.M2P3.h"),
+                new JournalRecord.Forwarded(A),
+                new JournalRecord.NoticeSent(B))) {
             assertEquals(Optional.of(r), JournalRecord.parse(r.line()), r.line());
         }
         assertEquals("sent " + A, new JournalRecord.Forwarded(A).line());

@@ -70,7 +70,9 @@ class EnvelopeAndHeaderLeakTest {
     byte[] deliverOk(byte[] message, String... args) throws java.io.IOException {
         // the same message again is a retry the journal knows: start each delivery afresh
         try (var files = Files.walk(sb.state)) {
-            files.sorted(java.util.Comparator.reverseOrder()).filter(p -> !p.equals(sb.state)).forEach(p -> p.toFile().delete());
+            files.sorted(java.util.Comparator.reverseOrder())
+                    .filter(p -> !p.equals(sb.state))
+                    .forEach(p -> p.toFile().delete());
         }
         int before = relay.accepted().size();
         Sandbox.Run run = sb.deliver(message, args);
@@ -85,13 +87,22 @@ class EnvelopeAndHeaderLeakTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"a@b.example\tSIZE=1", "a@b.example>SIZE=1", "a@b.example\rRSET", "<a@b.example> AUTH=<evil@x>",
-        "a@b.example RET=FULL", "a b@c.example", "a@b.example>\tNOTIFY=NEVER"})
+    @ValueSource(
+            strings = {
+                "a@b.example\tSIZE=1",
+                "a@b.example>SIZE=1",
+                "a@b.example\rRSET",
+                "<a@b.example> AUTH=<evil@x>",
+                "a@b.example RET=FULL",
+                "a b@c.example",
+                "a@b.example>\tNOTIFY=NEVER"
+            })
     void everySenderSourceYieldsAValidAddressOrTheNullSender(String hostile) throws Exception {
         byte[] body = latin1("To: root\nSubject: s\nMessage-ID: <s@b>\n\n" + CANARY + "\n");
         String ok = "MAIL FROM:<>";
         // the envelope From_ line (the date after the sender), --sender, $SENDER, Return-Path
-        byte[] fromLine = latin1("From " + hostile + "  Tue Dec  1 08:29:51 2026\n" + new String(body, StandardCharsets.ISO_8859_1));
+        byte[] fromLine = latin1(
+                "From " + hostile + "  Tue Dec  1 08:29:51 2026\n" + new String(body, StandardCharsets.ISO_8859_1));
         byte[] wire = deliverOk(fromLine, "--recipient", "root");
         assertSafeMailFrom(lastMailFrom(), ok);
         assertNoExtraField(wire);
@@ -104,8 +115,11 @@ class EnvelopeAndHeaderLeakTest {
     }
 
     static void assertSafeMailFrom(String cmd, String expected) {
-        assertTrue(cmd.equals(expected) || cmd.matches("MAIL FROM:<[A-Za-z0-9.@-]+>"), "MAIL FROM with nothing after the path: " + cmd);
-        assertFalse(cmd.contains("SIZE=") || cmd.contains("AUTH=") || cmd.contains("RET=") || cmd.contains("NOTIFY="), cmd);
+        assertTrue(
+                cmd.equals(expected) || cmd.matches("MAIL FROM:<[A-Za-z0-9.@-]+>"),
+                "MAIL FROM with nothing after the path: " + cmd);
+        assertFalse(
+                cmd.contains("SIZE=") || cmd.contains("AUTH=") || cmd.contains("RET=") || cmd.contains("NOTIFY="), cmd);
     }
 
     static void assertNoExtraField(byte[] wire) {
@@ -115,23 +129,39 @@ class EnvelopeAndHeaderLeakTest {
                 continue;
             }
             String name = line.substring(0, Math.max(0, line.indexOf(':'))).toLowerCase();
-            assertTrue(List.of("from", "subject", "to", "date", "message-id", "in-reply-to", "references", "x-cryptforward-loop",
-                    "mime-version", "content-type").contains(name), "unexpected field outside: " + line);
+            assertTrue(
+                    List.of(
+                                    "from",
+                                    "subject",
+                                    "to",
+                                    "date",
+                                    "message-id",
+                                    "in-reply-to",
+                                    "references",
+                                    "x-cryptforward-loop",
+                                    "mime-version",
+                                    "content-type")
+                            .contains(name),
+                    "unexpected field outside: " + line);
         }
     }
 
     @Test
     void noFromAndAHostileEnvelopeSenderPutsNoFieldIntoTheOuterHeader() throws Exception {
         // with envelope_from set, MAIL FROM is that; the outer From is built from the envelope sender
-        sb.writeConfig(Files.readString(sb.config).replace("[relay]\n", "[relay]\nenvelope_from = \"cryptforward@cf.test\"\n"));
-        byte[] m = latin1("From x@y.example\rBcc: victim@evil.example  Tue Dec  1 08:29:51 2026\nTo: root\nSubject: nofrom\n\n" + CANARY + "\n");
+        sb.writeConfig(Files.readString(sb.config)
+                .replace("[relay]\n", "[relay]\nenvelope_from = \"cryptforward@cf.test\"\n"));
+        byte[] m = latin1(
+                "From x@y.example\rBcc: victim@evil.example  Tue Dec  1 08:29:51 2026\nTo: root\nSubject: nofrom\n\n"
+                        + CANARY + "\n");
         byte[] wire = deliverOk(m, "--recipient", "root");
         assertEquals("MAIL FROM:<cryptforward@cf.test>", lastMailFrom());
         assertNoExtraField(wire);
         assertFalse(new String(wire, StandardCharsets.ISO_8859_1).contains("victim@evil.example"), "no Bcc outside");
         relay.clear();
         byte[] viaSender = latin1("To: root\nSubject: nofrom\n\n" + CANARY + "\n");
-        byte[] wire2 = deliverOk(viaSender, "--recipient", "root", "--sender", "x@y.example>\nBcc: victim@evil.example");
+        byte[] wire2 =
+                deliverOk(viaSender, "--recipient", "root", "--sender", "x@y.example>\nBcc: victim@evil.example");
         assertNoExtraField(wire2);
         assertFalse(new String(wire2, StandardCharsets.ISO_8859_1).contains("victim@evil.example"), "no Bcc outside");
     }
@@ -150,7 +180,8 @@ class EnvelopeAndHeaderLeakTest {
         assertTrue(sb.logText().contains("non-ASCII sender sent with SMTPUTF8"), sb.logText());
         // bytes that are not UTF-8 in the From_ line (or U+FFFD from a C locale) are no address
         relay.clear();
-        byte[] latin = latin1("From jos\u00e9@b.example  Tue Dec  1 08:29:51 2026\n" + new String(m, StandardCharsets.ISO_8859_1));
+        byte[] latin = latin1(
+                "From jos\u00e9@b.example  Tue Dec  1 08:29:51 2026\n" + new String(m, StandardCharsets.ISO_8859_1));
         deliverOk(latin, "--recipient", "root");
         assertEquals("MAIL FROM:<>", lastMailFrom());
         deliverOk(m, "--recipient", "root", "--sender", "jos\uFFFD\uFFFD@b.example");
@@ -179,25 +210,40 @@ class EnvelopeAndHeaderLeakTest {
         assertArrayEquals(m, Files.readAllBytes(local.get(local.size() - 1)), "the first line is kept");
         byte[] plain = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(wire)));
         assertTrue(Messages.isOriginalWithMark(m, plain), "and forwarded");
-        assertTrue(new String(wire, StandardCharsets.ISO_8859_1).contains("From : x@y.example\r\n"), "it is the From outside");
+        assertTrue(
+                new String(wire, StandardCharsets.ISO_8859_1).contains("From : x@y.example\r\n"),
+                "it is the From outside");
         // a real envelope line is still split off
-        byte[] real = latin1("From x@y.example  Tue Dec  1 08:29:51 2026\nFrom: x@y.example\nTo: root\nSubject: e\n\nb\n");
+        byte[] real =
+                latin1("From x@y.example  Tue Dec  1 08:29:51 2026\nFrom: x@y.example\nTo: root\nSubject: e\n\nb\n");
         deliverOk(real, "--recipient", "root");
         local = sb.maildirMessages();
-        assertTrue(local.stream().anyMatch(p -> {
-            try {
-                return new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1).startsWith("From: x@y.example\nTo: root\nSubject: e\n");
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        }), "the envelope line is not in the local copy");
+        assertTrue(
+                local.stream().anyMatch(p -> {
+                    try {
+                        return new String(Files.readAllBytes(p), StandardCharsets.ISO_8859_1)
+                                .startsWith("From: x@y.example\nTo: root\nSubject: e\n");
+                    } catch (java.io.IOException e) {
+                        throw new java.io.UncheckedIOException(e);
+                    }
+                }),
+                "the envelope line is not in the local copy");
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"admin.@example.org", "ad..min@example.org", "admin@example..org", "admin@-example.org", "admin@example.org.",
-        "\u00e9@example.org", "admin@exa_mple.org"})
+    @ValueSource(
+            strings = {
+                "admin.@example.org",
+                "ad..min@example.org",
+                "admin@example..org",
+                "admin@-example.org",
+                "admin@example.org.",
+                "\u00e9@example.org",
+                "admin@exa_mple.org"
+            })
     void checkRefusesTheForwardAddressesDeliverCannotUse(String address) throws Exception {
-        sb.writeConfig(Files.readString(sb.config).replace("forward_to = [\"admin@example.org\"]", "forward_to = [\"" + address + "\"]"));
+        sb.writeConfig(Files.readString(sb.config)
+                .replace("forward_to = [\"admin@example.org\"]", "forward_to = [\"" + address + "\"]"));
         Sandbox.Run check = sb.run(new byte[0], "check");
         assertTrue(check.exit() != 0, check::combined);
         assertTrue(check.combined().contains("not an e-mail address"), check::combined);
@@ -207,21 +253,27 @@ class EnvelopeAndHeaderLeakTest {
 
     @Test
     void theInlineArmorNamesOnlyAKnownCharset() throws Exception {
-        sb.writeConfig(Files.readString(sb.config).replace("forward_to = [\"admin@example.org\"]", "forward_to = [\"admin@example.org\"]\nformat = \"inline\""));
+        sb.writeConfig(Files.readString(sb.config)
+                .replace(
+                        "forward_to = [\"admin@example.org\"]",
+                        "forward_to = [\"admin@example.org\"]\nformat = \"inline\""));
         byte[] m = latin1("To: root\nSubject: inline\nContent-Type: text/plain; charset=\"" + CANARY + "\"\n\nbody\n");
         String wire = new String(deliverOk(m, "--recipient", "root"), StandardCharsets.ISO_8859_1);
         assertFalse(wire.contains(CANARY), wire);
         assertTrue(wire.contains("Charset: us-ascii"), wire);
         byte[] latin = latin1("To: root\nSubject: inline\nContent-Type: text/plain; charset=latin1\n\nbody\n");
-        assertTrue(new String(deliverOk(latin, "--recipient", "root"), StandardCharsets.ISO_8859_1).contains("Charset: latin1"));
+        assertTrue(new String(deliverOk(latin, "--recipient", "root"), StandardCharsets.ISO_8859_1)
+                .contains("Charset: latin1"));
     }
 
     @Test
     void aRelayNamedDotLocalhostIsNotLoopbackByItsNameAlone() throws Exception {
-        sb.writeConfig(Files.readString(sb.config).replace("host = \"127.0.0.1\"", "host = \"relay.localhost\"")
+        sb.writeConfig(Files.readString(sb.config)
+                .replace("host = \"127.0.0.1\"", "host = \"relay.localhost\"")
                 .replace("[relay]\n", "[relay]\nsecurity = \"none\"\n"));
         Sandbox.Run check = sb.run(new byte[0], "check");
-        assertTrue(check.exit() != 0 && check.combined().contains("sends over the network in the clear"), check::combined);
+        assertTrue(
+                check.exit() != 0 && check.combined().contains("sends over the network in the clear"), check::combined);
     }
 
     @Test
@@ -232,7 +284,10 @@ class EnvelopeAndHeaderLeakTest {
         Sandbox.Run run = sb.deliver(latin1("To: root\nSubject: x\n\nx\n"), "--recipient", "root");
         assertEquals(0, run.exit(), run.combined());
         assertEquals("", Files.readString(target), "the link is not followed");
-        assertTrue(run.err().contains("cannot write log_file " + sb.log) && run.err().contains("symbolic link"), run.err());
+        assertTrue(
+                run.err().contains("cannot write log_file " + sb.log)
+                        && run.err().contains("symbolic link"),
+                run.err());
         Sandbox.Run check = sb.run(new byte[0], "check");
         assertTrue(check.out().contains("log_file " + sb.log + " is a symbolic link"), check.out());
     }

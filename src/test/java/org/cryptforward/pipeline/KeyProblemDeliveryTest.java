@@ -44,16 +44,18 @@ import org.junit.jupiter.api.io.TempDir;
 class KeyProblemDeliveryTest {
     static final Clock BACK_THEN = Clock.fixed(Instant.parse("2020-06-01T00:00:00Z"), ZoneOffset.UTC);
     static final byte[] MESSAGE = ("From: Cron Daemon <root@host.example>\n"
-            + "To: root@host.example\n"
-            + "Subject: Cron <root@host> confidential-subject-words\n"
-            + "Message-ID: <key-problem@host.example>\n"
-            + "Date: Mon, 3 Feb 2025 04:05:06 +0000\n"
-            + "\n"
-            + "confidential body words\n"
-            + "more confidential body words\n").getBytes(StandardCharsets.US_ASCII);
+                    + "To: root@host.example\n"
+                    + "Subject: Cron <root@host> confidential-subject-words\n"
+                    + "Message-ID: <key-problem@host.example>\n"
+                    + "Date: Mon, 3 Feb 2025 04:05:06 +0000\n"
+                    + "\n"
+                    + "confidential body words\n"
+                    + "more confidential body words\n")
+            .getBytes(StandardCharsets.US_ASCII);
 
     @RegisterExtension
     static final RelayExtension relay = new RelayExtension();
+
     private static OpenPGPKey expiring;
 
     @TempDir
@@ -160,7 +162,8 @@ class KeyProblemDeliveryTest {
 
         Sandbox.Run run = sb.deliver(MESSAGE, "--recipient", "root@cf.test", "--sender", "cron@host.example");
         assertEquals(75, run.exit(), run::combined);
-        assertTrue(run.err().startsWith("4.3.0 cryptforward: cannot read the keyring for rule root-to-admin: "), run::err);
+        assertTrue(
+                run.err().startsWith("4.3.0 cryptforward: cannot read the keyring for rule root-to-admin: "), run::err);
         assertEquals(0, relay.received().length);
         assertEquals(1, sb.maildirMessages().size(), "the local copy is kept before the keys are looked at");
         assertTrue(sb.logText().contains("status=deferred"), sb::logText);

@@ -44,8 +44,10 @@ import org.junit.jupiter.params.provider.ValueSource;
  */
 class LocalCopyDeliveryTest {
     static final byte[] MESSAGE = ("From: Cron Daemon <root@host.example>\nTo: root\nSubject: Cron <root@host> backup\n"
-            + "Message-ID: <backup.1@host.example>\n\nbackup done\nFrom here on, nothing.\n").getBytes(StandardCharsets.US_ASCII);
-    static final byte[] OTHER = "From: a@host.example\nTo: root\nSubject: other\n\nanother message\n".getBytes(StandardCharsets.US_ASCII);
+                    + "Message-ID: <backup.1@host.example>\n\nbackup done\nFrom here on, nothing.\n")
+            .getBytes(StandardCharsets.US_ASCII);
+    static final byte[] OTHER =
+            "From: a@host.example\nTo: root\nSubject: other\n\nanother message\n".getBytes(StandardCharsets.US_ASCII);
 
     @RegisterExtension
     static final RelayExtension relay = new RelayExtension();
@@ -68,7 +70,8 @@ class LocalCopyDeliveryTest {
 
     /** The message as Postfix pipes it: the envelope line differs from run to run. */
     static byte[] postfix(byte[] message, int run) {
-        byte[] env = ("From root@host.example  Thu Mar  5 07:08:0" + run + " 2026\n").getBytes(StandardCharsets.US_ASCII);
+        byte[] env =
+                ("From root@host.example  Thu Mar  5 07:08:0" + run + " 2026\n").getBytes(StandardCharsets.US_ASCII);
         byte[] b = Arrays.copyOf(env, env.length + message.length);
         System.arraycopy(message, 0, b, env.length, message.length);
         return b;
@@ -82,7 +85,9 @@ class LocalCopyDeliveryTest {
             }
             return out;
         }
-        return MboxReader.read(sb.mailbox).stream().map(MboxReader.Entry::message).toList();
+        return MboxReader.read(sb.mailbox).stream()
+                .map(MboxReader.Entry::message)
+                .toList();
     }
 
     static long count(List<byte[]> copies, byte[] message) {
@@ -114,8 +119,11 @@ class LocalCopyDeliveryTest {
     @ParameterizedTest(name = "maildir={0}")
     @ValueSource(booleans = {false, true})
     void localCopyFalseForwardsWithoutACopy(boolean maildir) throws Exception {
-        Sandbox sb = new ConfigToml(sandbox(maildir)).relayPort(relay.port()).mailbox(tmp.resolve("box"), maildir)
-                .rootRule(false, "admin@example.org").write();
+        Sandbox sb = new ConfigToml(sandbox(maildir))
+                .relayPort(relay.port())
+                .mailbox(tmp.resolve("box"), maildir)
+                .rootRule(false, "admin@example.org")
+                .write();
         Sandbox.Run run = sb.deliver(postfix(MESSAGE, 1), "--recipient", "root@cf.test");
         assertEquals(0, run.exit(), run.combined());
         assertFalse(Files.exists(tmp.resolve("box")), "no local copy written");
@@ -126,8 +134,11 @@ class LocalCopyDeliveryTest {
 
     @Test
     void localCopyFalseAndTheRelayDownIsATemporaryFailureWithNothingWritten() throws Exception {
-        Sandbox sb = new ConfigToml(sandbox(false)).relayPort(closedPort()).mailbox(tmp.resolve("box"), false)
-                .rootRule(false, "admin@example.org").write();
+        Sandbox sb = new ConfigToml(sandbox(false))
+                .relayPort(closedPort())
+                .mailbox(tmp.resolve("box"), false)
+                .rootRule(false, "admin@example.org")
+                .write();
         Sandbox.Run run = sb.deliver(postfix(MESSAGE, 1), "--recipient", "root@cf.test");
         assertEquals(75, run.exit(), run.combined());
         assertTrue(run.combined().startsWith("4."), run.combined());
@@ -138,7 +149,9 @@ class LocalCopyDeliveryTest {
     @ValueSource(booleans = {false, true})
     void theSameMessageTwiceIsKeptAndForwardedOnce(boolean maildir) throws Exception {
         Sandbox sb = sandbox(maildir);
-        assertEquals(0, sb.deliver(postfix(MESSAGE, 1), "--recipient", "root@cf.test").exit());
+        assertEquals(
+                0,
+                sb.deliver(postfix(MESSAGE, 1), "--recipient", "root@cf.test").exit());
         Sandbox.Run again = sb.deliver(postfix(MESSAGE, 2), "--recipient", "root@cf.test");
         assertEquals(0, again.exit(), again.combined());
         assertEquals(1, count(copies(sb), MESSAGE));
@@ -159,11 +172,14 @@ class LocalCopyDeliveryTest {
         return HexFormat.of().formatHex(sha.digest());
     }
 
-    static final byte[] FROM_LINE = "From root@host.example Thu Mar  5 07:08:01 2026\n".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] FROM_LINE =
+            "From root@host.example Thu Mar  5 07:08:01 2026\n".getBytes(StandardCharsets.US_ASCII);
 
     /** The bytes a complete append of MESSAGE writes: From line, the message quoted (one line needs it), empty line. */
     static byte[] entry() {
-        byte[] quoted = new String(MESSAGE, StandardCharsets.US_ASCII).replace("\nFrom here", "\n>From here").getBytes(StandardCharsets.US_ASCII);
+        byte[] quoted = new String(MESSAGE, StandardCharsets.US_ASCII)
+                .replace("\nFrom here", "\n>From here")
+                .getBytes(StandardCharsets.US_ASCII);
         assertEquals(MESSAGE.length + 1, quoted.length);
         byte[] e = Arrays.copyOf(FROM_LINE, FROM_LINE.length + quoted.length + 1);
         System.arraycopy(quoted, 0, e, FROM_LINE.length, quoted.length);
@@ -178,19 +194,24 @@ class LocalCopyDeliveryTest {
         try (var out = Files.newOutputStream(sb.mailbox, java.nio.file.StandardOpenOption.APPEND)) {
             out.write(entry, 0, written);
         }
-        String fileKey = String.valueOf(Files.readAttributes(sb.mailbox, BasicFileAttributes.class).fileKey());
-        String pathHash = HexFormat.of().formatHex(MessageDigest.getInstance("SHA-256")
-                .digest(sb.mailbox.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8)));
+        String fileKey = String.valueOf(
+                Files.readAttributes(sb.mailbox, BasicFileAttributes.class).fileKey());
+        String pathHash = HexFormat.of()
+                .formatHex(MessageDigest.getInstance("SHA-256")
+                        .digest(sb.mailbox.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8)));
         Path pending = Files.createDirectories(sb.state.resolve("pending")).resolve("mbox-" + pathHash);
-        Files.writeString(pending, "v1 " + base.length + " 0 " + entry.length + " " + HexFormat.of().formatHex(FROM_LINE) + " " + fileKey
-                + " " + key() + "\n");
+        Files.writeString(
+                pending,
+                "v1 " + base.length + " 0 " + entry.length + " "
+                        + HexFormat.of().formatHex(FROM_LINE) + " " + fileKey + " " + key() + "\n");
     }
 
     @ParameterizedTest(name = "killed after {0} of the bytes")
     @ValueSource(ints = {0, 10, 60, 100, -1})
     void theRetryOfAKilledMboxAppendEndsWithExactlyOneCopy(int written) throws Exception {
         Sandbox sb = sandbox(false);
-        assertEquals(0, sb.deliver(postfix(OTHER, 1), "--recipient", "root@cf.test").exit(), "an earlier message");
+        assertEquals(
+                0, sb.deliver(postfix(OTHER, 1), "--recipient", "root@cf.test").exit(), "an earlier message");
         relay.reset();
         int n = written < 0 ? entry().length : written;
         killedAppend(sb, n);
@@ -201,7 +222,9 @@ class LocalCopyDeliveryTest {
         assertEquals(2, entries.size(), "the earlier message and this one, once");
         assertArrayEquals(OTHER, entries.get(0).message());
         assertArrayEquals(MESSAGE, entries.get(1).message());
-        assertEquals(n == entry().length, entries.get(1).fromLine().equals(new String(FROM_LINE, StandardCharsets.US_ASCII).strip()),
+        assertEquals(
+                n == entry().length,
+                entries.get(1).fromLine().equals(new String(FROM_LINE, StandardCharsets.US_ASCII).strip()),
                 "a complete append is kept, not written again");
         assertEquals(1, relay.received().length);
         assertDecryptsToOriginal(relay.received()[0], MESSAGE);
@@ -212,15 +235,19 @@ class LocalCopyDeliveryTest {
     @ValueSource(booleans = {false, true})
     void anotherDeliveryRepairsTheMailboxBeforeTheRetryComes(boolean complete) throws Exception {
         Sandbox sb = sandbox(false);
-        assertEquals(0, sb.deliver(postfix(OTHER, 1), "--recipient", "root@cf.test").exit());
+        assertEquals(
+                0, sb.deliver(postfix(OTHER, 1), "--recipient", "root@cf.test").exit());
         killedAppend(sb, complete ? entry().length : 70);
         byte[] third = "To: root\nSubject: third\n\nthird\n".getBytes(StandardCharsets.US_ASCII);
-        assertEquals(0, sb.deliver(postfix(third, 1), "--recipient", "root@cf.test").exit());
+        assertEquals(
+                0, sb.deliver(postfix(third, 1), "--recipient", "root@cf.test").exit());
         List<byte[]> between = copies(sb);
         assertEquals(complete ? 3 : 2, between.size(), "no trace, or the complete message");
         assertEquals(complete ? 1 : 0, count(between, MESSAGE));
 
-        assertEquals(0, sb.deliver(postfix(MESSAGE, 2), "--recipient", "root@cf.test").exit());
+        assertEquals(
+                0,
+                sb.deliver(postfix(MESSAGE, 2), "--recipient", "root@cf.test").exit());
         List<byte[]> after = copies(sb);
         assertEquals(3, after.size());
         assertEquals(1, count(after, MESSAGE), "exactly one copy");
@@ -301,13 +328,19 @@ class LocalCopyDeliveryTest {
 
     @Test
     void oldJournalEntriesArePrunedAfterTheConfiguredRetention() throws Exception {
-        Sandbox sb = new ConfigToml(sandbox(false)).relayPort(relay.port()).retentionDays(2).rootRule(true, "admin@example.org").write();
+        Sandbox sb = new ConfigToml(sandbox(false))
+                .relayPort(relay.port())
+                .retentionDays(2)
+                .rootRule(true, "admin@example.org")
+                .write();
         Path journal = Files.createDirectories(sb.state.resolve("journal"));
         Path old = Files.writeString(journal.resolve("a".repeat(64)), "local /x\n");
         Path young = Files.writeString(journal.resolve("b".repeat(64)), "local /x\n");
         Files.setLastModifiedTime(old, FileTime.from(Instant.now().minus(Duration.ofDays(3))));
         Files.setLastModifiedTime(young, FileTime.from(Instant.now().minus(Duration.ofDays(1))));
-        assertEquals(0, sb.deliver(postfix(MESSAGE, 1), "--recipient", "root@cf.test").exit());
+        assertEquals(
+                0,
+                sb.deliver(postfix(MESSAGE, 1), "--recipient", "root@cf.test").exit());
         assertFalse(Files.exists(old));
         assertTrue(Files.exists(young));
         assertTrue(Files.exists(journal.resolve(key())), "this message's entry stays");
@@ -317,34 +350,55 @@ class LocalCopyDeliveryTest {
 
     @Test
     void aMailboxLockedTooLongIsATemporaryFailure() throws Exception {
-        Sandbox sb = new ConfigToml(sandbox(false)).relayPort(relay.port()).lockTimeoutSeconds(1).rootRule(true, "admin@example.org").write();
+        Sandbox sb = new ConfigToml(sandbox(false))
+                .relayPort(relay.port())
+                .lockTimeoutSeconds(1)
+                .rootRule(true, "admin@example.org")
+                .write();
         Files.writeString(sb.mailbox, "");
         ExternalTool.require("python3");
-        holder = new ProcessBuilder("python3", "-c",
-                "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(600)",
-                sb.mailbox.toString()).redirectErrorStream(true).start();
+        holder = new ProcessBuilder(
+                        "python3",
+                        "-c",
+                        "import fcntl,sys,time\nf=open(sys.argv[1],'r+')\nfcntl.lockf(f,fcntl.LOCK_EX)\nprint('locked',flush=True)\ntime.sleep(600)",
+                        sb.mailbox.toString())
+                .redirectErrorStream(true)
+                .start();
         assertEquals("locked", new String(holder.getInputStream().readNBytes(6), StandardCharsets.US_ASCII));
         Sandbox.Run run = sb.deliver(postfix(MESSAGE, 1), "--recipient", "root@cf.test");
         assertEquals(75, run.exit());
-        assertTrue(run.err().startsWith("4.2.0 cryptforward: mailbox " + sb.mailbox + " is locked by another process"), run.err());
+        assertTrue(
+                run.err().startsWith("4.2.0 cryptforward: mailbox " + sb.mailbox + " is locked by another process"),
+                run.err());
         assertEquals(0, Files.size(sb.mailbox));
         assertEquals(0, relay.received().length, "nothing is forwarded before the copy is safe");
         holder.destroyForcibly().waitFor();
-        assertEquals(0, sb.deliver(postfix(MESSAGE, 2), "--recipient", "root@cf.test").exit(), "the MTA's retry succeeds");
+        assertEquals(
+                0,
+                sb.deliver(postfix(MESSAGE, 2), "--recipient", "root@cf.test").exit(),
+                "the MTA's retry succeeds");
         assertEquals(1, count(copies(sb), MESSAGE));
     }
 
     @Test
     void aFullDiskIsATemporaryFailureAndLeavesTheMailboxAsItWas() throws Exception {
         Path mnt = Files.createDirectory(tmp.resolve("small"));
-        assumeTrue("root".equals(System.getProperty("user.name")) && run("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt.toString()) == 0,
+        assumeTrue(
+                "root".equals(System.getProperty("user.name"))
+                        && run("mount", "-t", "tmpfs", "-o", "size=64k,mode=0700", "tmpfs", mnt.toString()) == 0,
                 "needs root and permission to mount a tmpfs");
         try {
-            Sandbox sb = new ConfigToml(sandbox(false)).relayPort(relay.port()).mailbox(mnt.resolve("root"), false)
-                    .rootRule(true, "admin@example.org").write();
-            assertEquals(0, sb.deliver(postfix(OTHER, 1), "--recipient", "root@cf.test").exit());
+            Sandbox sb = new ConfigToml(sandbox(false))
+                    .relayPort(relay.port())
+                    .mailbox(mnt.resolve("root"), false)
+                    .rootRule(true, "admin@example.org")
+                    .write();
+            assertEquals(
+                    0,
+                    sb.deliver(postfix(OTHER, 1), "--recipient", "root@cf.test").exit());
             byte[] before = Files.readAllBytes(mnt.resolve("root"));
-            byte[] big = (new String(MESSAGE, StandardCharsets.US_ASCII) + "padding line\n".repeat(20_000)).getBytes(StandardCharsets.US_ASCII);
+            byte[] big = (new String(MESSAGE, StandardCharsets.US_ASCII) + "padding line\n".repeat(20_000))
+                    .getBytes(StandardCharsets.US_ASCII);
             relay.reset();
             Sandbox.Run run = sb.deliver(postfix(big, 1), "--recipient", "root@cf.test");
             assertEquals(75, run.exit());
@@ -364,7 +418,8 @@ class LocalCopyDeliveryTest {
         Files.setAttribute(sb.mailbox, "unix:uid", 4242);
         Sandbox.Run run = sb.deliver(postfix(MESSAGE, 1), "--recipient", "root@cf.test");
         assertEquals(75, run.exit());
-        assertTrue(run.err().startsWith("4.3.0 cryptforward: refusing " + sb.mailbox + ": owned by uid 4242"), run.err());
+        assertTrue(
+                run.err().startsWith("4.3.0 cryptforward: refusing " + sb.mailbox + ": owned by uid 4242"), run.err());
         assertEquals(0, Files.size(sb.mailbox));
     }
 
@@ -375,7 +430,10 @@ class LocalCopyDeliveryTest {
     }
 
     static int run(String... cmd) throws Exception {
-        Process p = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+        Process p = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD)
+                .start();
         return p.waitFor(30, TimeUnit.SECONDS) ? p.exitValue() : -1;
     }
 }

@@ -13,8 +13,8 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.function.Predicate;
-import org.cryptforward.Deadline;
-import org.cryptforward.Failure;
+import org.cryptforward.core.Deadline;
+import org.cryptforward.core.Failure;
 import org.cryptforward.delivery.LocalMailbox;
 import org.cryptforward.journal.DeliveryJournal;
 import org.cryptforward.journal.JournalRecord;
@@ -104,7 +104,8 @@ final class MemoryPorts {
         Failure failure;
 
         @Override
-        public Path deliverOnce(MessageSource message, String envelopeSender, DeliveryJournal.Entry entry) throws Failure {
+        public Path deliverOnce(MessageSource message, String envelopeSender, DeliveryJournal.Entry entry)
+                throws Failure {
             Optional<JournalRecord.LocalCopy> done = entry.last(JournalRecord.LocalCopy.class);
             if (done.isPresent()) {
                 return Path.of(done.get().location());

@@ -47,8 +47,14 @@ class PlanTest {
 
     static Plan plan(Config cfg, byte[] message, String recipient) throws Exception {
         Planner planner = new Planner(cfg, Clock.systemUTC(), new SecureRandom());
-        try (Intake in = Intake.read(new Router(cfg.rules()), new ByteArrayInputStream(message), tmpDir(), false, Map.of(),
-                Optional.of(recipient), Optional.of("a@host.example"))) {
+        try (Intake in = Intake.read(
+                new Router(cfg.rules()),
+                new ByteArrayInputStream(message),
+                tmpDir(),
+                false,
+                Map.of(),
+                Optional.of(recipient),
+                Optional.of("a@host.example"))) {
             return planner.plan(in.header(), in.envelope(), in.rule());
         }
     }
@@ -92,7 +98,9 @@ class PlanTest {
         assertEquals("keep locally and forward encrypted inline to admin@example.org", Preview.action(e));
         Plan.Encrypt fallback = assertInstanceOf(Plan.Encrypt.class, plan(inline, MULTIPART, "root@cf.test"));
         assertEquals(Plan.Format.PGP_MIME, fallback.format());
-        assertTrue(fallback.note().orElseThrow().contains("sent as PGP/MIME"), fallback.note().toString());
+        assertTrue(
+                fallback.note().orElseThrow().contains("sent as PGP/MIME"),
+                fallback.note().toString());
         assertEquals("keep locally and forward encrypted as PGP/MIME to admin@example.org", Preview.action(fallback));
     }
 
@@ -100,10 +108,13 @@ class PlanTest {
     void anUnusableKeySendsANoticeOrDefersWithoutALocalCopy() throws Exception {
         List<String> missing = List.of(TestKeys.ED.email, "nobody@nowhere.example");
         Plan.Notice n = assertInstanceOf(Plan.Notice.class, plan(config("", missing), TEXT, "root@cf.test"));
-        assertTrue(n.warning().orElseThrow().contains("nobody@nowhere.example"), n.warning().toString());
+        assertTrue(
+                n.warning().orElseThrow().contains("nobody@nowhere.example"),
+                n.warning().toString());
         assertTrue(n.isNotice());
         assertEquals("keep locally and send a notice without content to admin@example.org", Preview.action(n));
-        Plan.Defer d = assertInstanceOf(Plan.Defer.class, plan(config("local_copy = false\n", missing), TEXT, "root@cf.test"));
+        Plan.Defer d =
+                assertInstanceOf(Plan.Defer.class, plan(config("local_copy = false\n", missing), TEXT, "root@cf.test"));
         assertEquals("4.7.5", d.failure().status());
         assertTrue(d.keys().isPresent());
     }
@@ -113,12 +124,20 @@ class PlanTest {
         Config cfg = config("");
         ByteArrayOutputStream forward = new ByteArrayOutputStream();
         Planner planner = new Planner(cfg, Clock.systemUTC(), new SecureRandom());
-        try (Intake in = Intake.read(new Router(cfg.rules()), new ByteArrayInputStream(TEXT.getBytes(StandardCharsets.UTF_8)), tmpDir(), false,
-                Map.of(), Optional.of("root@cf.test"), Optional.empty())) {
+        try (Intake in = Intake.read(
+                new Router(cfg.rules()),
+                new ByteArrayInputStream(TEXT.getBytes(StandardCharsets.UTF_8)),
+                tmpDir(),
+                false,
+                Map.of(),
+                Optional.of("root@cf.test"),
+                Optional.empty())) {
             Plan.Encrypt e = assertInstanceOf(Plan.Encrypt.class, planner.plan(in.header(), in.envelope(), in.rule()));
             e.forwarder().forwardTo("admin@example.org", "/var/mail/root").writeTo(forward);
         }
-        byte[] again = forward.toString(StandardCharsets.UTF_8).replaceFirst("(?m)^X-Cryptforward-Loop: .*\n", "").getBytes(StandardCharsets.UTF_8);
+        byte[] again = forward.toString(StandardCharsets.UTF_8)
+                .replaceFirst("(?m)^X-Cryptforward-Loop: .*\n", "")
+                .getBytes(StandardCharsets.UTF_8);
         Plan.PassThrough p = assertInstanceOf(Plan.PassThrough.class, plan(cfg, again, "root@cf.test"));
         assertEquals("forwarded as it is", p.outcome());
         assertEquals("keep locally and forward as it is (already encrypted) to admin@example.org", Preview.action(p));

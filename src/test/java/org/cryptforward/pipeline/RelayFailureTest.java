@@ -111,7 +111,8 @@ class RelayFailureTest {
         assertEquals(0, retry.exit(), retry.combined());
         assertKeptLocally(sb);
         assertEquals(1, relay.accepted().size(), "forward sent once");
-        byte[] plain = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(relay.accepted().get(0))));
+        byte[] plain = TestKeys.ED.decrypt(
+                PgpMime.encryptedPart(PgpMime.parse(relay.accepted().get(0))));
         assertTrue(Messages.isOriginalWithMark(MESSAGE, plain));
 
         Sandbox.Run again = sb.deliver(MESSAGE, "--recipient", "root");
@@ -130,7 +131,8 @@ class RelayFailureTest {
 
     @Test
     void permanentRejectionAfterDataBounces() throws Exception {
-        for (String reply : List.of("550 5.7.1 content rejected", "552 5.3.4 message too big", "554 5.6.0 transaction failed")) {
+        for (String reply :
+                List.of("550 5.7.1 content rejected", "552 5.3.4 message too big", "554 5.6.0 transaction failed")) {
             relay.clear().at(Step.END_OF_DATA, Action.reply(reply));
             Sandbox sb = new Sandbox(tmp.resolve("sb" + reply.substring(0, 3)), relay.port(), "", true);
             Sandbox.Run run = sb.deliver(MESSAGE, "--recipient", "root");
@@ -154,7 +156,9 @@ class RelayFailureTest {
         // RCPT is "too many recipients", to be taken as 452 (RFC 5321 4.5.3.1.10)
         for (Step step : List.of(Step.MAIL, Step.RCPT)) {
             relay.clear();
-            relay.at(step, Action.reply(step == Step.MAIL ? "550 5.7.1 sender refused" : "552 5.5.3 too many recipients"));
+            relay.at(
+                    step,
+                    Action.reply(step == Step.MAIL ? "550 5.7.1 sender refused" : "552 5.5.3 too many recipients"));
             Sandbox sb = new Sandbox(tmp.resolve("sb" + step), relay.port(), "", true);
             assertStatusLine(sb.deliver(MESSAGE, "--recipient", "root"), 75, "4.", "relay");
         }
@@ -251,7 +255,8 @@ class RelayFailureTest {
         });
         Sandbox.Run run = sb.deliver(MESSAGE, "--recipient", "root");
         assertEquals(75, run.exit(), run.combined());
-        assertTrue(run.err().startsWith("4.3.0 cryptforward: internal error (java.lang.IllegalStateException"), run.err());
+        assertTrue(
+                run.err().startsWith("4.3.0 cryptforward: internal error (java.lang.IllegalStateException"), run.err());
         assertEquals(1, run.err().strip().split("\n").length, "one line, no stack trace");
         assertFalse(run.combined().contains(CANARY));
     }

@@ -55,7 +55,8 @@ class RelaySecurityTest {
     private static void assertDelivered(Sandbox.Run run, ScriptedRelay relay) {
         assertEquals(0, run.exit(), run.combined());
         assertEquals(1, relay.accepted().size());
-        byte[] plain = TestKeys.RSA.decrypt(PgpMime.encryptedPart(PgpMime.parse(relay.accepted().get(0))));
+        byte[] plain = TestKeys.RSA.decrypt(
+                PgpMime.encryptedPart(PgpMime.parse(relay.accepted().get(0))));
         assertTrue(Messages.isOriginalWithMark(MESSAGE, plain));
     }
 
@@ -81,7 +82,9 @@ class RelaySecurityTest {
             Sandbox sb = sandbox(relay, "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n");
             assertDelivered(sb.deliver(MESSAGE, "--recipient", "root"), relay);
             List<String> cmds = relay.commands();
-            assertTrue(cmds.indexOf("STARTTLS") >= 0 && cmds.indexOf("STARTTLS") < indexOfPrefix(cmds, "MAIL"), cmds.toString());
+            assertTrue(
+                    cmds.indexOf("STARTTLS") >= 0 && cmds.indexOf("STARTTLS") < indexOfPrefix(cmds, "MAIL"),
+                    cmds.toString());
         }
     }
 
@@ -89,7 +92,11 @@ class RelaySecurityTest {
     void selfSignedWithoutCaFileIsRefused() throws Exception {
         try (ScriptedRelay relay = new ScriptedRelay(localhost.serverContext(), true)) {
             Sandbox sb = sandbox(relay, "security = \"tls\"\n");
-            assertDeferred(sb.deliver(MESSAGE, "--recipient", "root"), relay, "4.7.0", "TLS with relay localhost:" + relay.port());
+            assertDeferred(
+                    sb.deliver(MESSAGE, "--recipient", "root"),
+                    relay,
+                    "4.7.0",
+                    "TLS with relay localhost:" + relay.port());
             assertEquals(1, sb.maildirMessages().size(), "local copy kept");
         }
     }
@@ -105,11 +112,14 @@ class RelaySecurityTest {
 
     @Test
     void loginWithPasswordFileDelivers() throws Exception {
-        try (ScriptedRelay relay = new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", PASSWORD)) {
+        try (ScriptedRelay relay =
+                new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", PASSWORD)) {
             Path pw = Files.writeString(tmp.resolve("password"), PASSWORD + "\n");
             Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-------"));
-            Sandbox sb = sandbox(relay, "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
-                    + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
+            Sandbox sb = sandbox(
+                    relay,
+                    "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
+                            + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
             assertDelivered(sb.deliver(MESSAGE, "--recipient", "root"), relay);
             assertFalse(sb.logText().contains(PASSWORD), "password never logged");
         }
@@ -117,11 +127,14 @@ class RelaySecurityTest {
 
     @Test
     void thePasswordNeverShowsInCheckOrDryRun() throws Exception {
-        try (ScriptedRelay relay = new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", PASSWORD)) {
+        try (ScriptedRelay relay =
+                new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", PASSWORD)) {
             Path pw = Files.writeString(tmp.resolve("password"), PASSWORD + "\n");
             Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-------"));
-            Sandbox sb = sandbox(relay, "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
-                    + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
+            Sandbox sb = sandbox(
+                    relay,
+                    "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
+                            + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
             Sandbox.Run check = sb.run(new byte[0], "check", "--relay");
             assertTrue(check.out().contains("accepted the connection with TLS and the login"), check.combined());
             Sandbox.Run dry = sb.deliver(MESSAGE, "--recipient", "root", "--dry-run");
@@ -132,30 +145,39 @@ class RelaySecurityTest {
             }
             Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-r-----"));
             Sandbox.Run refused = sb.run(new byte[0], "check", "--relay");
-            assertTrue(refused.out().contains("password file " + pw + " is readable by group or others"), refused.combined());
+            assertTrue(
+                    refused.out().contains("password file " + pw + " is readable by group or others"),
+                    refused.combined());
             assertFalse(refused.combined().contains(PASSWORD));
         }
     }
 
     @Test
     void rejectedLoginDefers() throws Exception {
-        try (ScriptedRelay relay = new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", "another")) {
+        try (ScriptedRelay relay =
+                new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", "another")) {
             Path pw = Files.writeString(tmp.resolve("password"), PASSWORD);
             Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-------"));
-            Sandbox sb = sandbox(relay, "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
-                    + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
-            assertDeferred(sb.deliver(MESSAGE, "--recipient", "root"), relay, "4.7.0", "rejected authentication as forwarder");
+            Sandbox sb = sandbox(
+                    relay,
+                    "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
+                            + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
+            assertDeferred(
+                    sb.deliver(MESSAGE, "--recipient", "root"), relay, "4.7.0", "rejected authentication as forwarder");
             assertFalse(sb.logText().contains(PASSWORD), "password never logged");
         }
     }
 
     @Test
     void passwordFileReadableByOthersIsRefused() throws Exception {
-        try (ScriptedRelay relay = new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", PASSWORD)) {
+        try (ScriptedRelay relay =
+                new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", PASSWORD)) {
             Path pw = Files.writeString(tmp.resolve("password"), PASSWORD);
             Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-r--r--"));
-            Sandbox sb = sandbox(relay, "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
-                    + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
+            Sandbox sb = sandbox(
+                    relay,
+                    "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
+                            + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
             assertDeferred(sb.deliver(MESSAGE, "--recipient", "root"), relay, "4.3.5", "chmod 600");
             assertEquals(0, relay.sessions(), "no connection made");
         }

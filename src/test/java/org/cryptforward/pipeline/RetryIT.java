@@ -46,22 +46,36 @@ class RetryIT {
         "mbox, RCPT, 1, 450 4.2.1 mailbox busy",
         "Maildir, GREETING, 1, 421 4.3.2 service not available",
     })
-    void aTemporaryRelayFailureIsRetriedWithoutDuplicates(String kind, Step step, int occurrence, String reply) throws Exception {
+    void aTemporaryRelayFailureIsRetriedWithoutDuplicates(String kind, Step step, int occurrence, String reply)
+            throws Exception {
         boolean maildir = kind.equals("Maildir");
         try (ScriptedRelay smtp = new ScriptedRelay()) {
             smtp.at(step, occurrence, Action.reply(reply));
             Path box = tmp.resolve(maildir ? "Maildir" : "mbox");
-            Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("sb"), smtp.port(), "", maildir)).relayPort(smtp.port())
-                    .mailbox(box, maildir).rootRule(true, FIRST, SECOND).write();
+            Sandbox sb = new ConfigToml(new Sandbox(tmp.resolve("sb"), smtp.port(), "", maildir))
+                    .relayPort(smtp.port())
+                    .mailbox(box, maildir)
+                    .rootRule(true, FIRST, SECOND)
+                    .write();
             byte[] message = SyntheticMail.cron("retry", 40_000, 3);
             Map<String, String> env = Launcher.postfixEnv("root@cf.test", "root@host.example");
 
-            Launcher.Run first = Launcher.deliver(sb.config, Launcher.postfixInput(tmp, "1.in", "root@host.example", message), tmp.resolve("1.out"), env);
+            Launcher.Run first = Launcher.deliver(
+                    sb.config,
+                    Launcher.postfixInput(tmp, "1.in", "root@host.example", message),
+                    tmp.resolve("1.out"),
+                    env);
             assertEquals(75, first.exit(), first.output());
-            assertTrue(first.output().matches("4\\.\\d\\.\\d cryptforward: .*\\R?"), "one 4.x.x status line: " + first.output());
+            assertTrue(
+                    first.output().matches("4\\.\\d\\.\\d cryptforward: .*\\R?"),
+                    "one 4.x.x status line: " + first.output());
             assertEquals(1, copies(box, maildir).size(), "the copy is kept before the relay is tried");
 
-            Launcher.Run second = Launcher.deliver(sb.config, Launcher.postfixInput(tmp, "2.in", "root@host.example", message), tmp.resolve("2.out"), env);
+            Launcher.Run second = Launcher.deliver(
+                    sb.config,
+                    Launcher.postfixInput(tmp, "2.in", "root@host.example", message),
+                    tmp.resolve("2.out"),
+                    env);
             assertEquals(0, second.exit(), second.output());
             assertEquals("", second.output());
 
@@ -70,14 +84,20 @@ class RetryIT {
             assertArrayEquals(message, copies.get(0));
             List<byte[]> accepted = smtp.accepted();
             assertEquals(2, accepted.size(), "each forward accepted once");
-            assertEquals(java.util.Set.of(FIRST, SECOND),
-                    java.util.Set.of(Messages.headerValue(accepted.get(0), "To").strip(), Messages.headerValue(accepted.get(1), "To").strip()),
+            assertEquals(
+                    java.util.Set.of(FIRST, SECOND),
+                    java.util.Set.of(
+                            Messages.headerValue(accepted.get(0), "To").strip(),
+                            Messages.headerValue(accepted.get(1), "To").strip()),
                     "one to each forward address");
             for (byte[] forward : accepted) {
                 byte[] payload = TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(forward)));
                 assertTrue(Messages.isOriginalWithMark(message, payload), "the forward decrypts to the original");
             }
-            assertTrue(smtp.commands().stream().filter(c -> c.toUpperCase().startsWith("MAIL FROM")).allMatch(c -> c.contains("<cryptforward@cf.test>")),
+            assertTrue(
+                    smtp.commands().stream()
+                            .filter(c -> c.toUpperCase().startsWith("MAIL FROM"))
+                            .allMatch(c -> c.contains("<cryptforward@cf.test>")),
                     "the configured envelope sender");
             String log = sb.logText();
             assertTrue(log.contains("status=deferred"), log);

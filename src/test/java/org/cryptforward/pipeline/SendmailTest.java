@@ -42,15 +42,16 @@ class SendmailTest {
 
     static byte[] cronMail(String token) {
         return ("From: root (Cron Daemon)\n"
-                + "To: root\n"
-                + "Subject: Cron <root@host> /usr/local/sbin/backup (failed) " + token + "\n"
-                + "MIME-Version: 1.0\n"
-                + "Content-Type: text/plain; charset=UTF-8\n"
-                + "Content-Transfer-Encoding: 8bit\n"
-                + "X-Cron-Env: <SHELL=/bin/sh>\n"
-                + "\n"
-                + "pg_dump: error: connection failed\n"
-                + "Sicherung fehlgeschlagen \u2014 " + CANARY + "\n").getBytes(StandardCharsets.UTF_8);
+                        + "To: root\n"
+                        + "Subject: Cron <root@host> /usr/local/sbin/backup (failed) " + token + "\n"
+                        + "MIME-Version: 1.0\n"
+                        + "Content-Type: text/plain; charset=UTF-8\n"
+                        + "Content-Transfer-Encoding: 8bit\n"
+                        + "X-Cron-Env: <SHELL=/bin/sh>\n"
+                        + "\n"
+                        + "pg_dump: error: connection failed\n"
+                        + "Sicherung fehlgeschlagen \u2014 " + CANARY + "\n")
+                .getBytes(StandardCharsets.UTF_8);
     }
 
     static int closedPort() throws IOException {
@@ -96,17 +97,28 @@ class SendmailTest {
             assertEquals(1, copies.size());
             byte[] local = Files.readAllBytes(copies.get(0));
             assertTrue(Messages.contains(local, mail), "the message is kept as it came, after the fields an MTA adds");
-            assertTrue(Messages.headerValue(local, "Date") != null && Messages.headerValue(local, "Message-ID") != null,
+            assertTrue(
+                    Messages.headerValue(local, "Date") != null && Messages.headerValue(local, "Message-ID") != null,
                     "Date and Message-ID added, as an MTA adds them");
 
             List<byte[]> accepted = smtp.accepted();
             assertEquals(1, accepted.size());
-            assertEquals("admin@example.org", Messages.headerValue(accepted.get(0), "To").strip());
-            assertFalse(Messages.contains(accepted.get(0), CANARY.getBytes(StandardCharsets.UTF_8)), "the body is not visible outside");
-            assertTrue(Messages.isOriginalWithMark(local, decrypt(accepted.get(0))), "the forward decrypts to the local copy");
-            assertTrue(smtp.commands().stream().anyMatch(c -> c.equalsIgnoreCase("MAIL FROM:<cryptforward@cf.test>")), smtp.commands().toString());
+            assertEquals(
+                    "admin@example.org",
+                    Messages.headerValue(accepted.get(0), "To").strip());
+            assertFalse(
+                    Messages.contains(accepted.get(0), CANARY.getBytes(StandardCharsets.UTF_8)),
+                    "the body is not visible outside");
+            assertTrue(
+                    Messages.isOriginalWithMark(local, decrypt(accepted.get(0))),
+                    "the forward decrypts to the local copy");
+            assertTrue(
+                    smtp.commands().stream().anyMatch(c -> c.equalsIgnoreCase("MAIL FROM:<cryptforward@cf.test>")),
+                    smtp.commands().toString());
 
-            assertEquals("Mail queue is empty\n", sb.run(new byte[0], "queue", "list").out());
+            assertEquals(
+                    "Mail queue is empty\n",
+                    sb.run(new byte[0], "queue", "list").out());
             assertTrue(sb.logText().contains("status=queued"), sb.logText());
             assertTrue(sb.logText().contains("status=sent"), sb.logText());
             assertTrue(sb.logText().contains("ignored sendmail options: -B8BITMIME -oem"), sb.logText());
@@ -125,20 +137,24 @@ class SendmailTest {
                     keys = ["%s"]
                     """.formatted(TestKeys.ED.email), true);
             byte[] mail = ("From: smartd <smartd@host.example>\n"
-                    + "To: nobody-matches@example.net\n"
-                    + "Cc: Ops Team <ops@example.org>\n"
-                    + "Bcc: hidden-watcher@example.com\n"
-                    + "Subject: SMART error T2\n"
-                    + "\n"
-                    + "Device /dev/sda: " + CANARY + "\n").getBytes(StandardCharsets.US_ASCII);
+                            + "To: nobody-matches@example.net\n"
+                            + "Cc: Ops Team <ops@example.org>\n"
+                            + "Bcc: hidden-watcher@example.com\n"
+                            + "Subject: SMART error T2\n"
+                            + "\n"
+                            + "Device /dev/sda: " + CANARY + "\n")
+                    .getBytes(StandardCharsets.US_ASCII);
             Sandbox.Run run = sb.run(mail, "sendmail", "-oi", "-t", "root");
             assertEquals(0, run.exit(), run.combined());
 
             List<Path> copies = sb.maildirMessages();
             assertEquals(1, copies.size(), "one local copy for all recipients");
             byte[] local = Files.readAllBytes(copies.get(0));
-            assertFalse(Messages.contains(local, "hidden-watcher".getBytes(StandardCharsets.US_ASCII)), "Bcc removed from the copy");
-            assertTrue(Messages.contains(local, "Cc: Ops Team <ops@example.org>\n".getBytes(StandardCharsets.US_ASCII)));
+            assertFalse(
+                    Messages.contains(local, "hidden-watcher".getBytes(StandardCharsets.US_ASCII)),
+                    "Bcc removed from the copy");
+            assertTrue(
+                    Messages.contains(local, "Cc: Ops Team <ops@example.org>\n".getBytes(StandardCharsets.US_ASCII)));
 
             List<byte[]> accepted = smtp.accepted();
             List<String> to = new ArrayList<>();
@@ -147,15 +163,21 @@ class SendmailTest {
                 byte[] payload = decrypt(a);
                 assertTrue(Messages.isOriginalWithMark(local, payload), "each forward decrypts to the local copy");
                 assertFalse(Messages.contains(a, "hidden-watcher".getBytes(StandardCharsets.US_ASCII)));
-                assertFalse(Messages.contains(payload, "hidden-watcher".getBytes(StandardCharsets.US_ASCII)), "Bcc gone inside too");
+                assertFalse(
+                        Messages.contains(payload, "hidden-watcher".getBytes(StandardCharsets.US_ASCII)),
+                        "Bcc gone inside too");
             }
             // root (named) goes by root-to-admin; the three from the header by rule ops, whose
             // glob matches the Cc address (rules match To and Cc, as for deliver); each rule
             // forwards once, however many recipients chose it
-            assertEquals(List.of("admin@example.org", "ops-encrypted@example.org"), to.stream().sorted().toList());
+            assertEquals(
+                    List.of("admin@example.org", "ops-encrypted@example.org"),
+                    to.stream().sorted().toList());
             String log = sb.logText();
             assertTrue(log.contains("to=<root> rule=root-to-admin"), log);
-            assertTrue(log.contains("to=<nobody-matches@example.net,ops@example.org,hidden-watcher@example.com> rule=ops"), log);
+            assertTrue(
+                    log.contains("to=<nobody-matches@example.net,ops@example.org,hidden-watcher@example.com> rule=ops"),
+                    log);
             assertFalse(log.contains("rule=(none)"), log);
         }
     }
@@ -164,20 +186,23 @@ class SendmailTest {
     void withoutDashIALoneDotEndsTheMessage() throws Exception {
         try (ScriptedRelay smtp = new ScriptedRelay()) {
             Sandbox sb = new Sandbox(tmp.resolve("sb"), smtp.port(), "", true);
-            byte[] input = "To: root\nSubject: dots T3\n\nfirst\n..not the end\n.\nafter the end\n".getBytes(StandardCharsets.US_ASCII);
+            byte[] input = "To: root\nSubject: dots T3\n\nfirst\n..not the end\n.\nafter the end\n"
+                    .getBytes(StandardCharsets.US_ASCII);
             assertEquals(0, sb.run(input, "sendmail", "root").exit());
             byte[] local = Files.readAllBytes(sb.maildirMessages().get(0));
             String text = new String(local, StandardCharsets.US_ASCII);
             assertTrue(text.endsWith("\n\nfirst\n..not the end\n"), text);
 
             assertEquals(0, sb.run(input, "sendmail", "-i", "root").exit());
-            long withRest = sb.maildirMessages().stream().filter(p -> {
-                try {
-                    return Files.readString(p).contains("after the end");
-                } catch (IOException e) {
-                    throw new UncheckedIOException(e);
-                }
-            }).count();
+            long withRest = sb.maildirMessages().stream()
+                    .filter(p -> {
+                        try {
+                            return Files.readString(p).contains("after the end");
+                        } catch (IOException e) {
+                            throw new UncheckedIOException(e);
+                        }
+                    })
+                    .count();
             assertEquals(1, withRest, "with -i the whole input is the message");
         }
     }
@@ -204,13 +229,19 @@ class SendmailTest {
             assertEquals(0, flush.exit(), flush.combined());
             assertTrue(flush.out().contains("1 sent"), flush.out());
             assertEquals(1, smtp.accepted().size());
-            assertTrue(Messages.isOriginalWithMark(Files.readAllBytes(sb.maildirMessages().get(0)), decrypt(smtp.accepted().get(0))));
+            assertTrue(Messages.isOriginalWithMark(
+                    Files.readAllBytes(sb.maildirMessages().get(0)),
+                    decrypt(smtp.accepted().get(0))));
 
             assertTrue(sb.run(new byte[0], "queue", "run").out().contains("0 sent"));
             assertEquals(1, smtp.accepted().size(), "never sent twice");
             assertEquals(1, sb.maildirMessages().size(), "one local copy");
-            assertEquals("Mail queue is empty\n", sb.run(new byte[0], "queue", "list").out());
-            assertTrue(filesUnder(sb.state.resolve("queue")).isEmpty(), "nothing left in the queue: " + filesUnder(sb.state.resolve("queue")));
+            assertEquals(
+                    "Mail queue is empty\n",
+                    sb.run(new byte[0], "queue", "list").out());
+            assertTrue(
+                    filesUnder(sb.state.resolve("queue")).isEmpty(),
+                    "nothing left in the queue: " + filesUnder(sb.state.resolve("queue")));
         }
     }
 
@@ -230,13 +261,23 @@ class SendmailTest {
         // due after a minute
         sb.clock(Clock.offset(Clock.systemDefaultZone(), Duration.ofSeconds(61)));
         assertEquals("", sb.run(new byte[0], "queue", "run", "--due").out(), "--due is silent");
-        assertEquals(2, sb.logText().lines().filter(l -> l.contains("queue=" + id) && l.contains("status=deferred")).count(), sb.logText());
+        assertEquals(
+                2,
+                sb.logText()
+                        .lines()
+                        .filter(l -> l.contains("queue=" + id) && l.contains("status=deferred"))
+                        .count(),
+                sb.logText());
         assertTrue(sb.run(new byte[0], "queue", "list").out().contains(id));
-        assertTrue(sb.run(new byte[0], "check").out().contains("ok: queue: 1 forward waiting for the relay, the oldest (" + id + ")"));
+        assertTrue(sb.run(new byte[0], "check")
+                .out()
+                .contains("ok: queue: 1 forward waiting for the relay, the oldest (" + id + ")"));
         sb.clock(Clock.offset(Clock.systemDefaultZone(), Duration.ofHours(3)));
         String check = sb.run(new byte[0], "check").out();
-        assertTrue(check.contains("warning: queue: 1 forward waiting for the relay, the oldest (" + id + ") for 3 h")
-                && check.contains("refused connection"), check);
+        assertTrue(
+                check.contains("warning: queue: 1 forward waiting for the relay, the oldest (" + id + ") for 3 h")
+                        && check.contains("refused connection"),
+                check);
 
         sb.clock(Clock.offset(Clock.systemDefaultZone(), Duration.ofDays(2).plusMinutes(1)));
         assertEquals(0, sb.run(new byte[0], "queue", "run", "--due").exit());
@@ -252,20 +293,24 @@ class SendmailTest {
         assertTrue(notice != null, "a notice without the Subject of the message");
         String n = new String(notice, StandardCharsets.US_ASCII);
         assertTrue(n.contains(id) && n.contains("admin@example.org") && n.contains("lifetime of 2 days"), n);
-        assertFalse(n.contains(CANARY) || n.contains("pg_dump") || n.contains("backup"), "no content in the notice: " + n);
+        assertFalse(
+                n.contains(CANARY) || n.contains("pg_dump") || n.contains("backup"), "no content in the notice: " + n);
         assertTrue(Files.isDirectory(sb.state.resolve("queue/aside/" + id)), "kept aside, not dropped");
         String after = sb.run(new byte[0], "queue", "list").out();
         assertTrue(after.contains(id + "!"), after);
         assertTrue(sb.logText().contains("status=expired"), sb.logText());
         Sandbox.Run checked = sb.run(new byte[0], "check");
         assertEquals(78, checked.exit(), checked.out());
-        assertTrue(checked.out().contains("error: queue: 1 forward was given up and kept aside (the oldest " + id), checked.out());
+        assertTrue(
+                checked.out().contains("error: queue: 1 forward was given up and kept aside (the oldest " + id),
+                checked.out());
 
         // a later run leaves it alone; remove deletes it
         assertEquals(0, sb.run(new byte[0], "queue", "run").exit());
         assertEquals(2, sb.maildirMessages().size(), "one notice only");
         assertEquals(0, sb.run(new byte[0], "queue", "remove", id.toLowerCase()).exit());
-        assertEquals("Mail queue is empty\n", sb.run(new byte[0], "queue", "list").out());
+        assertEquals(
+                "Mail queue is empty\n", sb.run(new byte[0], "queue", "list").out());
         assertEquals(64, sb.run(new byte[0], "queue", "remove", id).exit(), "gone");
     }
 
@@ -278,8 +323,13 @@ class SendmailTest {
             assertEquals(1, sb.maildirMessages().size());
             assertEquals(0, smtp.accepted().size());
             assertEquals(0, smtp.sessions(), "the relay is not even contacted");
-            assertEquals("Mail queue is empty\n", sb.run(new byte[0], "queue", "list").out());
-            assertTrue(sb.logText().contains("to=<bob> rule=(none)") && sb.logText().contains("kept locally only"), sb.logText());
+            assertEquals(
+                    "Mail queue is empty\n",
+                    sb.run(new byte[0], "queue", "list").out());
+            assertTrue(
+                    sb.logText().contains("to=<bob> rule=(none)")
+                            && sb.logText().contains("kept locally only"),
+                    sb.logText());
         }
     }
 
@@ -297,7 +347,8 @@ class SendmailTest {
     @Test
     void badUsageIs64WithOneLineAndReadsNothing() throws Exception {
         Sandbox sb = new Sandbox(tmp.resolve("sb"), closedPort(), "", true);
-        for (String[] args : List.of(new String[] {"sendmail"}, new String[] {"sendmail", "-bs"}, new String[] {"sendmail", "-z", "root"})) {
+        for (String[] args : List.of(
+                new String[] {"sendmail"}, new String[] {"sendmail", "-bs"}, new String[] {"sendmail", "-z", "root"})) {
             Sandbox.Run run = sb.run("To: root\n\nx\n".getBytes(StandardCharsets.US_ASCII), args);
             assertEquals(64, run.exit(), String.join(" ", args));
             assertEquals(1, run.err().lines().count(), run.err());
@@ -321,7 +372,8 @@ class SendmailTest {
     @Test
     void aKeyThatCannotBeUsedQueuesANoticeWithoutContent() throws Exception {
         try (ScriptedRelay smtp = new ScriptedRelay()) {
-            Sandbox sb = new Sandbox(tmp.resolve("sb"), smtp.port(), "", true, List.of("nobody-has-this-key@example.org"));
+            Sandbox sb =
+                    new Sandbox(tmp.resolve("sb"), smtp.port(), "", true, List.of("nobody-has-this-key@example.org"));
             assertEquals(0, sb.run(cronMail("T8"), "sendmail", "-i", "root").exit());
             assertEquals(1, sb.maildirMessages().size());
             assertEquals(1, smtp.accepted().size());
@@ -336,13 +388,21 @@ class SendmailTest {
 
     @Test
     void theQueueTableIsValidatedLikeEveryOther() throws Exception {
-        for (String bad : List.of("[queue]\nlifetime_days = \"5\"\n", "[queue]\nlifetime = 5\n", "[queue]\nlifetime_days = 400\n", "queue = 5\n")) {
+        for (String bad : List.of(
+                "[queue]\nlifetime_days = \"5\"\n",
+                "[queue]\nlifetime = 5\n",
+                "[queue]\nlifetime_days = 400\n",
+                "queue = 5\n")) {
             Sandbox sb = new Sandbox(tmp.resolve("sb" + bad.hashCode()), closedPort(), "", true);
             String toml = Files.readString(sb.config);
-            sb.writeConfig(bad.startsWith("[") ? toml + bad : bad + toml); // a table at the end, a top-level key at the top
+            sb.writeConfig(
+                    bad.startsWith("[") ? toml + bad : bad + toml); // a table at the end, a top-level key at the top
             Sandbox.Run run = sb.run(new byte[0], "check");
             assertEquals(78, run.exit(), bad);
-            assertTrue(run.out().contains("queue.lifetime") || run.out().contains(": queue:") || run.out().contains("queue: must be a table"),
+            assertTrue(
+                    run.out().contains("queue.lifetime")
+                            || run.out().contains(": queue:")
+                            || run.out().contains("queue: must be a table"),
                     bad + ": " + run.out());
             assertTrue(run.out().contains(sb.config.toString()), "names the file: " + run.out());
         }
@@ -352,8 +412,10 @@ class SendmailTest {
     void theMessageIsKeptByteForByte() throws Exception {
         try (ScriptedRelay smtp = new ScriptedRelay()) {
             Sandbox sb = new Sandbox(tmp.resolve("sb"), smtp.port(), "", true);
-            byte[] mail = ("From: a@b.example\nDate: Tue, 1 Dec 2026 08:00:00 +0000\nMessage-ID: <x@b.example>\nTo: root\nSubject: \u00fcber\n\n"
-                    + "raw \u00ff bytes \r\n.\r\n").getBytes(StandardCharsets.ISO_8859_1);
+            byte[] mail =
+                    ("From: a@b.example\nDate: Tue, 1 Dec 2026 08:00:00 +0000\nMessage-ID: <x@b.example>\nTo: root\nSubject: \u00fcber\n\n"
+                                    + "raw \u00ff bytes \r\n.\r\n")
+                            .getBytes(StandardCharsets.ISO_8859_1);
             assertEquals(0, sb.run(mail, "sendmail", "-i", "root").exit());
             assertArrayEquals(mail, Files.readAllBytes(sb.maildirMessages().get(0)), "nothing added, nothing changed");
         }

@@ -35,7 +35,8 @@ import org.junit.jupiter.api.Test;
  */
 class UnprivilegedDeliveryIT {
     static final int NOBODY = 65534;
-    static final byte[] MESSAGE = "From: root@host.example\nTo: postmaster\nSubject: as nobody\n\nhello\n".getBytes(StandardCharsets.US_ASCII);
+    static final byte[] MESSAGE = "From: root@host.example\nTo: postmaster\nSubject: as nobody\n\nhello\n"
+            .getBytes(StandardCharsets.US_ASCII);
 
     Path dir;
     Sandbox sb;
@@ -66,7 +67,8 @@ class UnprivilegedDeliveryIT {
     @Test
     void aJournalEntryNobodyCannotReadIsSetAsideAndTheMessageDelivered() throws Exception {
         Path entry = sb.state.resolve("journal").resolve(key("postmaster@cf.test", MESSAGE));
-        Files.writeString(entry, "local " + sb.mailbox + "\n"); // root's, mode 0600: nobody can neither read nor lock it
+        Files.writeString(
+                entry, "local " + sb.mailbox + "\n"); // root's, mode 0600: nobody can neither read nor lock it
         Files.setPosixFilePermissions(entry, PosixFilePermissions.fromString("rw-------"));
         Files.setAttribute(entry, "unix:uid", 0);
 
@@ -78,9 +80,14 @@ class UnprivilegedDeliveryIT {
         assertEquals(NOBODY, Files.getAttribute(sb.mailbox, "unix:uid"), "created by nobody");
         try (Stream<Path> s = Files.list(sb.state.resolve("journal"))) {
             List<String> names = s.map(p -> p.getFileName().toString()).toList();
-            assertTrue(names.stream().anyMatch(n -> n.startsWith(entry.getFileName() + ".damaged-")), "set aside for inspection: " + names);
+            assertTrue(
+                    names.stream().anyMatch(n -> n.startsWith(entry.getFileName() + ".damaged-")),
+                    "set aside for inspection: " + names);
         }
-        assertEquals(NOBODY, Files.getAttribute(entry, "unix:uid", LinkOption.NOFOLLOW_LINKS), "and a fresh entry of nobody's");
+        assertEquals(
+                NOBODY,
+                Files.getAttribute(entry, "unix:uid", LinkOption.NOFOLLOW_LINKS),
+                "and a fresh entry of nobody's");
 
         Launcher.Run again = deliverAsNobody();
         assertEquals(0, again.exit(), again.output());
@@ -94,17 +101,27 @@ class UnprivilegedDeliveryIT {
         Files.setPosixFilePermissions(sb.mailbox, PosixFilePermissions.fromString("rw-rw-rw-"));
         Launcher.Run r = deliverAsNobody();
         assertEquals(75, r.exit(), r.output());
-        assertTrue(r.output().startsWith("4.3.0 cryptforward: refusing " + sb.mailbox + ": owned by uid 0"), r.output());
+        assertTrue(
+                r.output().startsWith("4.3.0 cryptforward: refusing " + sb.mailbox + ": owned by uid 0"), r.output());
         assertEquals(0, Files.size(sb.mailbox), "nothing written");
     }
 
     Launcher.Run deliverAsNobody() {
         Path in = dir.resolve("in-" + System.nanoTime());
         Launcher.postfixInput(dir, in.getFileName().toString(), "root@host.example", MESSAGE);
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=" + NOBODY, "--regid=" + NOBODY, "--clear-groups", "--",
-                Launcher.path().toAbsolutePath().toString(), "deliver", "--config", sb.config.toString()));
+        List<String> cmd = new ArrayList<>(List.of(
+                "/usr/bin/setpriv",
+                "--reuid=" + NOBODY,
+                "--regid=" + NOBODY,
+                "--clear-groups",
+                "--",
+                Launcher.path().toAbsolutePath().toString(),
+                "deliver",
+                "--config",
+                sb.config.toString()));
         Path out = dir.resolve("out-" + System.nanoTime());
-        return Launcher.finish(Launcher.start(cmd, in, out, Launcher.postfixEnv("postmaster@cf.test", "root@host.example")), out, 120);
+        return Launcher.finish(
+                Launcher.start(cmd, in, out, Launcher.postfixEnv("postmaster@cf.test", "root@host.example")), out, 120);
     }
 
     static String key(String recipient, byte[] message) throws Exception {

@@ -41,13 +41,15 @@ import org.junit.jupiter.api.io.TempDir;
  */
 class V6KeyDeliveryTest {
     private static final byte[] MESSAGE = ("From: Cron Daemon <root@host.example>\n"
-            + "Subject: Cron <root@host> v6 report\n"
-            + "Message-ID: <v6-report@host.example>\n"
-            + "\n"
-            + "the body of the v6 report\n").getBytes(StandardCharsets.US_ASCII);
+                    + "Subject: Cron <root@host> v6 report\n"
+                    + "Message-ID: <v6-report@host.example>\n"
+                    + "\n"
+                    + "the body of the v6 report\n")
+            .getBytes(StandardCharsets.US_ASCII);
 
     @RegisterExtension
     static final RelayExtension relay = new RelayExtension();
+
     private static OpenPGPKey v6;
 
     @TempDir
@@ -71,7 +73,9 @@ class V6KeyDeliveryTest {
         assertTrue(imported.out().contains("encryption:  yes"), imported::out);
 
         Sandbox.Run json = sb.run(new byte[0], "key", "list", "--json");
-        assertTrue(json.out().replaceAll("\\s+", " ").contains("\"fingerprint\": \"" + fpr + "\", \"version\": 6"), json::out);
+        assertTrue(
+                json.out().replaceAll("\\s+", " ").contains("\"fingerprint\": \"" + fpr + "\", \"version\": 6"),
+                json::out);
         Sandbox.Run show = sb.run(new byte[0], "key", "show", fpr.substring(40));
         assertEquals(0, show.exit(), show::combined);
         assertTrue(show.out().contains("fingerprint: " + fpr), show::out);
@@ -92,12 +96,15 @@ class V6KeyDeliveryTest {
         Sandbox.Run run = sb.deliver(MESSAGE, "--recipient", "root@cf.test");
         assertEquals(0, run.exit(), run::combined);
         byte[] armor = PgpMime.encryptedPart(relay.received()[0]);
-        assertFalse(new String(armor, StandardCharsets.US_ASCII).lines().anyMatch(l -> l.matches("=[A-Za-z0-9+/]{4}")),
+        assertFalse(
+                new String(armor, StandardCharsets.US_ASCII).lines().anyMatch(l -> l.matches("=[A-Za-z0-9+/]{4}")),
                 "no CRC line around a v2 SEIPD message (RFC 9580, section 6.1)");
         assertEquals(List.of(6), pkeskVersions(armor));
         BcKeys.Decrypted d = BcKeys.decrypt(v6, armor);
         assertEquals(EncryptedDataPacketType.SEIPDv2, d.mechanism().getMode());
-        assertTrue(Messages.isOriginalWithMark(MESSAGE, d.plaintext()), () -> new String(d.plaintext(), StandardCharsets.UTF_8));
+        assertTrue(
+                Messages.isOriginalWithMark(MESSAGE, d.plaintext()),
+                () -> new String(d.plaintext(), StandardCharsets.UTF_8));
     }
 
     @Test
@@ -109,7 +116,8 @@ class V6KeyDeliveryTest {
         Sandbox.Run run = sb.deliver(MESSAGE, "--recipient", "root@cf.test");
         assertEquals(0, run.exit(), run::combined);
         byte[] armor = PgpMime.encryptedPart(relay.received()[0]);
-        assertTrue(new String(armor, StandardCharsets.US_ASCII).lines().anyMatch(l -> l.matches("=[A-Za-z0-9+/]{4}")),
+        assertTrue(
+                new String(armor, StandardCharsets.US_ASCII).lines().anyMatch(l -> l.matches("=[A-Za-z0-9+/]{4}")),
                 "CRC line, for GnuPG 2.2");
         assertEquals(List.of(3, 3), pkeskVersions(armor), "one v3 PKESK per key");
         BcKeys.Decrypted d = BcKeys.decrypt(v6, armor);
@@ -120,7 +128,8 @@ class V6KeyDeliveryTest {
 
     /** The versions of the PKESK packets of a message, in order. */
     static List<Integer> pkeskVersions(byte[] armored) throws Exception {
-        PGPObjectFactory f = new PGPObjectFactory(PGPUtil.getDecoderStream(new ByteArrayInputStream(armored)), new BcKeyFingerprintCalculator());
+        PGPObjectFactory f = new PGPObjectFactory(
+                PGPUtil.getDecoderStream(new ByteArrayInputStream(armored)), new BcKeyFingerprintCalculator());
         Object o = f.nextObject();
         while (o != null && !(o instanceof PGPEncryptedDataList)) {
             o = f.nextObject();

@@ -52,7 +52,8 @@ class QueueRunnerTest {
     }
 
     QueueRunner runner(Config c, Clock clock) {
-        return new QueueRunner(c, clock, new SecureRandom(), new FileMailLog(c.logFile().orElseThrow(), clock));
+        return new QueueRunner(
+                c, clock, new SecureRandom(), new FileMailLog(c.logFile().orElseThrow(), clock));
     }
 
     @Test
@@ -61,8 +62,14 @@ class QueueRunnerTest {
             smtp.at(Step.RCPT, 2, Action.reply("451 4.3.0 try later"));
             Config c = config(smtp.port());
             QueueRunner r = runner(c, Clock.systemUTC());
-            QueueEntry e = r.queue().add(message("Subject: q\n\nencrypted bytes\n"),
-                    new Queue.Draft("cryptforward@cf.test", List.of("a@example.org", "b@example.org"), "<orig@x>", "root-to-admin"));
+            QueueEntry e = r.queue()
+                    .add(
+                            message("Subject: q\n\nencrypted bytes\n"),
+                            new Queue.Draft(
+                                    "cryptforward@cf.test",
+                                    List.of("a@example.org", "b@example.org"),
+                                    "<orig@x>",
+                                    "root-to-admin"));
             QueueRunner.Report first = r.runAll(Instant.now());
             assertEquals(1, first.deferred(), first.toString());
             assertEquals(1, smtp.accepted().size());
@@ -75,8 +82,12 @@ class QueueRunnerTest {
             smtp.clear();
             assertEquals(1, r.runAll(Instant.now()).sent());
             assertEquals(2, smtp.accepted().size());
-            long rcptA = smtp.commands().stream().filter(cmd -> cmd.equalsIgnoreCase("RCPT TO:<a@example.org>")).count();
-            long rcptB = smtp.commands().stream().filter(cmd -> cmd.equalsIgnoreCase("RCPT TO:<b@example.org>")).count();
+            long rcptA = smtp.commands().stream()
+                    .filter(cmd -> cmd.equalsIgnoreCase("RCPT TO:<a@example.org>"))
+                    .count();
+            long rcptB = smtp.commands().stream()
+                    .filter(cmd -> cmd.equalsIgnoreCase("RCPT TO:<b@example.org>"))
+                    .count();
             assertEquals(1, rcptA, "the recipient the relay accepted is not sent again: " + smtp.commands());
             assertEquals(2, rcptB);
             assertEquals(List.of(), r.queue().entries());
@@ -89,7 +100,8 @@ class QueueRunnerTest {
         try (ScriptedRelay smtp = new ScriptedRelay()) {
             Config c = config(smtp.port());
             QueueRunner r = runner(c, Clock.systemUTC());
-            QueueEntry e = r.queue().add(message("Subject: q\n\nx\n"), new Queue.Draft("s@cf.test", List.of("a@example.org"), "", "r"));
+            QueueEntry e = r.queue()
+                    .add(message("Subject: q\n\nx\n"), new Queue.Draft("s@cf.test", List.of("a@example.org"), "", "r"));
             try (Queue.Held held = r.queue().hold(e).orElseThrow()) {
                 assertEquals(Optional.empty(), r.queue().hold(e), "one holder at a time");
                 QueueRunner.Report report = r.runAll(Instant.now());
@@ -102,7 +114,9 @@ class QueueRunnerTest {
 
     @Test
     void theIntervalsGrowFromAMinuteToAnHour() {
-        List<Long> minutes = List.of(1, 2, 3, 4, 5, 6, 7, 8, 50).stream().map(n -> QueueRunner.backoff(n).toMinutes()).toList();
+        List<Long> minutes = List.of(1, 2, 3, 4, 5, 6, 7, 8, 50).stream()
+                .map(n -> QueueRunner.backoff(n).toMinutes())
+                .toList();
         assertEquals(List.of(1L, 2L, 4L, 8L, 16L, 32L, 60L, 60L, 60L), minutes);
     }
 
@@ -115,7 +129,10 @@ class QueueRunnerTest {
         Config c = config(port);
         QueueRunner r = runner(c, Clock.systemUTC());
         for (int i = 0; i < 3; i++) {
-            r.queue().add(message("Subject: " + i + "\n\nx\n"), new Queue.Draft("s@cf.test", List.of("a" + i + "@example.org"), "", "r"));
+            r.queue()
+                    .add(
+                            message("Subject: " + i + "\n\nx\n"),
+                            new Queue.Draft("s@cf.test", List.of("a" + i + "@example.org"), "", "r"));
         }
         Instant t0 = Instant.ofEpochMilli(System.currentTimeMillis() + 1); // the metadata keeps milliseconds
         QueueRunner.Report report = r.runDue(t0);
@@ -140,12 +157,16 @@ class QueueRunnerTest {
             smtp.at(Step.RCPT, Action.reply("550 5.1.1 no such user"));
             Config c = config(smtp.port());
             QueueRunner r = runner(c, Clock.systemUTC());
-            QueueEntry e = r.queue().add(message("Subject: secret subject\n\nx\n"),
-                    new Queue.Draft("s@cf.test", List.of("gone@example.org"), "<m@x>", "r"));
+            QueueEntry e = r.queue()
+                    .add(
+                            message("Subject: secret subject\n\nx\n"),
+                            new Queue.Draft("s@cf.test", List.of("gone@example.org"), "<m@x>", "r"));
             QueueRunner.Report report = r.runAll(Instant.now());
             assertEquals(1, report.gaveUp(), report.toString());
             assertEquals(List.of(), r.queue().entries());
-            assertEquals(List.of(e.id()), r.queue().aside().stream().map(QueueEntry::id).toList());
+            assertEquals(
+                    List.of(e.id()),
+                    r.queue().aside().stream().map(QueueEntry::id).toList());
             Path maildirNew = c.local().mailbox().resolve("new");
             List<Path> box;
             try (var s = Files.list(maildirNew)) {

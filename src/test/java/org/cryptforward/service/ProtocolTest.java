@@ -38,15 +38,24 @@ class ProtocolTest {
         i = in(out.toByteArray());
         assertEquals(Protocol.VERSION, Protocol.readVersion(i));
         assertEquals(Protocol.REFUSED, i.readUnsignedByte());
-        assertEquals(Map.of("reason", "no"), Protocol.decodeFields(Protocol.readLengthPrefixed(i, Protocol.MAX_FIELDS)));
+        assertEquals(
+                Map.of("reason", "no"), Protocol.decodeFields(Protocol.readLengthPrefixed(i, Protocol.MAX_FIELDS)));
     }
 
     @Test
     void garbageIsRefused() {
-        assertThrows(Protocol.ProtocolException.class, () -> Protocol.readVersion(in("HTTP/1.1".getBytes(StandardCharsets.US_ASCII))));
-        assertThrows(Protocol.ProtocolException.class, () -> Protocol.decodeFields("a\0b".getBytes(StandardCharsets.US_ASCII)));
-        assertThrows(Protocol.ProtocolException.class, () -> Protocol.decodeFields("a\0b\0a\0c\0".getBytes(StandardCharsets.US_ASCII)));
-        assertThrows(Protocol.ProtocolException.class, () -> Protocol.readLengthPrefixed(in(new byte[] {0x7f, 0, 0, 0}), Protocol.MAX_FIELDS));
+        assertThrows(
+                Protocol.ProtocolException.class,
+                () -> Protocol.readVersion(in("HTTP/1.1".getBytes(StandardCharsets.US_ASCII))));
+        assertThrows(
+                Protocol.ProtocolException.class,
+                () -> Protocol.decodeFields("a\0b".getBytes(StandardCharsets.US_ASCII)));
+        assertThrows(
+                Protocol.ProtocolException.class,
+                () -> Protocol.decodeFields("a\0b\0a\0c\0".getBytes(StandardCharsets.US_ASCII)));
+        assertThrows(
+                Protocol.ProtocolException.class,
+                () -> Protocol.readLengthPrefixed(in(new byte[] {0x7f, 0, 0, 0}), Protocol.MAX_FIELDS));
     }
 
     static byte[] frames(Object... parts) throws IOException {
@@ -65,7 +74,8 @@ class ProtocolTest {
     @Test
     void theMessageIsTheDataOfItsFramesUpToTheEndFrame() throws Exception {
         AtomicInteger ends = new AtomicInteger();
-        Protocol.MessageInput m = new Protocol.MessageInput(in(frames("From: a\n", "", "\nbody\n", Protocol.END)), ends::incrementAndGet);
+        Protocol.MessageInput m =
+                new Protocol.MessageInput(in(frames("From: a\n", "", "\nbody\n", Protocol.END)), ends::incrementAndGet);
         assertArrayEquals("From: a\n\nbody\n".getBytes(StandardCharsets.US_ASCII), m.readAllBytes());
         assertEquals(1, ends.get(), "the end is seen once");
         assertEquals(-1, m.read());
@@ -80,9 +90,13 @@ class ProtocolTest {
         byte[] partial = frames("From: a\n");
         byte[] inFrame = java.util.Arrays.copyOf(partial, partial.length - 3);
         assertThrows(IOException.class, () -> new Protocol.MessageInput(in(inFrame), () -> {}).readAllBytes());
-        assertThrows(IOException.class, () -> new Protocol.MessageInput(in(frames("x", Protocol.ABORT)), () -> {}).readAllBytes(),
+        assertThrows(
+                IOException.class,
+                () -> new Protocol.MessageInput(in(frames("x", Protocol.ABORT)), () -> {}).readAllBytes(),
                 "the client's input failed");
-        assertThrows(Protocol.ProtocolException.class,
-                () -> new Protocol.MessageInput(in(frames("x", Protocol.EXIT)), () -> {}).readAllBytes(), "not a client's frame");
+        assertThrows(
+                Protocol.ProtocolException.class,
+                () -> new Protocol.MessageInput(in(frames("x", Protocol.EXIT)), () -> {}).readAllBytes(),
+                "not a client's frame");
     }
 }

@@ -55,19 +55,26 @@ class ServiceProcessIT {
     }
 
     static byte[] message(String id) {
-        return ("From: cron@host.example (Cron Daemon)\nTo: root@host.example\nSubject: Cron <root@host> job " + id + "\n"
-                + "Message-ID: <" + id + "@host.example>\n\nthe output of job " + id + "\n").getBytes(StandardCharsets.US_ASCII);
+        return ("From: cron@host.example (Cron Daemon)\nTo: root@host.example\nSubject: Cron <root@host> job " + id
+                        + "\n" + "Message-ID: <" + id + "@host.example>\n\nthe output of job " + id + "\n")
+                .getBytes(StandardCharsets.US_ASCII);
     }
 
     Sandbox sandbox(Path dir, String service, String forwardTo) throws IOException {
-        Sandbox sb = new Sandbox(dir, relay.port(), "\n[service]\nsocket = \"" + dir.resolve("run/s.sock") + "\"\n" + service, true,
+        Sandbox sb = new Sandbox(
+                dir,
+                relay.port(),
+                "\n[service]\nsocket = \"" + dir.resolve("run/s.sock") + "\"\n" + service,
+                true,
                 List.of(TestKeys.ED.email));
-        sb.writeConfig(Files.readString(sb.config).replace("forward_to = [\"admin@example.org\"]", "forward_to = " + forwardTo));
+        sb.writeConfig(Files.readString(sb.config)
+                .replace("forward_to = [\"admin@example.org\"]", "forward_to = " + forwardTo));
         return sb;
     }
 
     ServeProcess serve(Sandbox sb, List<String> wrapper) {
-        ServeProcess s = new ServeProcess(sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("serve.log"), wrapper);
+        ServeProcess s =
+                new ServeProcess(sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("serve.log"), wrapper);
         closing.add(0, s);
         return s;
     }
@@ -98,14 +105,17 @@ class ServiceProcessIT {
         for (int i = 0; i < trials; i++) {
             byte[] m = message("kill-" + i);
             messages.add(m);
-            ServeProcess service = new ServeProcess(sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("serve-" + i + ".log"));
+            ServeProcess service =
+                    new ServeProcess(sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("serve-" + i + ".log"));
             Process client = client(sb, m, "c" + i);
             Thread.sleep(random.nextInt(1500));
             boolean running = client.isAlive();
             service.kill9();
             Launcher.Run r = finish(sb, client, "c" + i);
             exits.merge(r.exit(), 1, Integer::sum);
-            assertTrue(r.exit() == 0 || r.exit() == 75, "trial " + i + " (seed " + seed + "): " + r.exit() + " " + r.output());
+            assertTrue(
+                    r.exit() == 0 || r.exit() == 75,
+                    "trial " + i + " (seed " + seed + "): " + r.exit() + " " + r.output());
             if (r.exit() == 75) {
                 assertEquals(1, r.output().strip().lines().count(), "one status line: " + r.output());
                 assertTrue(r.output().startsWith("4."), r.output());
@@ -116,7 +126,10 @@ class ServiceProcessIT {
             int exit = r.exit();
             while (exit != 0) {
                 assertTrue(++attempts <= 3, "retries of trial " + i + " do not end");
-                ServeProcess again = i % 2 == 0 ? new ServeProcess(sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("retry-" + i + ".log")) : null;
+                ServeProcess again = i % 2 == 0
+                        ? new ServeProcess(
+                                sb.config, sb.dir.resolve("run/s.sock"), sb.dir.resolve("retry-" + i + ".log"))
+                        : null;
                 try {
                     Launcher.Run retry = finish(sb, client(sb, m, "r" + i + "-" + attempts), "r" + i + "-" + attempts);
                     assertTrue(retry.exit() == 0 || retry.exit() == 75, retry.output());
@@ -136,7 +149,10 @@ class ServiceProcessIT {
             local.merge(Files.readString(p, StandardCharsets.US_ASCII), 1, Integer::sum);
         }
         for (byte[] m : messages) {
-            assertEquals(1, local.getOrDefault(new String(m, StandardCharsets.US_ASCII), 0), "exactly one local copy (seed " + seed + ")");
+            assertEquals(
+                    1,
+                    local.getOrDefault(new String(m, StandardCharsets.US_ASCII), 0),
+                    "exactly one local copy (seed " + seed + ")");
         }
         assertEquals(trials, sb.maildirMessages().size());
         // every forward relayed (at least once: a kill between the 250 and its journal record sends it again)
@@ -156,10 +172,14 @@ class ServiceProcessIT {
         }
         for (int i = 0; i < trials; i++) {
             for (String to : List.of("first@example.org", "second@example.org")) {
-                assertTrue(relayed.getOrDefault("the output of job kill-" + i + " -> " + to, 0) >= 1, "job " + i + " to " + to + ": " + relayed);
+                assertTrue(
+                        relayed.getOrDefault("the output of job kill-" + i + " -> " + to, 0) >= 1,
+                        "job " + i + " to " + to + ": " + relayed);
             }
         }
-        assertTrue(accepted.size() <= trials * 2 + exits.getOrDefault(75, 0) * 2, "no more duplicates than interrupted runs");
+        assertTrue(
+                accepted.size() <= trials * 2 + exits.getOrDefault(75, 0) * 2,
+                "no more duplicates than interrupted runs");
     }
 
     @Test
@@ -180,15 +200,24 @@ class ServiceProcessIT {
         assertTrue(r.output().startsWith("4.3.0 cryptforward: terminated by a signal"), r.output());
         service.waitForLog("(cancelled)", 20);
         assertTrue(service.log().contains("client went away"), service.log());
-        assertFalse(relay.commands().contains("RCPT TO:<second@example.org>"), "nothing more relayed: " + relay.commands());
+        assertFalse(
+                relay.commands().contains("RCPT TO:<second@example.org>"), "nothing more relayed: " + relay.commands());
 
         relay.clear();
         Launcher.Run retry = finish(sb, client(sb, m, "r"), "r");
         assertEquals(0, retry.exit(), retry.output());
         assertEquals(1, sb.maildirMessages().size());
         assertArrayEquals(m, Files.readAllBytes(sb.maildirMessages().get(0)));
-        assertEquals(1, relay.commands().stream().filter(c -> c.equals("RCPT TO:<second@example.org>")).count());
-        assertTrue(relay.commands().stream().filter(c -> c.equals("RCPT TO:<first@example.org>")).count() <= 1,
+        assertEquals(
+                1,
+                relay.commands().stream()
+                        .filter(c -> c.equals("RCPT TO:<second@example.org>"))
+                        .count());
+        assertTrue(
+                relay.commands().stream()
+                                .filter(c -> c.equals("RCPT TO:<first@example.org>"))
+                                .count()
+                        <= 1,
                 "the first again only if its 250 came after the kill: " + relay.commands());
         assertEquals(1, service.ended(0), service.log());
     }
@@ -244,7 +273,8 @@ class ServiceProcessIT {
         assumeTrue("root".equals(System.getProperty("user.name")), "needs root to switch users");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv");
         // under target/: every directory above is traversable by nobody
-        Path dir = Files.createDirectories(Path.of("target").toAbsolutePath().resolve("it-service-" + System.nanoTime()));
+        Path dir =
+                Files.createDirectories(Path.of("target").toAbsolutePath().resolve("it-service-" + System.nanoTime()));
         closing.add(() -> deleteTree(dir));
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));
         Sandbox sb = sandbox(dir.resolve("sb"), "allowed_users = [\"root\"]\n", "[\"admin@example.org\"]");
@@ -252,7 +282,9 @@ class ServiceProcessIT {
         chownTree(dir.resolve("sb"), 65534);
         List<String> asNobody = List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--");
         ServeProcess service = serve(sb, asNobody); // the service runs as nobody, as it would as cryptforward
-        assertEquals("rw-------", PosixFilePermissions.toString(Files.getPosixFilePermissions(sb.dir.resolve("run/s.sock"))));
+        assertEquals(
+                "rw-------",
+                PosixFilePermissions.toString(Files.getPosixFilePermissions(sb.dir.resolve("run/s.sock"))));
         assertEquals(65534, Files.getAttribute(sb.dir.resolve("run/s.sock"), "unix:uid", LinkOption.NOFOLLOW_LINKS));
 
         Launcher.Run refused = asNobody(sb, message("refused"), "refused");
@@ -275,8 +307,16 @@ class ServiceProcessIT {
 
     Launcher.Run asNobody(Sandbox sb, byte[] m, String name) throws Exception {
         Path in = Launcher.postfixInput(sb.dir.getParent(), name + ".in", "cron@host.example", m);
-        List<String> cmd = new ArrayList<>(List.of("/usr/bin/setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--",
-                Launcher.path().toAbsolutePath().toString(), "deliver", "--config", sb.config.toString()));
+        List<String> cmd = new ArrayList<>(List.of(
+                "/usr/bin/setpriv",
+                "--reuid=65534",
+                "--regid=65534",
+                "--clear-groups",
+                "--",
+                Launcher.path().toAbsolutePath().toString(),
+                "deliver",
+                "--config",
+                sb.config.toString()));
         Path out = sb.dir.getParent().resolve(name + ".out");
         return Launcher.finish(Launcher.start(cmd, in, out, env()), out, 120);
     }

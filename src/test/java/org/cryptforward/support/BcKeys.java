@@ -11,12 +11,12 @@ import java.time.Instant;
 import java.util.Date;
 import org.bouncycastle.bcpg.SignatureSubpacketTags;
 import org.bouncycastle.openpgp.PGPException;
+import org.bouncycastle.openpgp.api.KeyPairGeneratorCallback;
 import org.bouncycastle.openpgp.api.MessageEncryptionMechanism;
 import org.bouncycastle.openpgp.api.OpenPGPApi;
 import org.bouncycastle.openpgp.api.OpenPGPKey;
 import org.bouncycastle.openpgp.api.OpenPGPMessageInputStream;
 import org.bouncycastle.openpgp.api.SignatureParameters;
-import org.bouncycastle.openpgp.api.KeyPairGeneratorCallback;
 import org.bouncycastle.openpgp.api.bc.BcOpenPGPApi;
 import org.cryptforward.keys.Keyring;
 
@@ -67,8 +67,11 @@ public final class BcKeys {
                 sp.removePacketsOfType(SignatureSubpacketTags.KEY_EXPIRE_TIME);
                 return sp;
             });
-            return API.generateKey(version, BIRTH).withPrimaryKey(KeyPairGeneratorCallback.Util.primaryKey(), never).addUserId(userId)
-                    .addSigningSubkey(KeyPairGeneratorCallback.Util.signingKey(), never, null).build();
+            return API.generateKey(version, BIRTH)
+                    .withPrimaryKey(KeyPairGeneratorCallback.Util.primaryKey(), never)
+                    .addUserId(userId)
+                    .addSigningSubkey(KeyPairGeneratorCallback.Util.signingKey(), never, null)
+                    .build();
         } catch (PGPException e) {
             throw new IllegalStateException(e);
         }
@@ -106,7 +109,8 @@ public final class BcKeys {
     /** Decrypts with {@code key}; fails the test if that is not possible or the integrity check fails. */
     public static Decrypted decrypt(OpenPGPKey key, byte[] message) {
         try (InputStream in = new ByteArrayInputStream(message)) {
-            OpenPGPMessageInputStream m = API.decryptAndOrVerifyMessage().addDecryptionKey(key).process(in);
+            OpenPGPMessageInputStream m =
+                    API.decryptAndOrVerifyMessage().addDecryptionKey(key).process(in);
             byte[] plain = m.readAllBytes();
             m.close();
             return new Decrypted(plain, m.getResult().getEncryptionMethod());

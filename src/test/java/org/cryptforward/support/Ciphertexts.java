@@ -34,7 +34,8 @@ public final class Ciphertexts {
     /** The encryption subkeys of a test key. */
     public static List<PGPPublicKey> encryptionKeys(TestKeys key) {
         try {
-            PGPPublicKeyRing ring = new PGPPublicKeyRing(PGPUtil.getDecoderStream(new ByteArrayInputStream(key.publicKey())),
+            PGPPublicKeyRing ring = new PGPPublicKeyRing(
+                    PGPUtil.getDecoderStream(new ByteArrayInputStream(key.publicKey())),
                     new BcKeyFingerprintCalculator());
             List<PGPPublicKey> keys = new ArrayList<>();
             for (Iterator<PGPPublicKey> it = ring.getPublicKeys(); it.hasNext(); ) {
@@ -67,8 +68,10 @@ public final class Ciphertexts {
     public static byte[] pgpLiteral(byte[] plain) {
         try {
             ByteArrayOutputStream out = new ByteArrayOutputStream();
-            try (ArmoredOutputStream armor = ArmoredOutputStream.builder().clearHeaders().build(out);
-                    OutputStream lit = new PGPLiteralDataGenerator().open(armor, PGPLiteralData.BINARY, "", plain.length, new Date())) {
+            try (ArmoredOutputStream armor =
+                            ArmoredOutputStream.builder().clearHeaders().build(out);
+                    OutputStream lit = new PGPLiteralDataGenerator()
+                            .open(armor, PGPLiteralData.BINARY, "", plain.length, new Date())) {
                 lit.write(plain);
             }
             return out.toByteArray();
@@ -88,30 +91,75 @@ public final class Ciphertexts {
             } catch (IOException e) {
                 throw new AssertionError(e);
             }
-            run(null, "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "30", "-subj", "/CN=cf-test",
-                    "-keyout", dir.resolve("key.pem").toString(), "-out", dir.resolve("cert.pem").toString());
+            run(
+                    null,
+                    "openssl",
+                    "req",
+                    "-x509",
+                    "-newkey",
+                    "rsa:2048",
+                    "-nodes",
+                    "-days",
+                    "30",
+                    "-subj",
+                    "/CN=cf-test",
+                    "-keyout",
+                    dir.resolve("key.pem").toString(),
+                    "-out",
+                    dir.resolve("cert.pem").toString());
         }
 
         /** EnvelopedData (AES-256-CBC) or, with {@code auth}, AuthEnvelopedData (AES-256-GCM), as DER. */
         public byte[] encrypt(byte[] plain, boolean auth) {
-            return run(plain, "openssl", "cms", "-encrypt", "-binary", auth ? "-aes-256-gcm" : "-aes256", "-outform", "DER",
+            return run(
+                    plain,
+                    "openssl",
+                    "cms",
+                    "-encrypt",
+                    "-binary",
+                    auth ? "-aes-256-gcm" : "-aes256",
+                    "-outform",
+                    "DER",
                     dir.resolve("cert.pem").toString());
         }
 
         /** Opaque signed-data, as DER: the plaintext is inside, readable. */
         public byte[] sign(byte[] plain) {
-            return run(plain, "openssl", "cms", "-sign", "-binary", "-nodetach", "-outform", "DER", "-signer",
-                    dir.resolve("cert.pem").toString(), "-inkey", dir.resolve("key.pem").toString());
+            return run(
+                    plain,
+                    "openssl",
+                    "cms",
+                    "-sign",
+                    "-binary",
+                    "-nodetach",
+                    "-outform",
+                    "DER",
+                    "-signer",
+                    dir.resolve("cert.pem").toString(),
+                    "-inkey",
+                    dir.resolve("key.pem").toString());
         }
 
         public byte[] decrypt(byte[] der) {
-            return run(der, "openssl", "cms", "-decrypt", "-binary", "-inform", "DER", "-inkey", dir.resolve("key.pem").toString(),
-                    "-recip", dir.resolve("cert.pem").toString());
+            return run(
+                    der,
+                    "openssl",
+                    "cms",
+                    "-decrypt",
+                    "-binary",
+                    "-inform",
+                    "DER",
+                    "-inkey",
+                    dir.resolve("key.pem").toString(),
+                    "-recip",
+                    dir.resolve("cert.pem").toString());
         }
 
         private static byte[] run(byte[] stdin, String... command) {
             try {
-                Process p = new ProcessBuilder(command).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+                Process p = new ProcessBuilder(command)
+                        .redirectError(ProcessBuilder.Redirect.DISCARD)
+                        .start();
                 Thread feeder = new Thread(() -> {
                     try (OutputStream o = p.getOutputStream()) {
                         if (stdin != null) {

@@ -23,7 +23,8 @@ public final class InJvmService implements AutoCloseable {
     }
 
     public InJvmService(Path config) {
-        service = org.cryptforward.cli.ServeCmd.service(config, Clock.systemDefaultZone(), new PrintStream(log, true, StandardCharsets.UTF_8), true);
+        service = org.cryptforward.cli.ServeCmd.service(
+                config, Clock.systemDefaultZone(), new PrintStream(log, true, StandardCharsets.UTF_8), true);
         try {
             service.start(null);
         } catch (Service.StartException e) {

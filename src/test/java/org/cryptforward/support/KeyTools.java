@@ -71,8 +71,17 @@ public final class KeyTools {
 
         /** Runs gpg at a faked time ({@code null}: now), without passphrases or prompts. */
         public Result at(String fakedTime, byte[] stdin, String... args) {
-            List<String> cmd = new ArrayList<>(List.of("gpg", "--homedir", home.toString(), "--batch", "--no-tty", "--yes",
-                    "--pinentry-mode", "loopback", "--passphrase=", "--no-auto-key-locate"));
+            List<String> cmd = new ArrayList<>(List.of(
+                    "gpg",
+                    "--homedir",
+                    home.toString(),
+                    "--batch",
+                    "--no-tty",
+                    "--yes",
+                    "--pinentry-mode",
+                    "loopback",
+                    "--passphrase=",
+                    "--no-auto-key-locate"));
             if (fakedTime != null) {
                 cmd.add("--faked-system-time");
                 cmd.add(fakedTime);
@@ -87,14 +96,16 @@ public final class KeyTools {
 
         /** A new primary key ({@code algo} e.g. rsa3072, ed25519; {@code usage} e.g. "cert,sign"); its fingerprint. */
         public String generate(String time, String userId, String algo, String usage, String expire) {
-            at(time, new byte[0], "--quick-gen-key", userId, algo, usage, expire).ok("gpg --quick-gen-key " + userId);
+            at(time, new byte[0], "--quick-gen-key", userId, algo, usage, expire)
+                    .ok("gpg --quick-gen-key " + userId);
             return fingerprint(userId.replaceAll(".*<(.*)>.*", "$1"));
         }
 
         /** Adds a subkey ({@code algo} e.g. rsa3072, cv25519); its fingerprint. */
         public String addSubkey(String time, String primary, String algo, String usage, String expire) {
             List<String> before = subkeys(primary);
-            at(time, new byte[0], "--quick-add-key", primary, algo, usage, expire).ok("gpg --quick-add-key");
+            at(time, new byte[0], "--quick-add-key", primary, algo, usage, expire)
+                    .ok("gpg --quick-add-key");
             List<String> after = subkeys(primary);
             after.removeAll(before);
             if (after.size() != 1) {
@@ -114,7 +125,8 @@ public final class KeyTools {
         public byte[] revocationCertificate(String primary) {
             try {
                 Path rev = home.resolve("openpgp-revocs.d").resolve(primary + ".rev");
-                return Files.readString(rev).replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----")
+                return Files.readString(rev)
+                        .replace(":-----BEGIN PGP PUBLIC KEY BLOCK-----", "-----BEGIN PGP PUBLIC KEY BLOCK-----")
                         .getBytes(StandardCharsets.US_ASCII);
             } catch (IOException e) {
                 throw new UncheckedIOException(e);
@@ -150,7 +162,10 @@ public final class KeyTools {
         public List<String> colons(String... args) {
             List<String> full = new ArrayList<>(List.of("--with-colons", "--fixed-list-mode"));
             full.addAll(List.of(args));
-            return List.of(run(full.toArray(new String[0])).ok("gpg " + String.join(" ", args)).text().split("\n"));
+            return List.of(run(full.toArray(new String[0]))
+                    .ok("gpg " + String.join(" ", args))
+                    .text()
+                    .split("\n"));
         }
 
         public byte[] exportPublic(String... ids) {
@@ -160,8 +175,13 @@ public final class KeyTools {
         }
 
         public byte[] exportSecret(String id, boolean armor) {
-            return armor ? run("--export-secret-keys", "--armor", id).ok("gpg --export-secret-keys").out()
-                    : run("--export-secret-keys", id).ok("gpg --export-secret-keys").out();
+            return armor
+                    ? run("--export-secret-keys", "--armor", id)
+                            .ok("gpg --export-secret-keys")
+                            .out()
+                    : run("--export-secret-keys", id)
+                            .ok("gpg --export-secret-keys")
+                            .out();
         }
 
         public Result importKeys(byte[] keys) {
@@ -190,18 +210,37 @@ public final class KeyTools {
         /** A new key ({@code suite}: cv25519, rsa3k, rsa4k) that never expires; the path of its secret key file. */
         public Path generate(String userId, String suite) {
             Path key = dir.resolve(userId.replaceAll("[^a-z0-9]", "_") + ".key");
-            exec(dir, new byte[0], List.of("sq", "key", "generate", "--userid", userId, "--cipher-suite", suite,
-                    "--creation-time", BIRTH.substring(0, 8), "--expires", "never", "--export", key.toString()))
+            exec(
+                            dir,
+                            new byte[0],
+                            List.of(
+                                    "sq",
+                                    "key",
+                                    "generate",
+                                    "--userid",
+                                    userId,
+                                    "--cipher-suite",
+                                    suite,
+                                    "--creation-time",
+                                    BIRTH.substring(0, 8),
+                                    "--expires",
+                                    "never",
+                                    "--export",
+                                    key.toString()))
                     .ok("sq key generate");
             return key;
         }
 
         public byte[] certificate(Path key) {
-            return exec(dir, new byte[0], List.of("sq", "key", "extract-cert", key.toString())).ok("sq key extract-cert").out();
+            return exec(dir, new byte[0], List.of("sq", "key", "extract-cert", key.toString()))
+                    .ok("sq key extract-cert")
+                    .out();
         }
 
         public byte[] decrypt(Path key, byte[] message) {
-            return exec(dir, message, List.of("sq", "decrypt", "--recipient-key", key.toString())).ok("sq decrypt").out();
+            return exec(dir, message, List.of("sq", "decrypt", "--recipient-key", key.toString()))
+                    .ok("sq decrypt")
+                    .out();
         }
     }
 
@@ -217,23 +256,56 @@ public final class KeyTools {
 
         /** An RSA 3072 key with an RSA encryption subkey, no expiry, made in batch mode; its fingerprint. */
         public String generateRsa(String userId) {
-            exec(dir, new byte[0], List.of("rnpkeys", "--homedir", home.toString(), "--generate-key", "--userid", userId,
-                    "--password", "", "--numbits", "3072", "--expiration", "0", "--current-time", "2020-01-01"))
+            exec(
+                            dir,
+                            new byte[0],
+                            List.of(
+                                    "rnpkeys",
+                                    "--homedir",
+                                    home.toString(),
+                                    "--generate-key",
+                                    "--userid",
+                                    userId,
+                                    "--password",
+                                    "",
+                                    "--numbits",
+                                    "3072",
+                                    "--expiration",
+                                    "0",
+                                    "--current-time",
+                                    "2020-01-01"))
                     .ok("rnpkeys --generate-key");
             return fingerprint(userId);
         }
 
         /** An EdDSA key with a Curve25519 ECDH subkey (the "--expert" choice 22), no expiry; its fingerprint. */
         public String generateEd25519(String userId) {
-            exec(dir, "22\n".getBytes(StandardCharsets.US_ASCII), List.of("rnpkeys", "--homedir", home.toString(), "--generate-key",
-                    "--expert", "--userid", userId, "--password", "", "--expiration", "0", "--current-time", "2020-01-01"))
+            exec(
+                            dir,
+                            "22\n".getBytes(StandardCharsets.US_ASCII),
+                            List.of(
+                                    "rnpkeys",
+                                    "--homedir",
+                                    home.toString(),
+                                    "--generate-key",
+                                    "--expert",
+                                    "--userid",
+                                    userId,
+                                    "--password",
+                                    "",
+                                    "--expiration",
+                                    "0",
+                                    "--current-time",
+                                    "2020-01-01"))
                     .ok("rnpkeys --generate-key --expert");
             return fingerprint(userId);
         }
 
         String fingerprint(String userId) {
-            String listing = exec(dir, new byte[0], List.of("rnpkeys", "--homedir", home.toString(), "--list-keys", userId))
-                    .ok("rnpkeys --list-keys").text();
+            String listing = exec(
+                            dir, new byte[0], List.of("rnpkeys", "--homedir", home.toString(), "--list-keys", userId))
+                    .ok("rnpkeys --list-keys")
+                    .text();
             for (String line : listing.split("\n")) {
                 String t = line.strip();
                 if (t.matches("[0-9a-f]{40}")) {
@@ -245,12 +317,25 @@ public final class KeyTools {
 
         public byte[] exportPublic(String userId) {
             return exec(dir, new byte[0], List.of("rnpkeys", "--homedir", home.toString(), "--export-key", userId))
-                    .ok("rnpkeys --export-key").out();
+                    .ok("rnpkeys --export-key")
+                    .out();
         }
 
         public byte[] decrypt(byte[] message) {
-            return exec(dir, message, List.of("rnp", "--homedir", home.toString(), "--decrypt", "--password", "", "--output", "-"))
-                    .ok("rnp --decrypt").out();
+            return exec(
+                            dir,
+                            message,
+                            List.of(
+                                    "rnp",
+                                    "--homedir",
+                                    home.toString(),
+                                    "--decrypt",
+                                    "--password",
+                                    "",
+                                    "--output",
+                                    "-"))
+                    .ok("rnp --decrypt")
+                    .out();
         }
     }
 }

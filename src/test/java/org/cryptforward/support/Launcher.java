@@ -57,8 +57,10 @@ public final class Launcher {
         long until = System.nanoTime() + 20_000_000_000L;
         while (System.nanoTime() < until) {
             // the script forks readlink and dirname first: wait for the child that is java
-            var child = launcher.toHandle().children()
-                    .filter(c -> c.info().command().map(cmd -> cmd.endsWith("/java")).orElse(false))
+            var child = launcher.toHandle()
+                    .children()
+                    .filter(c ->
+                            c.info().command().map(cmd -> cmd.endsWith("/java")).orElse(false))
                     .findFirst();
             if (child.isPresent()) {
                 return child.get();
@@ -90,13 +92,15 @@ public final class Launcher {
         pb.environment().putAll(env);
         try {
             Process p = pb.start();
-            Thread feeder = new Thread(() -> {
-                try (OutputStream in = p.getOutputStream()) {
-                    stdin.transferTo(in);
-                } catch (IOException ignored) {
-                    // the process ended early; its exit code tells
-                }
-            }, "launcher-stdin");
+            Thread feeder = new Thread(
+                    () -> {
+                        try (OutputStream in = p.getOutputStream()) {
+                            stdin.transferTo(in);
+                        } catch (IOException ignored) {
+                            // the process ended early; its exit code tells
+                        }
+                    },
+                    "launcher-stdin");
             feeder.start();
             byte[] out = p.getInputStream().readAllBytes();
             if (!p.waitFor(timeoutSeconds, TimeUnit.SECONDS)) {
@@ -140,7 +144,8 @@ public final class Launcher {
     /** Writes {@code dir/name}: the message as Postfix pipes it, after {@code From sender  asctime} (two spaces). */
     public static Path postfixInput(Path dir, String name, String sender, byte[] message) {
         byte[] envelope = ("From " + (sender.isEmpty() ? "MAILER-DAEMON" : sender) + "  "
-                + ASCTIME.format(java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC)) + "\n").getBytes(StandardCharsets.US_ASCII);
+                        + ASCTIME.format(java.time.ZonedDateTime.now(java.time.ZoneOffset.UTC)) + "\n")
+                .getBytes(StandardCharsets.US_ASCII);
         Path p = dir.resolve(name);
         try (OutputStream out = Files.newOutputStream(p)) {
             out.write(envelope);
@@ -202,8 +207,10 @@ public final class Launcher {
     public static java.util.Optional<ProcessHandle> jvmIfStarted(Process launcher, long timeoutMillis) {
         long until = System.nanoTime() + timeoutMillis * 1_000_000L;
         while (System.nanoTime() < until) {
-            java.util.Optional<ProcessHandle> java = launcher.toHandle().children()
-                    .filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false))
+            java.util.Optional<ProcessHandle> java = launcher.toHandle()
+                    .children()
+                    .filter(h ->
+                            h.info().command().map(c -> c.endsWith("/java")).orElse(false))
                     .findFirst();
             if (java.isPresent() || !launcher.isAlive()) {
                 return java;

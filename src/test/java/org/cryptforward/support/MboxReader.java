@@ -22,8 +22,8 @@ import java.util.regex.Pattern;
  */
 public final class MboxReader {
     /** The {@code From } line Postfix and procmail write: sender, then an asctime date. */
-    public static final Pattern FROM_LINE =
-            Pattern.compile("From \\S+ (Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}");
+    public static final Pattern FROM_LINE = Pattern.compile(
+            "From \\S+ (Mon|Tue|Wed|Thu|Fri|Sat|Sun) (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) [ 1-3]\\d \\d\\d:\\d\\d:\\d\\d \\d{4}");
 
     /** One message: its {@code From } line (without line end), its bytes as stored, and unquoted. */
     public record Entry(String fromLine, byte[] stored, byte[] message) {}
@@ -62,7 +62,9 @@ public final class MboxReader {
                 j++;
             }
             // lines i+1 .. j-1: the message, then one empty line
-            assertTrue(j - 1 > i && isEmptyLine(mbox, lines.get(j - 1)), () -> "a message must be followed by an empty line: " + fromLine);
+            assertTrue(
+                    j - 1 > i && isEmptyLine(mbox, lines.get(j - 1)),
+                    () -> "a message must be followed by an empty line: " + fromLine);
             int bodyStart = from[1];
             int bodyEnd = lines.get(j - 1)[0];
             byte[] stored = Arrays.copyOfRange(mbox, bodyStart, bodyEnd);

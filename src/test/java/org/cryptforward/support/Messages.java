@@ -20,8 +20,12 @@ public final class Messages {
     public static byte[] withoutEnvelopeLine(byte[] input) {
         if (startsWith(input, 0, "From ")) {
             int nl = indexOf(input, (byte) '\n', 0);
-            if (nl >= 0 && nl < 2048 && new String(input, 0, nl, StandardCharsets.ISO_8859_1).strip()
-                    .matches("From \\S+\\s+([A-Z][a-z]{2},? )?([A-Z][a-z]{2} +\\d{1,2}|\\d{1,2} [A-Z][a-z]{2}) .*\\d{1,2}:\\d\\d.*")) {
+            if (nl >= 0
+                    && nl < 2048
+                    && new String(input, 0, nl, StandardCharsets.ISO_8859_1)
+                            .strip()
+                            .matches(
+                                    "From \\S+\\s+([A-Z][a-z]{2},? )?([A-Z][a-z]{2} +\\d{1,2}|\\d{1,2} [A-Z][a-z]{2}) .*\\d{1,2}:\\d\\d.*")) {
                 return Arrays.copyOfRange(input, nl + 1, input.length);
             }
         }
@@ -33,7 +37,10 @@ public final class Messages {
      * reader that skips the mark sees it (cryptforward does; Python's email package does not).
      */
     public static byte[] withoutByteOrderMark(byte[] m) {
-        if (m.length >= 3 && (m[0] & 0xff) == 0xEF && (m[1] & 0xff) == 0xBB && (m[2] & 0xff) == 0xBF
+        if (m.length >= 3
+                && (m[0] & 0xff) == 0xEF
+                && (m[1] & 0xff) == 0xBB
+                && (m[2] & 0xff) == 0xBF
                 && bodyStart(Arrays.copyOfRange(m, 3, m.length)) > 0) {
             return Arrays.copyOfRange(m, 3, m.length);
         }
@@ -62,8 +69,15 @@ public final class Messages {
     /** The added text: the default Content-Type line, or the parameters appended to the original's. */
     private static List<String> marks(String params) {
         String line = "Content-Type: text/plain; charset=us-ascii; " + params;
-        return List.of(line + "\r\n\r\n", line + "\n\n", line + "\r\n", line + "\n", "\r\n" + line + "\r\n", "\n" + line + "\n",
-                "; " + params, " " + params);
+        return List.of(
+                line + "\r\n\r\n",
+                line + "\n\n",
+                line + "\r\n",
+                line + "\n",
+                "\r\n" + line + "\r\n",
+                "\n" + line + "\n",
+                "; " + params,
+                " " + params);
     }
 
     /**
@@ -87,7 +101,8 @@ public final class Messages {
             // the mark's text may also stand in the original: try every place it occurs
             for (int i = s.indexOf(mark); i >= 0; i = s.indexOf(mark, i + 1)) {
                 String without = s.substring(0, i) + s.substring(i + mark.length());
-                if (new String(lf(without.getBytes(StandardCharsets.ISO_8859_1)), StandardCharsets.ISO_8859_1).equals(want)) {
+                if (new String(lf(without.getBytes(StandardCharsets.ISO_8859_1)), StandardCharsets.ISO_8859_1)
+                        .equals(want)) {
                     return true;
                 }
             }
@@ -155,7 +170,10 @@ public final class Messages {
         for (int i = 0; i < lines.length; i++) {
             String l = lines[i];
             int colon = l.indexOf(':');
-            if (colon > 0 && l.substring(0, colon).strip().equalsIgnoreCase(name) && !l.startsWith(" ") && !l.startsWith("\t")) {
+            if (colon > 0
+                    && l.substring(0, colon).strip().equalsIgnoreCase(name)
+                    && !l.startsWith(" ")
+                    && !l.startsWith("\t")) {
                 StringBuilder v = new StringBuilder(l.substring(colon + 1));
                 while (i + 1 < lines.length && (lines[i + 1].startsWith(" ") || lines[i + 1].startsWith("\t"))) {
                     v.append('\n').append(lines[++i]);

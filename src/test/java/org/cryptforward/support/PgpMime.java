@@ -71,9 +71,11 @@ public final class PgpMime {
         int begin = t.indexOf("-----BEGIN PGP MESSAGE-----");
         int end = t.indexOf("-----END PGP MESSAGE-----", begin);
         assertTrue(begin >= 0 && end > begin, "an armored PGP message");
-        byte[] armor = t.substring(begin, end + "-----END PGP MESSAGE-----".length()).replace("\r\n", "\n")
+        byte[] armor = t.substring(begin, end + "-----END PGP MESSAGE-----".length())
+                .replace("\r\n", "\n")
                 .getBytes(StandardCharsets.ISO_8859_1);
-        try (InputStream in = org.bouncycastle.bcpg.ArmoredInputStream.builder().build(new ByteArrayInputStream(armor))) {
+        try (InputStream in =
+                org.bouncycastle.bcpg.ArmoredInputStream.builder().build(new ByteArrayInputStream(armor))) {
             return in.readAllBytes();
         } catch (IOException e) {
             throw new AssertionError(e);

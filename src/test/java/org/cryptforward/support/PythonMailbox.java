@@ -45,7 +45,8 @@ public final class PythonMailbox {
         List<MboxMessage> messages = new ArrayList<>();
         try {
             for (int n = 0; Files.exists(out.resolve(String.format("%06d.msg", n))); n++) {
-                messages.add(new MboxMessage(Files.readString(out.resolve(String.format("%06d.from", n)), StandardCharsets.UTF_8),
+                messages.add(new MboxMessage(
+                        Files.readString(out.resolve(String.format("%06d.from", n)), StandardCharsets.UTF_8),
                         Files.readAllBytes(out.resolve(String.format("%06d.msg", n)))));
             }
         } catch (IOException e) {
@@ -57,7 +58,8 @@ public final class PythonMailbox {
     private static Path run(String kind, Path mailbox, Path work) {
         ExternalTool.require("python3");
         try {
-            Path script = Path.of(PythonMailbox.class.getResource("/read_mailbox.py").toURI());
+            Path script =
+                    Path.of(PythonMailbox.class.getResource("/read_mailbox.py").toURI());
             Path out = Files.createTempDirectory(work, "python-" + kind);
             Path log = work.resolve(out.getFileName() + ".log");
             Process p = new ProcessBuilder("python3", script.toString(), kind, mailbox.toString(), out.toString())

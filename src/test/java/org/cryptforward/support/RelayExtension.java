@@ -36,7 +36,8 @@ public final class RelayExtension implements BeforeAllCallback, BeforeEachCallba
 
     private Relay relay() {
         if (relay == null) {
-            throw new IllegalStateException("the relay runs only while the test class does (register the extension as a static field)");
+            throw new IllegalStateException(
+                    "the relay runs only while the test class does (register the extension as a static field)");
         }
         return relay;
     }

@@ -3,7 +3,6 @@ package org.cryptforward.support;
 import java.io.BufferedReader;
 import java.io.ByteArrayOutputStream;
 import java.io.IOException;
-import java.io.InputStream;
 import java.io.InputStreamReader;
 import java.io.OutputStream;
 import java.net.InetAddress;
@@ -142,7 +141,8 @@ public final class ScriptedRelay implements AutoCloseable {
 
     /** Sets the action for the {@code occurrence}-th time (from 1, counted over all sessions) the step comes. */
     public ScriptedRelay at(Step step, int occurrence, Action action) {
-        nth.computeIfAbsent(step, k -> new java.util.concurrent.ConcurrentHashMap<>()).put(occurrence, action);
+        nth.computeIfAbsent(step, k -> new java.util.concurrent.ConcurrentHashMap<>())
+                .put(occurrence, action);
         return this;
     }
 
@@ -202,7 +202,8 @@ public final class ScriptedRelay implements AutoCloseable {
             if (!respond(out, Step.GREETING, next(Step.GREETING), "220 scripted.test ESMTP")) {
                 return;
             }
-            BufferedReader in = new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
+            BufferedReader in =
+                    new BufferedReader(new InputStreamReader(s.getInputStream(), StandardCharsets.ISO_8859_1));
             boolean secure = s instanceof SSLSocket;
             boolean authenticated = user == null;
             String line;
@@ -220,7 +221,8 @@ public final class ScriptedRelay implements AutoCloseable {
                     }
                 } else if (upper.startsWith("STARTTLS") && tls != null && !secure) {
                     write(out, "220 2.0.0 ready to start TLS");
-                    SSLSocket ssl = (SSLSocket) tls.getSocketFactory().createSocket(s, s.getInetAddress().getHostAddress(), s.getPort(), true);
+                    SSLSocket ssl = (SSLSocket) tls.getSocketFactory()
+                            .createSocket(s, s.getInetAddress().getHostAddress(), s.getPort(), true);
                     ssl.setUseClientMode(false);
                     ssl.startHandshake();
                     s = ssl;
@@ -255,13 +257,14 @@ public final class ScriptedRelay implements AutoCloseable {
                     if (a != null && a.reply() != null && !a.reply().startsWith("3")) {
                         continue;
                     }
-                    java.nio.file.Path file = spoolDir == null ? null
-                            : java.nio.file.Files.createTempFile(spoolDir, "accepted-", ".eml");
+                    java.nio.file.Path file =
+                            spoolDir == null ? null : java.nio.file.Files.createTempFile(spoolDir, "accepted-", ".eml");
                     ByteArrayOutputStream memory = new ByteArrayOutputStream();
                     boolean complete = false;
                     long dropAfter = dropDuringData;
                     long received = 0;
-                    try (OutputStream msg = file == null ? memory
+                    try (OutputStream msg = file == null
+                            ? memory
                             : new java.io.BufferedOutputStream(java.nio.file.Files.newOutputStream(file), 1 << 16)) {
                         String dl;
                         while ((dl = in.readLine()) != null) {

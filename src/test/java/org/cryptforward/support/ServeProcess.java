@@ -24,9 +24,13 @@ public final class ServeProcess implements AutoCloseable {
         this.socket = socket;
         this.log = log;
         List<String> cmd = new ArrayList<>(wrapper);
-        cmd.addAll(List.of(Launcher.path().toAbsolutePath().toString(), "serve", "--verbose", "--config", config.toString()));
-        ProcessBuilder pb = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).directory(new java.io.File("/"));
+        cmd.addAll(List.of(
+                Launcher.path().toAbsolutePath().toString(), "serve", "--verbose", "--config", config.toString()));
+        ProcessBuilder pb = new ProcessBuilder(cmd)
+                .redirectErrorStream(true)
+                .redirectOutput(ProcessBuilder.Redirect.appendTo(log.toFile()))
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")))
+                .directory(new java.io.File("/"));
         pb.environment().clear();
         pb.environment().put("PATH", "/usr/bin:/bin");
         String javaHome = System.getenv("JAVA_HOME");
@@ -54,7 +58,10 @@ public final class ServeProcess implements AutoCloseable {
 
     /** The JVM (the wrapper's child when there is one). */
     public ProcessHandle jvm() {
-        return process.toHandle().descendants().filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false)).findFirst()
+        return process.toHandle()
+                .descendants()
+                .filter(h -> h.info().command().map(c -> c.endsWith("/java")).orElse(false))
+                .findFirst()
                 .orElse(process.toHandle());
     }
 
@@ -68,7 +75,9 @@ public final class ServeProcess implements AutoCloseable {
 
     /** How many requests the service ran to their end, with exit status {@code code}. */
     public long ended(int code) {
-        return log().lines().filter(l -> l.matches("cryptforward serve: request .*ended with " + code + "( .*)?")).count();
+        return log().lines()
+                .filter(l -> l.matches("cryptforward serve: request .*ended with " + code + "( .*)?"))
+                .count();
     }
 
     public void signal(String name) {

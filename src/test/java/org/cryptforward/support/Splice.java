@@ -120,7 +120,8 @@ public final class Splice {
 
     public static byte[] armor(byte[] binary) {
         ByteArrayOutputStream out = new ByteArrayOutputStream();
-        try (ArmoredOutputStream aos = ArmoredOutputStream.builder().clearHeaders().enableCRC(true).build(out)) {
+        try (ArmoredOutputStream aos =
+                ArmoredOutputStream.builder().clearHeaders().enableCRC(true).build(out)) {
             aos.write(binary);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
@@ -170,7 +171,8 @@ public final class Splice {
     /** A v4 subkey with hand-made material ({@code RSAPublicBCPGKey}, {@code ECDHPublicBCPGKey}, ...). */
     public static PGPPublicKey subkey(int algorithm, BCPGKey material, Date created) {
         try {
-            return new PGPPublicKey(new PublicSubkeyPacket(PublicKeyPacket.VERSION_4, algorithm, created, material), FPR);
+            return new PGPPublicKey(
+                    new PublicSubkeyPacket(PublicKeyPacket.VERSION_4, algorithm, created, material), FPR);
         } catch (PGPException e) {
             throw new IllegalStateException(e);
         }
@@ -185,7 +187,8 @@ public final class Splice {
         }
     }
 
-    private static PGPSignatureGenerator generator(OpenPGPKey key, int type, Date at, Consumer<PGPSignatureSubpacketGenerator> hashed) {
+    private static PGPSignatureGenerator generator(
+            OpenPGPKey key, int type, Date at, Consumer<PGPSignatureSubpacketGenerator> hashed) {
         try {
             PGPPublicKey primary = key.getPrimaryKey().getPGPPublicKey();
             PGPSignatureGenerator gen = new PGPSignatureGenerator(
@@ -207,18 +210,22 @@ public final class Splice {
         return binding(key, sub, at, sp -> sp.setKeyFlags(true, KeyFlags.ENCRYPT_COMMS | KeyFlags.ENCRYPT_STORAGE));
     }
 
-    public static PGPSignature binding(OpenPGPKey key, PGPPublicKey sub, Date at, Consumer<PGPSignatureSubpacketGenerator> hashed) {
+    public static PGPSignature binding(
+            OpenPGPKey key, PGPPublicKey sub, Date at, Consumer<PGPSignatureSubpacketGenerator> hashed) {
         try {
-            return generator(key, PGPSignature.SUBKEY_BINDING, at, hashed).generateCertification(key.getPrimaryKey().getPGPPublicKey(), sub);
+            return generator(key, PGPSignature.SUBKEY_BINDING, at, hashed)
+                    .generateCertification(key.getPrimaryKey().getPGPPublicKey(), sub);
         } catch (PGPException e) {
             throw new IllegalStateException(e);
         }
     }
 
     /** A signature of {@code type} by {@code key}'s primary over itself (direct-key, key revocation). */
-    public static PGPSignature direct(OpenPGPKey key, int type, Date at, Consumer<PGPSignatureSubpacketGenerator> hashed) {
+    public static PGPSignature direct(
+            OpenPGPKey key, int type, Date at, Consumer<PGPSignatureSubpacketGenerator> hashed) {
         try {
-            return generator(key, type, at, hashed).generateCertification(key.getPrimaryKey().getPGPPublicKey());
+            return generator(key, type, at, hashed)
+                    .generateCertification(key.getPrimaryKey().getPGPPublicKey());
         } catch (PGPException e) {
             throw new IllegalStateException(e);
         }
@@ -227,7 +234,8 @@ public final class Splice {
     /** A subkey revocation by {@code key}'s primary. */
     public static PGPSignature subkeyRevocation(OpenPGPKey key, PGPPublicKey sub, Date at) {
         try {
-            return generator(key, PGPSignature.SUBKEY_REVOCATION, at, sp -> {}).generateCertification(key.getPrimaryKey().getPGPPublicKey(), sub);
+            return generator(key, PGPSignature.SUBKEY_REVOCATION, at, sp -> {})
+                    .generateCertification(key.getPrimaryKey().getPGPPublicKey(), sub);
         } catch (PGPException e) {
             throw new IllegalStateException(e);
         }
@@ -238,7 +246,12 @@ public final class Splice {
      * bytes, valid UTF-8 or not) on {@code target}'s primary key: a self-signature when signer
      * and target are the same key, a third party's certification otherwise.
      */
-    public static PGPSignature certification(OpenPGPKey signer, PGPPublicKey target, byte[] raw, int type, Date at,
+    public static PGPSignature certification(
+            OpenPGPKey signer,
+            PGPPublicKey target,
+            byte[] raw,
+            int type,
+            Date at,
             Consumer<PGPSignatureSubpacketGenerator> hashed) {
         try {
             PGPSignatureGenerator gen = generator(signer, type, at, hashed);
@@ -261,6 +274,7 @@ public final class Splice {
 
     /** A real RSA modulus of {@code bits} bits: the product of two primes (from a seeded generator, so that it is the same each run). */
     public static BigInteger rsaModulus(int bits, long seed) {
-        return BigInteger.probablePrime(bits / 2, new java.util.Random(seed)).multiply(BigInteger.probablePrime(bits - bits / 2, new java.util.Random(seed + 1)));
+        return BigInteger.probablePrime(bits / 2, new java.util.Random(seed))
+                .multiply(BigInteger.probablePrime(bits - bits / 2, new java.util.Random(seed + 1)));
     }
 }

@@ -26,15 +26,54 @@ public final class TestCertificates {
             Path ks = dir.resolve(name + ".p12");
             Path pem = dir.resolve(name + ".pem");
             Files.deleteIfExists(ks);
-            String keytool = Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
-            Tools.Result gen = Tools.run(dir, null, List.of(keytool, "-genkeypair", "-alias", "server", "-keyalg", "EC", "-groupname", "secp256r1",
-                    "-dname", "CN=" + name, "-ext", "SAN=" + san, "-validity", "3650", "-keystore", ks.toString(), "-storetype", "PKCS12",
-                    "-storepass", PASSWORD, "-keypass", PASSWORD), java.util.Map.of());
+            String keytool =
+                    Path.of(System.getProperty("java.home"), "bin", "keytool").toString();
+            Tools.Result gen = Tools.run(
+                    dir,
+                    null,
+                    List.of(
+                            keytool,
+                            "-genkeypair",
+                            "-alias",
+                            "server",
+                            "-keyalg",
+                            "EC",
+                            "-groupname",
+                            "secp256r1",
+                            "-dname",
+                            "CN=" + name,
+                            "-ext",
+                            "SAN=" + san,
+                            "-validity",
+                            "3650",
+                            "-keystore",
+                            ks.toString(),
+                            "-storetype",
+                            "PKCS12",
+                            "-storepass",
+                            PASSWORD,
+                            "-keypass",
+                            PASSWORD),
+                    java.util.Map.of());
             if (gen.exit() != 0) {
                 throw new AssertionError("keytool -genkeypair: " + gen.err());
             }
-            Tools.Result exp = Tools.run(dir, null, List.of(keytool, "-exportcert", "-rfc", "-alias", "server", "-keystore", ks.toString(),
-                    "-storepass", PASSWORD, "-file", pem.toString()), java.util.Map.of());
+            Tools.Result exp = Tools.run(
+                    dir,
+                    null,
+                    List.of(
+                            keytool,
+                            "-exportcert",
+                            "-rfc",
+                            "-alias",
+                            "server",
+                            "-keystore",
+                            ks.toString(),
+                            "-storepass",
+                            PASSWORD,
+                            "-file",
+                            pem.toString()),
+                    java.util.Map.of());
             if (exp.exit() != 0) {
                 throw new AssertionError("keytool -exportcert: " + exp.err());
             }

@@ -78,7 +78,8 @@ public enum TestKeys {
         try {
             PGPSecretKeyRing ring = new PGPSecretKeyRing(
                     PGPUtil.getDecoderStream(new ByteArrayInputStream(secretKey())), new BcKeyFingerprintCalculator());
-            PGPObjectFactory f = new PGPObjectFactory(PGPUtil.getDecoderStream(new ByteArrayInputStream(message)), new BcKeyFingerprintCalculator());
+            PGPObjectFactory f = new PGPObjectFactory(
+                    PGPUtil.getDecoderStream(new ByteArrayInputStream(message)), new BcKeyFingerprintCalculator());
             Object o = f.nextObject();
             while (o != null && !(o instanceof PGPEncryptedDataList)) {
                 o = f.nextObject();
@@ -97,7 +98,8 @@ public enum TestKeys {
                 if (sk == null) {
                     continue;
                 }
-                PGPPrivateKey pk = sk.extractPrivateKey(new BcPBESecretKeyDecryptorBuilder(new BcPGPDigestCalculatorProvider()).build(new char[0]));
+                PGPPrivateKey pk = sk.extractPrivateKey(
+                        new BcPBESecretKeyDecryptorBuilder(new BcPGPDigestCalculatorProvider()).build(new char[0]));
                 InputStream clear = pked.getDataStream(new BcPublicKeyDataDecryptorFactory(pk));
                 PGPObjectFactory inner = new PGPObjectFactory(clear, new BcKeyFingerprintCalculator());
                 Object lit = inner.nextObject();

@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 /**
  * A failure that knows what the mail system must do about it.

@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -25,11 +25,15 @@ class IoErrorsTest {
         FileSystemException create = new FileSystemException("/var/mail/root", null, "Disk quota exceeded");
         assertEquals(IoErrors.Kind.FULL, IoErrors.kind(write));
         assertEquals(IoErrors.Kind.FULL, IoErrors.kind(create));
-        assertEquals(IoErrors.Kind.FULL, IoErrors.kind(new UncheckedIOException(write)), "also when a library wrapped it");
+        assertEquals(
+                IoErrors.Kind.FULL, IoErrors.kind(new UncheckedIOException(write)), "also when a library wrapped it");
         Failure f = IoErrors.temporary("4.2.0", "cannot append to mailbox /var/mail/root", create);
         assertEquals("4.3.1", f.status());
         assertTrue(f.isTemporary());
-        assertEquals("cannot append to mailbox /var/mail/root: Disk quota exceeded", f.getMessage(), "the path once, then the reason");
+        assertEquals(
+                "cannot append to mailbox /var/mail/root: Disk quota exceeded",
+                f.getMessage(),
+                "the path once, then the reason");
     }
 
     @Test
@@ -37,7 +41,8 @@ class IoErrorsTest {
         Failure f = IoErrors.temporary("4.2.0", "cannot open mailbox /m", new AccessDeniedException("/m"));
         assertEquals("4.2.0", f.status());
         assertEquals("cannot open mailbox /m: permission denied", f.getMessage());
-        assertEquals(IoErrors.Kind.READ_ONLY, IoErrors.kind(new FileSystemException("/m", null, "Read-only file system")));
+        assertEquals(
+                IoErrors.Kind.READ_ONLY, IoErrors.kind(new FileSystemException("/m", null, "Read-only file system")));
         assertFalse(IoErrors.isFull(new IOException("a message that mentions space")));
     }
 

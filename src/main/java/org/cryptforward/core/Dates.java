@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import java.time.Instant;
 import java.time.ZoneOffset;
@@ -11,15 +11,23 @@ import java.time.ZonedDateTime;
  */
 public final class Dates {
     private static final String[] DAYS = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-    private static final String[] MONTHS = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+    private static final String[] MONTHS = {
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+    };
 
     private Dates() {}
 
     /** RFC 5322: {@code Sat, 21 Nov 2026 15:33:39 +0100}. */
     public static String rfc5322(ZonedDateTime t) {
         StringBuilder sb = new StringBuilder(31);
-        sb.append(DAYS[t.getDayOfWeek().ordinal()]).append(", ").append(t.getDayOfMonth()).append(' ')
-                .append(MONTHS[t.getMonthValue() - 1]).append(' ').append(t.getYear()).append(' ');
+        sb.append(DAYS[t.getDayOfWeek().ordinal()])
+                .append(", ")
+                .append(t.getDayOfMonth())
+                .append(' ')
+                .append(MONTHS[t.getMonthValue() - 1])
+                .append(' ')
+                .append(t.getYear())
+                .append(' ');
         time(sb, t).append(' ');
         int offset = t.getOffset().getTotalSeconds() / 60;
         sb.append(offset < 0 ? '-' : '+');

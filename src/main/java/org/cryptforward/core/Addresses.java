@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import jakarta.mail.internet.AddressException;
 import jakarta.mail.internet.InternetAddress;
@@ -23,8 +23,10 @@ import java.util.regex.Pattern;
 public final class Addresses {
     public static final int MAX_LENGTH = 254;
     private static final int MAX_LOCAL = 64;
-    private static final Pattern LOCAL = Pattern.compile("[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\-\\x{80}-\\x{10FFFF}]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\-\\x{80}-\\x{10FFFF}]+)*");
-    private static final Pattern LABEL = Pattern.compile("[A-Za-z0-9\\x{80}-\\x{10FFFF}]([A-Za-z0-9\\-\\x{80}-\\x{10FFFF}]*[A-Za-z0-9\\x{80}-\\x{10FFFF}])?");
+    private static final Pattern LOCAL = Pattern.compile(
+            "[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\-\\x{80}-\\x{10FFFF}]+(\\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~\\-\\x{80}-\\x{10FFFF}]+)*");
+    private static final Pattern LABEL = Pattern.compile(
+            "[A-Za-z0-9\\x{80}-\\x{10FFFF}]([A-Za-z0-9\\-\\x{80}-\\x{10FFFF}]*[A-Za-z0-9\\x{80}-\\x{10FFFF}])?");
     private static final Pattern LITERAL = Pattern.compile("\\[(\\d{1,3}(\\.\\d{1,3}){3}|IPv6:[0-9A-Fa-f:.]+)\\]");
 
     private Addresses() {}
@@ -63,7 +65,11 @@ public final class Addresses {
         }
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            if (Character.isWhitespace(c) || Character.isISOControl(c) || Character.isSpaceChar(c) || c == '\u2028' || c == '\u2029') {
+            if (Character.isWhitespace(c)
+                    || Character.isISOControl(c)
+                    || Character.isSpaceChar(c)
+                    || c == '\u2028'
+                    || c == '\u2029') {
                 return false;
             }
         }

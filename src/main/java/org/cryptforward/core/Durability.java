@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import java.io.IOException;
 import java.nio.channels.FileChannel;

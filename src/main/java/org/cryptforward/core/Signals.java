@@ -1,11 +1,11 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import java.util.Set;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
  * What to do when a signal ends the process: the delivery under way registers how to write its
- * log line (status deferred), and {@link Main}'s shutdown hook runs it before the status line
+ * log line (status deferred), and {@link org.cryptforward.Main}'s shutdown hook runs it before the status line
  * and the exit with 75 — so that a SIGTERM'd delivery is not missing from the log.
  */
 public final class Signals {
@@ -28,7 +28,7 @@ public final class Signals {
     }
 
     /** Runs and withdraws every registered action; never throws. */
-    static void terminated() {
+    public static void terminated() {
         for (Runnable r : ACTIONS) {
             ACTIONS.remove(r);
             try {

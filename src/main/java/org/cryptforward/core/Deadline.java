@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import java.time.Clock;
 import java.time.Duration;

@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 /**
  * Text from elsewhere (an exception, a relay's reply, a configuration value) made fit for the one

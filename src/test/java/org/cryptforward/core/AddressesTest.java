@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
@@ -11,7 +11,15 @@ import org.junit.jupiter.params.provider.ValueSource;
 /** The one address rule: what passes can go into MAIL FROM or a header field as it is; nothing else does. */
 class AddressesTest {
     @ParameterizedTest
-    @ValueSource(strings = {"root@example.org", "a.b+c@sub.example.org", "x@[192.0.2.1]", "o'neil@example.org", "a@b", "a_b@example.org"})
+    @ValueSource(
+            strings = {
+                "root@example.org",
+                "a.b+c@sub.example.org",
+                "x@[192.0.2.1]",
+                "o'neil@example.org",
+                "a@b",
+                "a_b@example.org"
+            })
     void validAddressesPass(String a) {
         assertTrue(Addresses.isValid(a, false), a);
         assertEquals(Optional.of(a), Addresses.mailbox("<" + a + ">", false));
@@ -19,9 +27,37 @@ class AddressesTest {
     }
 
     @ParameterizedTest
-    @ValueSource(strings = {"", "<>", "a", "@b", "a@", "a@b@c", "a b@c", "a\t@b", "a@b\tSIZE=1", "a@b>SIZE=1", "a@b\rRSET", "a@b\nBcc: x@y",
-        "\"a b\"@c", "a.@b", ".a@b", "a..b@c", "a@b..c", "a@-b", "a@b-", "a@b.", "a@b_c", "(c)a@b", "a@b (c)", "a,b@c", "a;b@c", "a@b\u0000",
-        "jos\uFFFD@b", "a@b\u2028c"})
+    @ValueSource(
+            strings = {
+                "",
+                "<>",
+                "a",
+                "@b",
+                "a@",
+                "a@b@c",
+                "a b@c",
+                "a\t@b",
+                "a@b\tSIZE=1",
+                "a@b>SIZE=1",
+                "a@b\rRSET",
+                "a@b\nBcc: x@y",
+                "\"a b\"@c",
+                "a.@b",
+                ".a@b",
+                "a..b@c",
+                "a@b..c",
+                "a@-b",
+                "a@b-",
+                "a@b.",
+                "a@b_c",
+                "(c)a@b",
+                "a@b (c)",
+                "a,b@c",
+                "a;b@c",
+                "a@b\u0000",
+                "jos\uFFFD@b",
+                "a@b\u2028c"
+            })
     void anythingElseFails(String a) {
         assertFalse(Addresses.isValid(a, true), a);
         assertEquals(Optional.empty(), Addresses.mailbox(a, true));

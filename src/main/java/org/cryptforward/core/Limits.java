@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 /**
  * Every bound on what a message, a key or a record may make this program read or hold, named
@@ -123,5 +123,4 @@ public record Limits(
             10_000, // routedAddresses
             4096, // armorLineBytes
             100); // keyBareSignatures
-
 }

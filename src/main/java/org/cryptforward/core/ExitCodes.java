@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -35,7 +35,8 @@ public final class ExitCodes {
             new Code(OK, "EX_OK", "done: the local copy is on disk and every forward was accepted"),
             new Code(USAGE, "EX_USAGE", "wrong command line"),
             new Code(DATAERR, "EX_DATAERR", "bad input data (key import: a secret key, garbage)"),
-            new Code(UNAVAILABLE, "EX_UNAVAILABLE", "a forward was permanently rejected by the relay (the MTA bounces)"),
+            new Code(
+                    UNAVAILABLE, "EX_UNAVAILABLE", "a forward was permanently rejected by the relay (the MTA bounces)"),
             new Code(TEMPFAIL, "EX_TEMPFAIL", "temporary failure: the MTA keeps the message and retries"),
             new Code(CONFIG, "EX_CONFIG", "check found a problem"));
 

@@ -1,4 +1,4 @@
-package org.cryptforward;
+package org.cryptforward.core;
 
 import java.io.IOException;
 import java.nio.file.AccessDeniedException;
@@ -71,7 +71,9 @@ public final class IoErrors {
         if (e instanceof NotDirectoryException) {
             return "not a directory";
         }
-        if (e instanceof FileSystemException fse && fse.getReason() != null && !fse.getReason().isBlank()) {
+        if (e instanceof FileSystemException fse
+                && fse.getReason() != null
+                && !fse.getReason().isBlank()) {
             return fse.getReason();
         }
         String m = e.getMessage();
