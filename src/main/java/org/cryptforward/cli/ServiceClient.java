@@ -15,6 +15,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.cryptforward.core.Limits;
 import org.cryptforward.service.Protocol;
 
 /**
@@ -127,8 +128,9 @@ final class ServiceClient {
         Thread timer = closeAfter(ch, ANSWER_TIMEOUT);
         try {
             ch.connect(UnixDomainSocketAddress.of(socket));
-            OutputStream out = new BufferedOutputStream(Protocol.output(ch), 64 * 1024 + 5);
-            DataInputStream in = new DataInputStream(new BufferedInputStream(Protocol.input(ch), 16 * 1024));
+            OutputStream out = new BufferedOutputStream(Protocol.output(ch), Limits.DEFAULT.ioBufferBytes() + 5);
+            DataInputStream in = new DataInputStream(
+                    new BufferedInputStream(Protocol.input(ch), Limits.DEFAULT.serviceReplyBufferBytes()));
             Protocol.writeHello(out, version, fields);
             int serviceVersion = Protocol.readVersion(in);
             int status = in.readUnsignedByte();
@@ -198,7 +200,7 @@ final class ServiceClient {
         }
 
         private void send(InputStream stdin) throws IOException {
-            byte[] buf = new byte[64 * 1024];
+            byte[] buf = new byte[Limits.DEFAULT.ioBufferBytes()];
             while (true) {
                 int n;
                 try {
@@ -270,7 +272,7 @@ final class ServiceClient {
     static Path socketOf(Path config) {
         byte[] text;
         try {
-            if (Files.size(config) > 1 << 20) {
+            if (Files.size(config) > Limits.DEFAULT.configFileBytes()) {
                 return Path.of(DEFAULT_SOCKET);
             }
             text = Files.readAllBytes(config);

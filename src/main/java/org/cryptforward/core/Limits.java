@@ -43,6 +43,9 @@ package org.cryptforward.core;
  * @param mimeParts the most MIME entities outlined (more: the structure is treated as opaque)
  * @param routedAddresses the most To/Cc addresses of one message matched against the rules
  * @param armorLineBytes the longest armor line of an encrypted message accepted for pass-through
+ * @param serviceHelloBytes the largest request header (options and environment) a deliver client may send the service
+ * @param serviceFrameBytes the largest frame of the service protocol
+ * @param serviceReplyBufferBytes the buffer of the service protocol's replies (status line, output)
  * @param keyBareSignatures the most signatures outside any key (a revocation certificate) read
  */
 public record Limits(
@@ -82,6 +85,9 @@ public record Limits(
         int mimeParts,
         int routedAddresses,
         int armorLineBytes,
+        int serviceHelloBytes,
+        int serviceFrameBytes,
+        int serviceReplyBufferBytes,
         int keyBareSignatures) {
 
     /** The bounds the program runs with. */
@@ -122,5 +128,8 @@ public record Limits(
             1000, // mimeParts
             10_000, // routedAddresses
             4096, // armorLineBytes
+            64 * 1024, // serviceHelloBytes
+            256 * 1024, // serviceFrameBytes
+            16 * 1024, // serviceReplyBufferBytes
             100); // keyBareSignatures
 }

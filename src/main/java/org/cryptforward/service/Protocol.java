@@ -11,6 +11,7 @@ import java.nio.channels.SocketChannel;
 import java.nio.charset.StandardCharsets;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import org.cryptforward.core.Limits;
 
 /**
  * The protocol between {@code cryptforward deliver} and {@code cryptforward serve}, over a Unix
@@ -51,9 +52,9 @@ public final class Protocol {
     public static final byte EXIT = 'X';
 
     /** The largest hello or answer, and the largest frame. */
-    public static final int MAX_FIELDS = 64 * 1024;
+    public static final int MAX_FIELDS = Limits.DEFAULT.serviceHelloBytes();
 
-    public static final int MAX_FRAME = 256 * 1024;
+    public static final int MAX_FRAME = Limits.DEFAULT.serviceFrameBytes();
 
     /**
      * The MTA's environment variables a delivery may look at (Postfix's and Exim's), and the only

@@ -23,6 +23,7 @@ import jdk.net.UnixDomainPrincipal;
 import org.cryptforward.config.Config;
 import org.cryptforward.core.Deadline;
 import org.cryptforward.core.ExitCodes;
+import org.cryptforward.core.Limits;
 
 /**
  * One connection to the service: checks, then one delivery.
@@ -57,7 +58,7 @@ final class Session {
         this.ch = ch;
         this.clock = clock;
         this.requestClock = new RequestClock(clock);
-        this.raw = new java.io.BufferedOutputStream(Protocol.output(ch), 16 * 1024);
+        this.raw = new java.io.BufferedOutputStream(Protocol.output(ch), Limits.DEFAULT.serviceReplyBufferBytes());
     }
 
     /** Refuses without reading the request (too many connections, stopping). */
@@ -80,7 +81,7 @@ final class Session {
         DataInputStream in;
         try {
             UserPrincipal peer = peer();
-            in = new DataInputStream(new BufferedInputStream(Protocol.input(ch), 64 * 1024 + 5));
+            in = new DataInputStream(new BufferedInputStream(Protocol.input(ch), Limits.DEFAULT.ioBufferBytes() + 5));
             int version = Protocol.readVersion(in);
             byte[] hello = Protocol.readLengthPrefixed(
                     in, Protocol.MAX_FIELDS); // the framing of a hello is the same in every version
