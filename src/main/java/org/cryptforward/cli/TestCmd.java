@@ -9,6 +9,8 @@ import java.util.concurrent.Callable;
 import org.cryptforward.config.Config;
 import org.cryptforward.core.ExitCodes;
 import org.cryptforward.core.Failure;
+import org.cryptforward.core.Limits;
+import org.cryptforward.core.Text;
 import org.cryptforward.pipeline.Planner;
 import org.cryptforward.pipeline.Preview;
 import picocli.CommandLine.Command;
@@ -59,14 +61,19 @@ final class TestCmd implements Callable<Integer> {
             String key = e.getKey().replace('_', ' ');
             if (v instanceof List<?> l) {
                 context.out().println(key + ":" + (l.isEmpty() ? " (none)" : ""));
-                l.forEach(x -> context.out().println("    " + x));
+                l.forEach(x -> context.out().println("    " + shown(x)));
             } else if (v instanceof Map<?, ?> m) {
                 context.out().println(key + ":");
-                m.forEach((k, x) -> context.out().println("    " + k + ": " + x));
+                m.forEach((k, x) -> context.out().println("    " + shown(k) + ": " + shown(x)));
             } else {
-                context.out().println(key + ": " + (v == null ? "(none)" : v));
+                context.out().println(key + ": " + (v == null ? "(none)" : shown(v)));
             }
         }
         return ExitCodes.OK;
+    }
+
+    /** A value as the terminal shows it: a sender's control characters (escape sequences, CR) are not passed on. */
+    private static String shown(Object value) {
+        return Text.oneLine(String.valueOf(value), Limits.DEFAULT.fieldBytes());
     }
 }

@@ -11,6 +11,8 @@ import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import org.bouncycastle.bcpg.ArmoredOutputStream;
 import org.bouncycastle.openpgp.PGPException;
 import org.bouncycastle.openpgp.PGPPublicKey;
@@ -24,7 +26,7 @@ import org.cryptforward.crypto.Encryptor;
  * notice sent when no key can be used.
  *
  * <p>Outside a forward: the original From and Subject, byte for byte (see {@link OuterFields});
- * To = the forward address; a fresh Date and Message-ID; In-Reply-To and References kept so
+ * To = the forward address; a fresh Date and Message-ID; the message IDs of In-Reply-To and References kept so
  * threads hold together; the loop marker. Nothing else of the original: its whole header section
  * travels inside the encryption.
  *
@@ -337,11 +339,40 @@ public final class ForwardComposer {
         out.write(OuterFields.line("Message-ID", messageId));
         for (String name : List.of("In-Reply-To", "References")) {
             Optional<HeaderSection.Field> f = header.first(name);
-            if (f.isPresent()) {
-                out.write(OuterFields.copy(header.raw(f.get(), FIELD_LIMIT)));
+            Optional<String> value = header.value(name, FIELD_LIMIT);
+            if (f.isEmpty() || value.isEmpty()) {
+                continue;
+            }
+            if (MESSAGE_ID.matcher(value.get()).replaceAll("").isBlank()) {
+                out.write(OuterFields.copy(header.raw(f.get(), FIELD_LIMIT))); // message IDs only: as it was
+            } else {
+                String ids = messageIds(value.get());
+                if (!ids.isEmpty()) {
+                    out.write(OuterFields.copy((name + ": " + ids + "\n").getBytes(StandardCharsets.US_ASCII)));
+                }
             }
         }
         out.write(OuterFields.line(Config.LOOP_HEADER, hostname));
+    }
+
+    /** An RFC 5322 msg-id: printable ASCII in angle brackets, with an {@code @}. */
+    private static final Pattern MESSAGE_ID = Pattern.compile("<[!-;=?-~]{1,250}@[!-;=?-~]{1,250}>");
+
+    /**
+     * The message identifiers of an In-Reply-To or References value, and nothing else: free text
+     * beside them (comments, phrases, anything a sender put there) stays inside the encryption. A
+     * field of message IDs alone is copied as it was, byte for byte.
+     */
+    static String messageIds(String value) {
+        StringBuilder ids = new StringBuilder();
+        Matcher m = MESSAGE_ID.matcher(value);
+        while (m.find()) {
+            if (ids.length() > 0) {
+                ids.append(' ');
+            }
+            ids.append(m.group());
+        }
+        return ids.toString();
     }
 
     String date() {

@@ -86,6 +86,7 @@ public final class Submission {
         Router router = new Router(config.rules());
         Set<String> wanted = new LinkedHashSet<>(Intake.wantedHeaders(router));
         wanted.add("bcc");
+        wanted.add("resent-bcc");
         InputStream in = request.ignoreDots() ? stdin : new DotTerminated(stdin);
         try (InputMessage raw = read(in)) {
             HeaderSection rawHeader = HeaderSection.parse(raw, wanted);
@@ -231,7 +232,7 @@ public final class Submission {
     }
 
     /**
-     * The message as it is kept and forwarded: the Bcc fields removed (their addresses are the
+     * The message as it is kept and forwarded: the Bcc and Resent-Bcc fields removed (their addresses are the
      * envelope's business, not the readers'), and the From, Date and Message-ID it lacks added at
      * the top, in the message's own line ends. Every other byte as it came.
      */
@@ -265,7 +266,10 @@ public final class Submission {
         List<InputStream> parts = new ArrayList<>();
         parts.add(new ByteArrayInputStream(added.toString().getBytes(StandardCharsets.US_ASCII)));
         long pos = 0;
-        for (HeaderSection.Field bcc : header.all("Bcc")) {
+        List<HeaderSection.Field> hidden = new ArrayList<>(header.all("Bcc"));
+        hidden.addAll(header.all("Resent-Bcc"));
+        hidden.sort(java.util.Comparator.comparingLong(HeaderSection.Field::start));
+        for (HeaderSection.Field bcc : hidden) {
             parts.add(raw.open(pos, bcc.start()));
             pos = bcc.end();
         }

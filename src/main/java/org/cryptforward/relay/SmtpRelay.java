@@ -91,6 +91,12 @@ public final class SmtpRelay implements RelayClient {
         String password = user == null ? null : readPassword();
         try {
             transport.connect(config.host(), config.port(), user, password);
+            if (user != null && !transport.supportsExtension("AUTH")) {
+                // Angus would go on without AUTH: a configured login is never skipped silently
+                transport.close();
+                throw Failure.temporary(
+                        "4.7.0", "relay " + address() + " does not offer AUTH, and username is set; nothing sent");
+            }
         } catch (MessagingException e) {
             throw classifyConnect(e, user);
         } catch (RuntimeException e) {

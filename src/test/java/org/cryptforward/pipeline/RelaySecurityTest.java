@@ -126,6 +126,22 @@ class RelaySecurityTest {
     }
 
     @Test
+    void aConfiguredLoginIsNeverSkippedWhenTheRelayOffersNoAuth() throws Exception {
+        try (ScriptedRelay relay = new ScriptedRelay(localhost.serverContext(), false)) {
+            Path pw = Files.writeString(tmp.resolve("password"), PASSWORD + "\n");
+            Files.setPosixFilePermissions(pw, PosixFilePermissions.fromString("rw-------"));
+            Sandbox sb = sandbox(
+                    relay,
+                    "security = \"starttls\"\nca_file = \"" + localhost.certificatePem() + "\"\n"
+                            + "username = \"forwarder\"\npassword_file = \"" + pw + "\"\n");
+            assertDeferred(sb.deliver(MESSAGE, "--recipient", "root"), relay, "4.7.0", "does not offer AUTH");
+            Sandbox.Run check = sb.run(new byte[0], "check", "--relay");
+            assertTrue(check.exit() != 0, check.combined());
+            assertTrue(check.combined().contains("does not offer AUTH"), check.combined());
+        }
+    }
+
+    @Test
     void thePasswordNeverShowsInCheckOrDryRun() throws Exception {
         try (ScriptedRelay relay =
                 new ScriptedRelay(localhost.serverContext(), false).requireAuth("forwarder", PASSWORD)) {

@@ -127,6 +127,36 @@ class SendmailTest {
     }
 
     @Test
+    void resentBccIsRemovedLikeBcc() throws Exception {
+        try (ScriptedRelay smtp = new ScriptedRelay()) {
+            Sandbox sb = new Sandbox(tmp.resolve("sb"), smtp.port(), "", true);
+            byte[] mail = ("From: root@host.example\n"
+                            + "To: root\n"
+                            + "Resent-Bcc: hidden-resent@example.com\n"
+                            + "Subject: resent\n"
+                            + "Bcc: hidden-bcc@example.com\n"
+                            + "resent-bcc:\thidden-lower@example.com\n"
+                            + "\n"
+                            + "body " + CANARY + "\n")
+                    .getBytes(StandardCharsets.US_ASCII);
+            Sandbox.Run run = sb.run(mail, "sendmail", "-i", "-t");
+            assertEquals(0, run.exit(), run.combined());
+            byte[] local = Files.readAllBytes(sb.maildirMessages().get(0));
+            assertEquals(1, smtp.accepted().size());
+            byte[] payload = decrypt(smtp.accepted().get(0));
+            for (byte[] b : List.of(local, payload, smtp.accepted().get(0))) {
+                assertFalse(
+                        Messages.contains(b, "hidden-".getBytes(StandardCharsets.US_ASCII)),
+                        "no Bcc nor Resent-Bcc left");
+            }
+            assertTrue(Messages.isOriginalWithMark(local, payload));
+            assertTrue(
+                    Messages.contains(local, "Subject: resent\n".getBytes(StandardCharsets.US_ASCII)),
+                    "every other field kept");
+        }
+    }
+
+    @Test
     void dashTTakesToCcAndBccAndRemovesBcc() throws Exception {
         try (ScriptedRelay smtp = new ScriptedRelay()) {
             Sandbox sb = new Sandbox(tmp.resolve("sb"), smtp.port(), """
