@@ -86,6 +86,9 @@ final class ServiceClient {
                 fields.put("env." + name, v);
             }
         }
+        if (!Files.isRegularFile(config)) {
+            return null; // a FIFO or device is never opened: the in-process delivery refuses it at once
+        }
         Connection c = connect(socketOf(config), fields);
         if (c == null) {
             return null;
@@ -272,7 +275,8 @@ final class ServiceClient {
     static Path socketOf(Path config) {
         byte[] text;
         try {
-            if (Files.size(config) > Limits.DEFAULT.configFileBytes()) {
+            if (!Files.isRegularFile(config) || Files.size(config) > Limits.DEFAULT.configFileBytes()) {
+                // a FIFO or device is never opened
                 return Path.of(DEFAULT_SOCKET);
             }
             text = Files.readAllBytes(config);
