@@ -66,21 +66,7 @@ public final class ForwardComposer {
         String boundary = "=_cf" + hex(12);
         Optional<String> hiddenSubject = protectSubject ? header.value("Subject", FIELD_LIMIT) : Optional.empty();
         return forward(header, to, fallbackFrom, protectSubject, out -> {
-            out.write(ascii("MIME-Version: 1.0\n"
-                    + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n"
-                    + " boundary=\"" + boundary + "\"\n"
-                    + "\n"
-                    + PREAMBLE
-                    + "\n--" + boundary + "\n"
-                    + "Content-Type: application/pgp-encrypted\n"
-                    + "Content-Description: PGP/MIME version identification\n"
-                    + "\n"
-                    + "Version: 1\n"
-                    + "\n--" + boundary + "\n"
-                    + "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
-                    + "Content-Description: OpenPGP encrypted message\n"
-                    + "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
-                    + "\n"));
+            out.write(pgpMimeHead(boundary));
             try (InputStream payload = ProtectedPayload.open(header, hiddenSubject)) {
                 encrypt(payload, out, keys, Map.of());
             }
@@ -151,21 +137,7 @@ public final class ForwardComposer {
         return forward(header, to, fallbackFrom, protectSubject, out -> {
             switch (wrapping) {
                 case PGP_MIME -> {
-                    out.write(ascii("MIME-Version: 1.0\n"
-                            + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n"
-                            + " boundary=\"" + boundary + "\"\n"
-                            + "\n"
-                            + PREAMBLE
-                            + "\n--" + boundary + "\n"
-                            + "Content-Type: application/pgp-encrypted\n"
-                            + "Content-Description: PGP/MIME version identification\n"
-                            + "\n"
-                            + "Version: 1\n"
-                            + "\n--" + boundary + "\n"
-                            + "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
-                            + "Content-Description: OpenPGP encrypted message\n"
-                            + "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
-                            + "\n"));
+                    out.write(pgpMimeHead(boundary));
                     armor(ciphertext, out);
                     out.write(ascii("\n--" + boundary + "--\n"));
                 }
@@ -353,6 +325,28 @@ public final class ForwardComposer {
             }
         }
         out.write(OuterFields.line(Config.LOOP_HEADER, hostname));
+    }
+
+    /**
+     * The start of a PGP/MIME body (RFC 3156): the top-level fields, the version part and the
+     * header of the data part, whose armored message follows.
+     */
+    private static byte[] pgpMimeHead(String boundary) {
+        return ascii("MIME-Version: 1.0\n"
+                + "Content-Type: multipart/encrypted; protocol=\"application/pgp-encrypted\";\n"
+                + " boundary=\"" + boundary + "\"\n"
+                + "\n"
+                + PREAMBLE
+                + "\n--" + boundary + "\n"
+                + "Content-Type: application/pgp-encrypted\n"
+                + "Content-Description: PGP/MIME version identification\n"
+                + "\n"
+                + "Version: 1\n"
+                + "\n--" + boundary + "\n"
+                + "Content-Type: application/octet-stream; name=\"encrypted.asc\"\n"
+                + "Content-Description: OpenPGP encrypted message\n"
+                + "Content-Disposition: inline; filename=\"encrypted.asc\"\n"
+                + "\n");
     }
 
     /** An RFC 5322 msg-id: printable ASCII in angle brackets, with an {@code @}. */
