@@ -20,6 +20,7 @@ import java.util.Map;
 import java.util.stream.Stream;
 import org.cryptforward.support.Launcher;
 import org.cryptforward.support.Messages;
+import org.cryptforward.support.Nobody;
 import org.cryptforward.support.PgpMime;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.ScriptedRelay;
@@ -419,9 +420,7 @@ class FaultMatrixIT {
                 new ArrayList<>(List.of("deliver", "--config", e.sb.config.toString(), "--recipient", "root"));
         if (e.launcherEnv.containsKey("CRYPTFORWARD_RUN_AS_NOBODY")) {
             // as the unprivileged user Postfix runs /etc/aliases pipes as, from a directory it can read
-            assumeTrue(
-                    "root".equals(System.getProperty("user.name")) && Files.isExecutable(Path.of("/usr/bin/setpriv")),
-                    "needs root and setpriv to run as nobody");
+            Nobody.assumeAvailable();
             List<String> cmd = new ArrayList<>(List.of(
                     "/usr/bin/setpriv",
                     "--reuid=65534",

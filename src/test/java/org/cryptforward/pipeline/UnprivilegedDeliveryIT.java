@@ -3,7 +3,6 @@ package org.cryptforward.pipeline;
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -20,6 +19,7 @@ import java.util.stream.Stream;
 import org.cryptforward.support.ConfigToml;
 import org.cryptforward.support.Launcher;
 import org.cryptforward.support.MboxReader;
+import org.cryptforward.support.Nobody;
 import org.cryptforward.support.Sandbox;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -43,8 +43,7 @@ class UnprivilegedDeliveryIT {
 
     @BeforeEach
     void setUp() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "needs root to switch to nobody");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv");
+        Nobody.assumeAvailable();
         // under target/: every directory above is traversable by nobody, unlike a private temp dir
         dir = Files.createDirectories(Path.of("target").toAbsolutePath().resolve("it-nobody-" + System.nanoTime()));
         Files.setPosixFilePermissions(dir, PosixFilePermissions.fromString("rwxr-xr-x"));

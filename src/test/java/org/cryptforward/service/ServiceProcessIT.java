@@ -4,7 +4,6 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
@@ -21,6 +20,7 @@ import java.util.Random;
 import java.util.stream.Stream;
 import org.cryptforward.support.Launcher;
 import org.cryptforward.support.Messages;
+import org.cryptforward.support.Nobody;
 import org.cryptforward.support.PgpMime;
 import org.cryptforward.support.Sandbox;
 import org.cryptforward.support.ScriptedRelay;
@@ -270,8 +270,7 @@ class ServiceProcessIT {
 
     @Test
     void aUserNotAllowedIsRefusedAndDeliversInProcess() throws Exception {
-        assumeTrue("root".equals(System.getProperty("user.name")), "needs root to switch users");
-        assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv");
+        Nobody.assumeAvailable();
         // under target/: every directory above is traversable by nobody
         Path dir =
                 Files.createDirectories(Path.of("target").toAbsolutePath().resolve("it-service-" + System.nanoTime()));
