@@ -113,6 +113,8 @@ BIN=$PREFIX/bin/cryptforward
 LIB=$PREFIX/lib/cryptforward
 JAR=$LIB/cryptforward.jar
 JSA=$LIB/cryptforward.jsa
+# the thin client's own, smaller archive: deliver when the service's socket exists
+CLIENT_JSA=$LIB/client.jsa
 MAN1=$PREFIX/share/man/man1/cryptforward.1
 MAN5=$PREFIX/share/man/man5/cryptforward.toml.5
 COMPLETION=$PREFIX/share/bash-completion/completions/cryptforward
@@ -259,12 +261,12 @@ install_files() {
     dist=$SRC/target/dist
     make_dir "$PREFIX/bin" root:root 0755
     make_dir "$LIB" root:root 0755
-    rm -f "$JSA.new"
+    rm -f "$JSA.new" "$CLIENT_JSA.new"
     if cmp -s "$dist/lib/cryptforward.jar" "$JAR" && cmp -s "$dist/bin/cryptforward" "$BIN"; then
         say "$BIN and $JAR are up to date"
     else
-        # The start-up archive does not fit a new jar: remove it first, make a new one below.
-        rm -f "$JSA"
+        # The start-up archives do not fit a new jar: remove them first, make new ones below.
+        rm -f "$JSA" "$CLIENT_JSA"
         install -o root -g root -m 0644 "$dist/lib/cryptforward.jar" "$JAR.new"
         mv -f "$JAR.new" "$JAR"
         install -o root -g root -m 0755 "$dist/bin/cryptforward" "$BIN.new"
@@ -313,11 +315,12 @@ install_config() {
 
 make_cds_archive() {
     # -Xshare:on makes the JVM fail when it cannot map the archive: after a Java update, say.
-    if [ -f "$JSA" ] && CRYPTFORWARD_JAVA_OPTS="-Xshare:on" "$BIN" --version >/dev/null 2>&1; then
-        say "the start-up archive $JSA is up to date"
+    if [ -f "$JSA" ] && CRYPTFORWARD_JAVA_OPTS="-Xshare:on" "$BIN" --version >/dev/null 2>&1 &&
+        [ -f "$CLIENT_JSA" ] && CRYPTFORWARD_JAVA_OPTS="-Xshare:on -XX:SharedArchiveFile=$CLIENT_JSA" "$BIN" --version >/dev/null 2>&1; then
+        say "the start-up archives $JSA and $CLIENT_JSA are up to date"
         return
     fi
-    rm -f "$JSA"
+    rm -f "$JSA" "$CLIENT_JSA"
     t=$WORK/cds
     mkdir -p "$t/keyring" "$t/state"
     # A throwaway configuration: a real delivery with a local copy, whose forward meets a closed
@@ -369,7 +372,11 @@ EOF
         sleep 0.1
         i=$((i + 1))
     done
-    run deliver --config "$t/cryptforward.toml" <"$demo/cron-mail.eml" || true
+    # the thin client's classes, on their own too, for its archive (the launcher finds no client.jsa
+    # yet: this JVM runs with the full archive, and the property the client's would have)
+    CRYPTFORWARD_JAVA_OPTS="-XX:DumpLoadedClassList=$t/classes.client -Dcryptforward.launch=client" "$BIN" deliver \
+        --config "$t/cryptforward.toml" <"$demo/cron-mail.eml" >"$t/client.log" 2>&1 ||
+        warn "start-up archive: the training delivery through the service failed: $(head -n 3 "$t/client.log")"
     kill -TERM "$serve_pid" 2>/dev/null || true
     wait "$serve_pid" 2>/dev/null || true
 
@@ -388,6 +395,20 @@ EOF
     else
         rm -f "$JSA.new"
         warn "the start-up archive was not usable and was removed: $(head -n 2 "$t/verify.log")"
+        return
+    fi
+    # The thin client's: without it, deliver through the service maps the full archive (more memory,
+    # a slower start); with it, the launcher uses it only when the service's socket exists.
+    if [ -s "$t/classes.client" ] &&
+        CRYPTFORWARD_JAVA_OPTS="-Xshare:dump -XX:SharedClassListFile=$t/classes.client -XX:SharedArchiveFile=$CLIENT_JSA.new" \
+            "$BIN" >"$t/dump-client.log" 2>&1 &&
+        CRYPTFORWARD_JAVA_OPTS="-Xshare:on -XX:SharedArchiveFile=$CLIENT_JSA.new" "$BIN" --version >"$t/verify-client.log" 2>&1; then
+        chmod 0644 "$CLIENT_JSA.new"
+        mv -f "$CLIENT_JSA.new" "$CLIENT_JSA"
+        say "created the thin client's start-up archive $CLIENT_JSA ($(wc -l <"$t/classes.client") classes listed)"
+    else
+        rm -f "$CLIENT_JSA.new"
+        warn "could not create the thin client's start-up archive (deliver through the service only starts slower)"
     fi
 }
 
@@ -862,7 +883,7 @@ do_uninstall() {
     remove_postfix
     remove_exim
     remove_sendmail
-    for f in "$BIN" "$JAR" "$JSA" "$MAN1" "$MAN5" "$COMPLETION"; do
+    for f in "$BIN" "$JAR" "$JSA" "$CLIENT_JSA" "$MAN1" "$MAN5" "$COMPLETION"; do
         if [ -e "$f" ]; then
             rm -f "$f"
             say "removed $f"

@@ -16,6 +16,17 @@ import org.cryptforward.core.ExitCodes;
 public final class Entry {
     private Entry() {}
 
+    /**
+     * Set to {@value #CLIENT_ONLY} by the launcher when it starts {@code deliver} with the thin
+     * client's class-data-sharing archive, because the service's socket exists: if the service
+     * does not take the request after all, this JVM ends with {@link ExitCodes#RUN_IN_PROCESS}
+     * before reading any input, and the launcher starts the in-process delivery with the full
+     * archive (a delivery in a JVM started for the client would load most classes from the jar).
+     */
+    static final String CLIENT_PROPERTY = "cryptforward.launch";
+
+    static final String CLIENT_ONLY = "client";
+
     /** Runs a command line; returns the exit code. Never throws, never exits. */
     public static int run(
             InputStream in,
@@ -34,6 +45,11 @@ public final class Entry {
             Integer viaService = new ServiceClient(context).deliver(fast);
             if (viaService != null) {
                 return viaService;
+            }
+            if (CLIENT_ONLY.equals(System.getProperty(CLIENT_PROPERTY))) {
+                // started with the client's start-up archive: the launcher runs the delivery in a
+                // JVM with the full one instead; nothing of the input has been read
+                return ExitCodes.RUN_IN_PROCESS;
             }
             return ExitCodes.forDeliver(fast.call());
         } catch (Exception | Error e) {

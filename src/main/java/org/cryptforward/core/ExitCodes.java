@@ -27,6 +27,13 @@ public final class ExitCodes {
     /** {@code check} found a problem: something is misconfigured (not used by {@code deliver}). */
     public static final int CONFIG = 78;
 
+    /**
+     * Between the launcher and the JVM it starts for the thin client only, never seen by an MTA:
+     * the service did not take the request and nothing of it was read, so the launcher runs
+     * the delivery in-process instead (src/main/sh/cryptforward).
+     */
+    public static final int RUN_IN_PROCESS = 120;
+
     /** One exit code: its number, its sysexits.h name and what it means here. */
     public record Code(int value, String name, String meaning) {}
 

@@ -18,6 +18,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
+import org.cryptforward.support.ClientArchive;
 import org.cryptforward.support.Launcher;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.Nobody;
@@ -28,6 +29,7 @@ import org.cryptforward.support.ScriptedRelay.Step;
 import org.cryptforward.support.ServeProcess;
 import org.cryptforward.support.TestKeys;
 import org.junit.jupiter.api.AfterEach;
+import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -45,6 +47,12 @@ class ServiceProcessIT {
 
     final ScriptedRelay relay = new ScriptedRelay();
     final List<AutoCloseable> closing = new ArrayList<>();
+
+    /** The launcher as installed: with the thin client's archive, it starts deliver as the client when the socket exists. */
+    @BeforeAll
+    static void clientArchive() {
+        ClientArchive.ensure(Path.of("target").toAbsolutePath().resolve("it-client-archive"));
+    }
 
     @AfterEach
     void close() throws Exception {
@@ -302,6 +310,91 @@ class ServiceProcessIT {
         for (Path p : sb.maildirMessages()) {
             assertEquals(65534, Files.getAttribute(p, "unix:uid"));
         }
+    }
+
+    @Test
+    void theThinClientStartsFromItsOwnArchiveAndWhatTheServiceDoesNotTakeIsDeliveredInASecondJvm() throws Exception {
+        Sandbox sb = sandbox(tmp.resolve("archive"), "", "[\"admin@example.org\"]");
+        ServeProcess service = serve(sb, List.of());
+
+        // served: one JVM, whose classes of the client path come from the client's archive
+        Launcher.Run served = deliverLoggingClasses(sb, sb.config, message("served"), "served");
+        assertEquals(0, served.exit(), served.output());
+        assertEquals(1, service.ended(0), service.log());
+        List<String> jvms = classLogs(tmp.resolve("classes-served"));
+        assertEquals(1, jvms.size(), "one JVM for a delivery the service takes");
+        assertTrue(jvms.get(0).contains(SHARED_CLIENT), "the client's archive is used: " + firstLines(jvms.get(0)));
+        assertFalse(jvms.get(0).contains("org.cryptforward.pipeline.Delivery "), "no delivery code in the client");
+
+        // another configuration naming the same socket: the service refuses it, the client's JVM
+        // ends unseen, and a second JVM delivers in-process, as without a service
+        Path other = sb.dir.resolve("other.toml");
+        Files.writeString(other, Files.readString(sb.config));
+        Launcher.Run refused = deliverLoggingClasses(sb, other, message("refused"), "refused");
+        assertEquals(0, refused.exit(), refused.output());
+        assertEquals("", refused.output().strip(), "nothing of the hand-over is seen by the MTA");
+        assertEquals(1, service.ended(0), "not delivered by the service: " + service.log());
+        jvms = classLogs(tmp.resolve("classes-refused"));
+        assertEquals(2, jvms.size(), "the client's JVM, then the in-process delivery's");
+        assertEquals(
+                1,
+                jvms.stream().filter(j -> j.contains(SHARED_CLIENT)).count(),
+                "only the first maps the client's archive");
+        assertEquals(
+                1,
+                jvms.stream()
+                        .filter(j -> j.contains("org.cryptforward.pipeline.Delivery "))
+                        .count(),
+                "only the second delivers");
+
+        // the service killed, its socket left behind: the same, in-process
+        service.kill9();
+        assertTrue(Files.exists(sb.dir.resolve("run/s.sock"), LinkOption.NOFOLLOW_LINKS), "a stale socket");
+        Launcher.Run stale = deliverLoggingClasses(sb, sb.config, message("stale"), "stale");
+        assertEquals(0, stale.exit(), stale.output());
+        assertEquals(2, classLogs(tmp.resolve("classes-stale")).size());
+
+        assertEquals(3, sb.maildirMessages().size(), "one local copy each");
+        List<byte[]> accepted = relay.accepted();
+        assertEquals(3, accepted.size(), "one forward each");
+        List<String> bodies = new ArrayList<>();
+        for (byte[] a : accepted) {
+            String text =
+                    new String(TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(a))), StandardCharsets.US_ASCII);
+            bodies.add(text.substring(text.indexOf("the output of job ")).strip());
+        }
+        assertEquals(
+                List.of("the output of job served", "the output of job refused", "the output of job stale"), bodies);
+    }
+
+    /** How a class of the thin client reads in a JVM's class+load log when it comes from the client's archive. */
+    static final String SHARED_CLIENT = "org.cryptforward.cli.ServiceClient source: shared objects file";
+
+    Launcher.Run deliverLoggingClasses(Sandbox sb, Path config, byte[] m, String name) throws IOException {
+        Path logs = Files.createDirectories(tmp.resolve("classes-" + name));
+        Map<String, String> env = new HashMap<>(env());
+        env.put("CRYPTFORWARD_JAVA_OPTS", "-Xlog:class+load=info:file=" + logs + "/%p.log");
+        Path in = Launcher.postfixInput(sb.dir, name + ".in", "cron@host.example", m);
+        return Launcher.deliver(config, in, sb.dir.resolve(name + ".out"), env);
+    }
+
+    /** The class+load logs of the JVMs one delivery started, one per JVM. */
+    static List<String> classLogs(Path dir) throws IOException {
+        List<String> logs = new ArrayList<>();
+        try (Stream<Path> s = Files.list(dir)) {
+            for (Path p : s.sorted().toList()) {
+                logs.add(Files.readString(p, StandardCharsets.UTF_8));
+            }
+        }
+        return logs;
+    }
+
+    static String firstLines(String log) {
+        return log.lines()
+                .filter(l -> l.contains("org.cryptforward"))
+                .limit(5)
+                .toList()
+                .toString();
     }
 
     Launcher.Run asNobody(Sandbox sb, byte[] m, String name) throws Exception {
