@@ -47,6 +47,8 @@ package org.cryptforward.core;
  * @param serviceFrameBytes the largest frame of the service protocol
  * @param serviceReplyBufferBytes the buffer of the service protocol's replies (status line, output)
  * @param keyBareSignatures the most signatures outside any key (a revocation certificate) read
+ * @param verdictCacheEntries how many verdicts on key signatures and key material one process remembers
+ * @param verdictDataBytes the most signed data of one key signature held to look its verdict up
  */
 public record Limits(
         int fieldBytes,
@@ -88,7 +90,9 @@ public record Limits(
         int serviceHelloBytes,
         int serviceFrameBytes,
         int serviceReplyBufferBytes,
-        int keyBareSignatures) {
+        int keyBareSignatures,
+        int verdictCacheEntries,
+        int verdictDataBytes) {
 
     /** The bounds the program runs with. */
     public static final Limits DEFAULT = new Limits(
@@ -131,5 +135,7 @@ public record Limits(
             64 * 1024, // serviceHelloBytes
             256 * 1024, // serviceFrameBytes
             16 * 1024, // serviceReplyBufferBytes
-            100); // keyBareSignatures
+            100, // keyBareSignatures
+            4096, // verdictCacheEntries
+            256 * 1024); // verdictDataBytes
 }

@@ -75,7 +75,7 @@ final class CertificateMerge {
                 ring = PGPPublicKeyRing.insertPublicKey(ring, merged);
             }
         }
-        return new OpenPGPCertificate(ring);
+        return new OpenPGPCertificate(ring, Verdicts.IMPLEMENTATION);
     }
 
     private static boolean contains(Iterator<PGPSignature> sigs, PGPSignature sig) {

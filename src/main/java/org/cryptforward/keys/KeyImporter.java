@@ -227,7 +227,7 @@ public final class KeyImporter {
                 throw new KeyImportException(
                         source + ": merging it into key " + KeyIds.fingerprint(merged) + " gave no single key");
             }
-            return new OpenPGPCertificate(r.keys().get(0).ring());
+            return new OpenPGPCertificate(r.keys().get(0).ring(), Verdicts.IMPLEMENTATION);
         } catch (KeyReader.Refusal e) {
             throw new KeyImportException(source + ": "
                     + e.getMessage().replaceFirst("^refusing key (\\S+): ", "refusing the update of key $1: ")
@@ -277,7 +277,12 @@ public final class KeyImporter {
         }
         PGPPublicKeyRing ring = PGPPublicKeyRing.insertPublicKey(
                 target.certificate().getPGPPublicKeyRing(), PGPPublicKey.addCertification(primary, sig));
-        plan.put(fpr, new Planned(reread(new OpenPGPCertificate(ring), source), target.existed(), target.stored()));
+        plan.put(
+                fpr,
+                new Planned(
+                        reread(new OpenPGPCertificate(ring, Verdicts.IMPLEMENTATION), source),
+                        target.existed(),
+                        target.stored()));
     }
 
     private static boolean issuedBy(PGPSignature sig, OpenPGPCertificate cert) {
@@ -367,7 +372,7 @@ public final class KeyImporter {
         List<OpenPGPCertificate> certs = new ArrayList<>();
         Map<String, List<String>> notes = new LinkedHashMap<>();
         for (KeyReader.Read k : r.keys()) {
-            OpenPGPCertificate c = new OpenPGPCertificate(k.ring());
+            OpenPGPCertificate c = new OpenPGPCertificate(k.ring(), Verdicts.IMPLEMENTATION);
             certs.add(c);
             if (!k.notes().isEmpty()) {
                 notes.computeIfAbsent(KeyIds.fingerprint(c), x -> new ArrayList<>())

@@ -129,8 +129,12 @@ public final class KeyMaterial {
         return null;
     }
 
-    /** Encrypts one byte to the key alone, as a forward would be; the failure, or null. */
+    /** Encrypts one byte to the key alone, as a forward would be; the failure, or null (once per key packet and process). */
     private static String trial(PGPPublicKey key) {
+        return Verdicts.material(key, () -> encryptOneByte(key));
+    }
+
+    private static String encryptOneByte(PGPPublicKey key) {
         try (OutputStream out = new Encryptor(random()).open(NULL, List.of(key), Map.of())) {
             out.write(0);
             return null;

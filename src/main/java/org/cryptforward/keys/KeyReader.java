@@ -25,7 +25,6 @@ import org.bouncycastle.openpgp.PGPPublicKey;
 import org.bouncycastle.openpgp.PGPPublicKeyRing;
 import org.bouncycastle.openpgp.PGPSignature;
 import org.bouncycastle.openpgp.operator.bc.BcKeyFingerprintCalculator;
-import org.bouncycastle.openpgp.operator.bc.BcPGPContentVerifierBuilderProvider;
 import org.cryptforward.core.Limits;
 
 /**
@@ -611,7 +610,7 @@ final class KeyReader {
 
         private boolean verify(PGPSignature s, Check check) {
             try {
-                s.init(new BcPGPContentVerifierBuilderProvider(), primary);
+                s.init(Verdicts.VERIFIERS, primary);
                 return check.run();
             } catch (PGPException | RuntimeException e) {
                 return false;

@@ -214,7 +214,7 @@ public final class Keyring {
                     "keyring file " + file + " holds more than one key; remove it and"
                             + " import each key with cryptforward key import");
         }
-        OpenPGPCertificate cert = new OpenPGPCertificate(result.keys().get(0).ring());
+        OpenPGPCertificate cert = new OpenPGPCertificate(result.keys().get(0).ring(), Verdicts.IMPLEMENTATION);
         String fpr = KeyIds.fingerprint(cert);
         String name = file.getFileName().toString();
         if (!name.equals(fpr + SUFFIX)) {
