@@ -375,8 +375,7 @@ EOF
     # the thin client's classes, on their own too, for its archive (the launcher finds no client.jsa
     # yet: this JVM runs with the full archive, and the property the client's would have)
     CRYPTFORWARD_JAVA_OPTS="-XX:DumpLoadedClassList=$t/classes.client -Dcryptforward.launch=client" "$BIN" deliver \
-        --config "$t/cryptforward.toml" <"$demo/cron-mail.eml" >"$t/client.log" 2>&1 ||
-        warn "start-up archive: the training delivery through the service failed: $(head -n 3 "$t/client.log")"
+        --config "$t/cryptforward.toml" <"$demo/cron-mail.eml" >"$t/client.log" 2>&1 || true # deferred: no relay
     kill -TERM "$serve_pid" 2>/dev/null || true
     wait "$serve_pid" 2>/dev/null || true
 

@@ -3,7 +3,11 @@
 
 Usage: smtp_sink.py PORT COUNT_FILE
 Each accepted message increments the number in COUNT_FILE (written after the 250 reply).
+Every reply, a multi-line one too, goes out in one write with Nagle's algorithm off, as a real
+server sends it: a reply in pieces would have each client wait for a delayed ACK (40 ms) in the
+middle of its EHLO, which would be the sink being measured, not the client.
 """
+import socket
 import socketserver
 import sys
 import threading
@@ -20,6 +24,7 @@ class Session(socketserver.StreamRequestHandler):
 
     def handle(self):
         global count
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reply("220 bench-sink ESMTP")
         while True:
             line = self.rfile.readline()
@@ -27,9 +32,7 @@ class Session(socketserver.StreamRequestHandler):
                 return
             cmd = line[:4].upper()
             if cmd in (b"EHLO", b"HELO"):
-                self.reply("250-bench-sink")
-                self.reply("250-8BITMIME")
-                self.reply("250 SIZE 2000000000")
+                self.reply("250-bench-sink\r\n250-8BITMIME\r\n250 SIZE 2000000000")
             elif cmd == b"DATA":
                 self.reply("354 go ahead")
                 # read in large chunks until CRLF.CRLF: the sink must not be what is measured

@@ -150,6 +150,7 @@ final class Session {
     }
 
     private void deliver(Config config, DataInputStream in, ServiceDelivery.Request request, Charset charset) {
+        long started = System.nanoTime();
         Deadline deadline = new Deadline(requestClock, config.deadline());
         ScheduledFuture<?> overrun = service.timer()
                 .schedule(
@@ -185,7 +186,8 @@ final class Session {
             finish(code);
             if (service.verbose()) {
                 service.log("request " + (request.dryRun() ? "(dry run) " : "") + "ended with " + code
-                        + (requestClock.cancelled() ? " (cancelled)" : ""));
+                        + (requestClock.cancelled() ? " (cancelled)" : "") + " in "
+                        + (System.nanoTime() - started) / 1_000_000 + " ms");
             }
         }
     }
