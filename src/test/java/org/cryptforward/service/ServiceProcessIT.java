@@ -325,6 +325,18 @@ class ServiceProcessIT {
         assertEquals(1, jvms.size(), "one JVM for a delivery the service takes");
         assertTrue(jvms.get(0).contains(SHARED_CLIENT), "the client's archive is used: " + firstLines(jvms.get(0)));
         assertFalse(jvms.get(0).contains("org.cryptforward.pipeline.Delivery "), "no delivery code in the client");
+        // what the thin client loads is small, and all of it is in its archive or the Java runtime: the jar is never
+        // read
+        long loaded = jvms.get(0).lines().filter(l -> l.contains(" source: ")).count();
+        assertTrue(loaded > 300 && loaded < 1000, loaded + " classes");
+        assertFalse(
+                jvms.get(0).contains(" source: file:"),
+                "a class read from the jar: "
+                        + jvms.get(0)
+                                .lines()
+                                .filter(l -> l.contains(" source: file:"))
+                                .toList());
+        assertFalse(jvms.get(0).contains("java.util.zip.ZipFile$Source "), "the jar opened");
 
         // another configuration naming the same socket: the service refuses it, the client's JVM
         // ends unseen, and a second JVM delivers in-process, as without a service
