@@ -19,6 +19,7 @@ import java.util.Map;
 import java.util.Random;
 import java.util.stream.Stream;
 import org.cryptforward.support.ClientArchive;
+import org.cryptforward.support.ExternalTool;
 import org.cryptforward.support.Launcher;
 import org.cryptforward.support.Messages;
 import org.cryptforward.support.Nobody;
@@ -377,6 +378,74 @@ class ServiceProcessIT {
         }
         assertEquals(
                 List.of("the output of job served", "the output of job refused", "the output of job stale"), bodies);
+    }
+
+    /**
+     * Socket activation as systemd does it, by systemd's own tool: {@code systemd-socket-activate}
+     * owns the socket, starts {@code serve} at the first connection with the listening socket as
+     * standard input ({@code StandardInput=socket} of cryptforward.service), and the service,
+     * idle for {@code idle_exit_seconds}, exits by itself.
+     */
+    @Test
+    void socketActivatedTheFirstConnectionStartsTheServiceWhichExitsWhenIdle() throws Exception {
+        ExternalTool.require("systemd-socket-activate");
+        Sandbox sb = sandbox(tmp.resolve("activated"), "idle_exit_seconds = 3\n", "[\"admin@example.org\"]");
+        Path socket = sb.dir.resolve("run/s.sock");
+        Files.createDirectories(socket.getParent());
+        Path log = sb.dir.resolve("activated.log");
+        // standard output and error into the log, as systemd's journal; standard input stays the socket
+        ProcessBuilder pb = new ProcessBuilder(
+                        "systemd-socket-activate",
+                        "--inetd",
+                        "--listen=" + socket,
+                        "/bin/sh",
+                        "-c",
+                        "exec \"$0\" serve --verbose --config \"$1\" >>\"$2\" 2>&1",
+                        Launcher.path().toAbsolutePath().toString(),
+                        sb.config.toString(),
+                        log.toString())
+                .redirectErrorStream(true)
+                .redirectOutput(sb.dir.resolve("activate.out").toFile());
+        pb.environment().put("PATH", "/usr/bin:/bin");
+        Process activator = pb.start();
+        closing.add(0, () -> {
+            activator.toHandle().descendants().forEach(ProcessHandle::destroy);
+            activator.destroy();
+        });
+        long until = System.nanoTime() + 20_000_000_000L;
+        while (!Files.exists(socket, LinkOption.NOFOLLOW_LINKS) && System.nanoTime() < until) {
+            Thread.sleep(20);
+        }
+        assertTrue(Files.exists(socket, LinkOption.NOFOLLOW_LINKS), "systemd-socket-activate listens");
+        assertFalse(Files.exists(log), "nothing started before the first connection");
+
+        Launcher.Run first = finish(sb, client(sb, message("activated"), "a1"), "a1");
+        assertEquals(0, first.exit(), first.output());
+        String served = Files.readString(log);
+        assertTrue(served.contains("cryptforward serve: serving " + sb.config + " on " + socket), served);
+        assertTrue(served.contains("request ended with 0"), "delivered by the started service: " + served);
+        Launcher.Run second = finish(sb, client(sb, message("activated-2"), "a2"), "a2");
+        assertEquals(0, second.exit(), second.output());
+        assertEquals(
+                2,
+                Files.readString(log)
+                        .lines()
+                        .filter(l -> l.contains("request ended with 0"))
+                        .count(),
+                "the same service, still running");
+
+        // idle: it ends by itself, with 0, well within twice idle_exit_seconds
+        assertTrue(activator.waitFor(30, java.util.concurrent.TimeUnit.SECONDS), "the idle service exits");
+        assertEquals(0, activator.exitValue(), Files.readString(log));
+
+        assertEquals(2, sb.maildirMessages().size());
+        List<byte[]> accepted = relay.accepted();
+        assertEquals(2, accepted.size());
+        for (byte[] a : accepted) {
+            String text =
+                    new String(TestKeys.ED.decrypt(PgpMime.encryptedPart(PgpMime.parse(a))), StandardCharsets.US_ASCII);
+            assertTrue(text.contains("the output of job activated"), text);
+        }
     }
 
     /** How a class of the thin client reads in a JVM's class+load log when it comes from the client's archive. */

@@ -50,6 +50,7 @@ public final class ExternalTool {
             case "sq" -> "apt-get install sq";
             case "rnp" -> "apt-get install rnp";
             case "python3" -> "apt-get install python3";
+            case "systemd-socket-activate", "systemd-analyze" -> "apt-get install systemd";
             default -> "install " + tool;
         };
     }
