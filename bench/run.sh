@@ -189,7 +189,39 @@ stats() { # "median min max" of column $1 of file $2
     cut -d' ' -f"$1" "$2" | sort -g | awk '{a[NR]=$1} END {m=(NR%2)?a[(NR+1)/2]:(a[NR/2]+a[NR/2+1])/2; printf "%s %s %s", m, a[1], a[NR]}'
 }
 
-# the resident service: its first delivery, then the warm-up (not measured)
+# the resident service: its first delivery, then the warm-up (not measured), then the floor of
+# any thin client in Java on this machine: bench/Floor.java (connect, stream the 2 KB mail, read
+# the reply), with its own class-data-sharing archive, Serial GC and the quick compiler, as the
+# launcher starts the client
+floor_case() {
+    local javac java n=$runs
+    javac=$(command -v javac 2>/dev/null) || { echo "bench: no javac: the client floor is not measured"; return; }
+    java=$(dirname "$(readlink -f "$javac")")/java
+    mkdir -p "$work/floor/classes"
+    "$javac" -d "$work/floor/classes" "$here/Floor.java"
+    # a jar: class-data sharing archives classes from jars, not from directories
+    "$(dirname "$(readlink -f "$javac")")/jar" cf "$work/floor/floor.jar" -C "$work/floor/classes" .
+    local flags="-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -XX:-UsePerfData -Xss1m -Xms16m -Xmx96m"
+    # shellcheck disable=SC2086
+    "$java" $flags -XX:DumpLoadedClassList="$work/floor/classes.lst" -cp "$work/floor/floor.jar" Floor "$work/cf/run/deliver.sock" "$work/msg/cron-2k.eml"
+    # shellcheck disable=SC2086
+    "$java" $flags -Xshare:dump -XX:SharedClassListFile="$work/floor/classes.lst" -XX:SharedArchiveFile="$work/floor/floor.jsa" \
+        -cp "$work/floor/floor.jar" >/dev/null 2>&1 || { echo "bench: cannot make the floor's archive"; return; }
+    : >"$work/floor.txt"
+    for _ in $(seq $((n * 2))); do
+        # shellcheck disable=SC2086
+        /usr/bin/time -f "%e %U %S %M" -o "$work/time" "$java" $flags -XX:SharedArchiveFile="$work/floor/floor.jsa" -Xshare:auto \
+            -cp "$work/floor/floor.jar" Floor "$work/cf/run/deliver.sock" "$work/msg/cron-2k.eml"
+        awk '{printf "%.3f %.3f %d\n", $1, $2 + $3, $4}' "$work/time" >>"$work/floor.txt"
+    done
+    read -r fw fw1 fw2 <<<"$(stats 1 "$work/floor.txt")"
+    read -r fc fc1 fc2 <<<"$(stats 2 "$work/floor.txt")"
+    floor_cpu=$fc
+    floor_wall=$fw
+    echo "bench: client floor (Floor.java, n=$((n * 2))): wall $fw ($fw1-$fw2) s, cpu $fc ($fc1-$fc2) s, peak RSS $(cut -d' ' -f3 "$work/floor.txt" | sort -n | tail -1) KB"
+}
+floor_cpu=
+floor_wall=
 if [ "$service" = yes ]; then
     read -r fw fc fr <<<"$(measure "$work/cryptforward-service.sh" "$work/msg/cron-2k.eml")"
     echo "bench: the service's first delivery (cron-2k): wall $fw s, cpu $fc s (client and service), client peak RSS $fr KB"
@@ -198,6 +230,7 @@ if [ "$service" = yes ]; then
         "$work/cryptforward-service.sh" "$work/msg/cron-2k.eml" >/dev/null 2>"$work/err" || {
             echo "bench: a warm-up delivery failed: $(cat "$work/err")" >&2; exit 70; }
     done
+    floor_case
 fi
 
 # cron mail on a host without an MTA: cryptforward sendmail against msmtp -t, same message, same sink
@@ -265,6 +298,10 @@ for m in cron-2k logwatch-200k attachment-10m attachment-100m $([ "$huge" = yes 
         cr=$(cut -d' ' -f3 "$work/c-$way.txt" | sort -n | tail -1)
         label="$m (n=$n)"
         [ "$way" = cryptforward ] || label="$m via service"
+        if [ "$m" = cron-2k ] && [ "$way" = cryptforward-service ]; then
+            cron_service_wall=$cw
+            cron_service_cpu=$cu
+        fi
         printf '%-22s %-28s %-28s %-7s %-22s %-22s %-7s %s\n' "$label" \
             "$rw ($rw1-$rw2)" "$cw ($cw1-$cw2)" "$(awk -v a="$cw" -v b="$rw" 'BEGIN{printf "%.2f", a/b}')" \
             "$ru ($ru1-$ru2)" "$cu ($cu1-$cu2)" "$(awk -v a="$cu" -v b="$ru" 'BEGIN{printf "%.2f", a/b}')" "$rr / $cr"
@@ -272,6 +309,9 @@ for m in cron-2k logwatch-200k attachment-10m attachment-100m $([ "$huge" = yes 
 done
 if [ "$service" = yes ]; then
     echo "(via service: cpu is client and service together; peak RSS is the client's)"
+    if [ -n "$floor_cpu" ] && [ -s "$work/c-cryptforward-service.txt" ]; then
+        echo "(cron-2k via service against the client floor: wall $(awk -v a="$cron_service_wall" -v b="$floor_wall" 'BEGIN{printf "%.2f", a/b}')x, cpu $(awk -v a="$cron_service_cpu" -v b="$floor_cpu" 'BEGIN{printf "%+.3f s", a-b}') over it)"
+    fi
 fi
 
 # Throughput on the 100 MB message: cryptforward end to end vs gpg encrypting the same file.
