@@ -42,6 +42,7 @@ final class Verdicts {
     private static final int MAX_DATA = Limits.DEFAULT.verdictDataBytes();
 
     private static final Map<Key, Boolean> SIGNATURES = lru();
+    private static final java.util.concurrent.atomic.AtomicLong VERIFIED = new java.util.concurrent.atomic.AtomicLong();
     private static final Map<Key, Optional<String>> MATERIAL = lru();
 
     /** Signature verification through the table; otherwise Bouncy Castle's own. */
@@ -77,6 +78,11 @@ final class Verdicts {
             MATERIAL.put(k, Optional.ofNullable(verdict));
         }
         return verdict;
+    }
+
+    /** How many signatures Bouncy Castle has verified through the table, that is, not found in it (for tests). */
+    static long verifications() {
+        return VERIFIED.get();
     }
 
     /** How many verdicts are remembered (for tests). */
@@ -204,6 +210,7 @@ final class Verdicts {
                 return false; // Bouncy Castle's verifier streams into memory: not expected
             }
             boolean verdict = real.verify(expected);
+            VERIFIED.incrementAndGet();
             synchronized (SIGNATURES) {
                 SIGNATURES.put(k, verdict);
             }

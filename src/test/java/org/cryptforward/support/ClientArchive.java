@@ -58,17 +58,22 @@ public final class ClientArchive {
                     throw new AssertionError("the training delivery: " + r.exit() + " " + r.output());
                 }
             }
+            // written aside, put in place only when whole: a failed dump leaves no archive behind
+            Path aside = lib.resolve("client.jsa.new");
+            Files.deleteIfExists(aside);
             Tools.Result dump = Tools.run(
                     dir,
                     null,
                     List.of(launcher.toString()),
                     Map.of(
                             "CRYPTFORWARD_JAVA_OPTS",
-                            "-Xshare:dump -XX:SharedClassListFile=" + classes + " -XX:SharedArchiveFile=" + archive));
-            if (dump.exit() != 0 || !Files.exists(archive)) {
+                            "-Xshare:dump -XX:SharedClassListFile=" + classes + " -XX:SharedArchiveFile=" + aside));
+            if (dump.exit() != 0 || !Files.exists(aside)) {
+                Files.deleteIfExists(aside);
                 throw new AssertionError(
                         "cannot make " + archive + ": " + new String(dump.out(), StandardCharsets.UTF_8) + dump.err());
             }
+            Files.move(aside, archive, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
             return archive;
         } catch (IOException e) {
             throw new UncheckedIOException(e);

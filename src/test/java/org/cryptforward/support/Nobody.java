@@ -19,14 +19,39 @@ public final class Nobody {
 
     public static final int UID = 65534;
 
-    /** Skips the calling test unless the launcher and {@code target/} can be used by {@code nobody}. */
+    /**
+     * Skips the calling test unless the launcher and {@code target/} can be used by {@code nobody}
+     * — in CI ({@code CI=true}) a build nobody cannot reach fails instead, since {@code .ci/run}
+     * makes it reachable and a silent skip would hide that these tests did not run.
+     */
     public static void assumeAvailable() {
         assumeTrue("root".equals(System.getProperty("user.name")), "needs root to switch to nobody");
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/setpriv")), "needs setpriv (util-linux)");
+        String blocked = unreachable();
+        if (blocked != null && ExternalTool.inCi()) {
+            throw new AssertionError("nobody cannot use the build: " + blocked + "; CI must run these tests");
+        }
+        assumeTrue(blocked == null, () -> "nobody cannot use the build: " + blocked);
+    }
+
+    /** Why {@code nobody} cannot run the built launcher, or null when it can. */
+    static String unreachable() {
         Path blocked = firstPrivateAncestor(Path.of("target").toAbsolutePath());
-        assumeTrue(
-                blocked == null,
-                () -> "nobody cannot reach the build: " + blocked + " is not traversable by other users");
+        if (blocked != null) {
+            return blocked + " is not traversable by other users";
+        }
+        Path launcher = Launcher.path().toAbsolutePath();
+        Path jar = launcher.getParent().resolveSibling("lib").resolve("cryptforward.jar");
+        for (Path p : new Path[] {launcher, jar}) {
+            try {
+                if (!Files.getPosixFilePermissions(p).contains(PosixFilePermission.OTHERS_READ)) {
+                    return p + " is not readable by other users (umask?)";
+                }
+            } catch (IOException e) {
+                return p + " cannot be examined: " + e.getMessage();
+            }
+        }
+        return null;
     }
 
     /** The first directory from {@code /} down to {@code p} that others cannot traverse, or null. */
