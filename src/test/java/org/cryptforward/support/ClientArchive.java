@@ -33,16 +33,14 @@ public final class ClientArchive {
             Files.deleteIfExists(archive);
             // a fresh directory: the service's log of an earlier run would seem to say it has started
             Path dir = Files.createDirectories(work.resolve("client-archive-" + System.nanoTime()));
+            // a socket path short enough wherever the build is (the loader allows 100 characters)
+            Path run = Files.createTempDirectory(Path.of("/tmp"), "cf-archive");
+            Path socket = run.resolve("s.sock");
             // a relay that is not there: the service defers, which is all a training run needs
-            Sandbox sb = new Sandbox(
-                    dir,
-                    9,
-                    "\n[service]\nsocket = \"" + dir.resolve("run/s.sock") + "\"\n",
-                    true,
-                    List.of(TestKeys.ED.email));
+            Sandbox sb =
+                    new Sandbox(dir, 9, "\n[service]\nsocket = \"" + socket + "\"\n", true, List.of(TestKeys.ED.email));
             Path classes = dir.resolve("client.classes");
-            try (ServeProcess ignored =
-                    new ServeProcess(sb.config, dir.resolve("run/s.sock"), dir.resolve("serve.log"))) {
+            try (ServeProcess ignored = new ServeProcess(sb.config, socket, dir.resolve("serve.log"))) {
                 Map<String, String> env = Launcher.postfixEnv("root@cf.test", "cron@host.example");
                 env.put(
                         "CRYPTFORWARD_JAVA_OPTS",
@@ -57,6 +55,9 @@ public final class ClientArchive {
                 if (r.exit() != 75 || !r.output().startsWith("4.4.1 ")) {
                     throw new AssertionError("the training delivery: " + r.exit() + " " + r.output());
                 }
+            } finally {
+                Files.deleteIfExists(socket);
+                Files.deleteIfExists(run);
             }
             // written aside, put in place only when whole: a failed dump leaves no archive behind
             Path aside = lib.resolve("client.jsa.new");
