@@ -37,22 +37,29 @@ public final class Entry {
             boolean ownsProcess,
             String... args) {
         Context context = new Context(in, out, err, env, clock, ownsProcess);
+        // Started for the thin client (its archive, perhaps its own java.base-only runtime): this
+        // JVM hands the message to the service and does nothing else. Whatever else the command
+        // line asks for, and whatever fails before the first byte of the input is read, is left to
+        // the JVM the launcher starts next, with the full runtime (exit 120, never seen by an MTA).
+        boolean clientOnly = CLIENT_ONLY.equals(System.getProperty(CLIENT_PROPERTY));
         DeliverCmd fast = FastDeliver.parse(context, args);
         if (fast == null) {
-            return Cli.execute(context, args);
+            return clientOnly ? ExitCodes.RUN_IN_PROCESS : Cli.execute(context, args);
         }
+        ServiceClient client = new ServiceClient(context);
         try {
-            Integer viaService = new ServiceClient(context).deliver(fast);
+            Integer viaService = client.deliver(fast);
             if (viaService != null) {
                 return viaService;
             }
-            if (CLIENT_ONLY.equals(System.getProperty(CLIENT_PROPERTY))) {
-                // started with the client's start-up archive: the launcher runs the delivery in a
-                // JVM with the full one instead; nothing of the input has been read
-                return ExitCodes.RUN_IN_PROCESS;
+            if (clientOnly) {
+                return ExitCodes.RUN_IN_PROCESS; // nothing of the input has been read
             }
             return ExitCodes.forDeliver(fast.call());
         } catch (Exception | Error e) {
+            if (clientOnly && !client.handedOver()) {
+                return ExitCodes.RUN_IN_PROCESS;
+            }
             return Cli.report(e, err, true, fast.debug);
         }
     }

@@ -44,6 +44,7 @@ final class ServiceClient {
 
     private final Context context;
     private final int version;
+    private volatile boolean handedOver;
 
     ServiceClient(Context context) {
         this(context, Protocol.VERSION);
@@ -96,7 +97,13 @@ final class ServiceClient {
         if (context.ownsProcess() && !cmd.dryRun) {
             Watchdog.arm(c.deadline, context.err());
         }
+        handedOver = true;
         return c.deliver(context.in());
+    }
+
+    /** Whether the service accepted the request, so that the input is being read (or was). */
+    boolean handedOver() {
+        return handedOver;
     }
 
     /**
