@@ -133,6 +133,9 @@ SYSLOG_START=$(wc -l <"$SYSLOG")
 cron_log() {
     tail -n +"$((SYSLOG_START + 1))" "$SYSLOG" | grep -i 'cron'
 }
+# whether cron logged that it ran job $1 (its CMD line goes through syslog, and may reach the log
+# file after the job's mail reached the queue)
+cron_logged() { cron_log | grep -q "CMD (.*/bin/sh $WORK/job-$1.sh)"; }
 /usr/sbin/cron -f -L 15 &
 CRON_PID=$!
 wait_for 20 "cron to start (its first log line)" sh -c "tail -n +$((SYSLOG_START + 1)) '$SYSLOG' | grep -qi cron"
@@ -174,7 +177,7 @@ wait_for 30 "cron's mail of $C2 at the sink" sink_has "$C2"
 rm -f /etc/cron.d/e2e-sendmail
 verify_forward "$C1" "" "$C1-BODY"
 verify_forward "$C2" "" "$C2-BODY"
-cron_log | grep -q "CMD (.*/bin/sh $WORK/job-$C1.sh)" || fail "cron's log does not show the job ran"
+wait_for 20 "cron's log line of the job $C1" cron_logged "$C1"
 [ -z "$(cron_errors)" ] || fail "cron logged an error: $(cron_errors)"
 grep -q "to=<root> rule=root-to-admin" "$CF_LOG" && grep -q "to=<admin@example.org> rule=mailto-admin" "$CF_LOG" ||
     fail "the log does not show both recipients routed"
@@ -218,7 +221,7 @@ mailq >"$WORK/mailq"
 sed 's/^/    /' "$WORK/mailq"
 grep -q "refused connection" "$WORK/mailq" || fail "mailq does not show the relay's error"
 [ "$(local_count "$C5")" = 1 ] || fail "the local copy of $C5 was not kept while the relay was down"
-cron_log | grep -q "CMD (.*/bin/sh $WORK/job-$C5.sh)" || fail "cron did not log the job"
+wait_for 20 "cron's log line of the job $C5" cron_logged "$C5"
 sleep 2
 [ -z "$(cron_errors)" ] || fail "cron logged an error while the relay was down: $(cron_errors)"
 T6=DOWN$RANDOM$RANDOM
