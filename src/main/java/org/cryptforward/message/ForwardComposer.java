@@ -253,7 +253,7 @@ public final class ForwardComposer {
                 + "\n"
                 + "    " + printable(reason, 2000) + "\n"
                 + "\n"
-                + "Message-ID:       " + printable(originalMessageId) + "\n"
+                + "Message-ID:       " + noticeMessageId(originalMessageId) + "\n"
                 + "Envelope sender:  <" + printable(envelopeSender) + ">\n"
                 + "Received:         " + receivedAt + "\n"
                 + "Local copy:       " + printable(localCopy) + "\n"
@@ -367,6 +367,16 @@ public final class ForwardComposer {
             ids.append(m.group());
         }
         return ids.toString();
+    }
+
+    /**
+     * The original's Message-ID as a notice shows it: its message identifiers alone, as the outer
+     * In-Reply-To and References carry them ({@link #messageIds}); free text a sender put beside
+     * them, or instead of them, is not shown outside the encryption.
+     */
+    static String noticeMessageId(String value) {
+        String ids = value == null ? "" : messageIds(value);
+        return ids.isEmpty() ? "(none)" : printable(ids);
     }
 
     String date() {

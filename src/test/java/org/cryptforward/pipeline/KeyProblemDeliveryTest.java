@@ -131,6 +131,30 @@ class KeyProblemDeliveryTest {
     }
 
     @Test
+    void theNoticeShowsTheMessageIdentifierOnlyNotTextBesideIt() throws Exception {
+        for (String field : List.of(
+                "the secret password is hunter2-canary <n5@host.example>",
+                "(hunter2-canary)\n <n5@host.example>",
+                "hunter2-canary and no identifier at all")) {
+            relay.reset();
+            Path dir = Files.createDirectories(tmp.resolve("mid-" + Integer.toHexString(field.hashCode())));
+            Sandbox sb = new Sandbox(dir, relay.port(), "", true, List.of("nobody@example.org"));
+            byte[] m = new String(MESSAGE, StandardCharsets.US_ASCII)
+                    .replace("<key-problem@host.example>", field)
+                    .getBytes(StandardCharsets.US_ASCII);
+            Sandbox.Run run = sb.deliver(m, "--recipient", "root@cf.test", "--sender", "cron@host.example");
+            assertEquals(0, run.exit(), run::combined);
+            MimeMessage[] received = relay.received();
+            assertEquals(1, received.length, "one notice");
+            String notice = new String(PgpMime.bytes(received[0]), StandardCharsets.UTF_8);
+            assertFalse(notice.contains("hunter2-canary"), notice);
+            String expected =
+                    field.contains("<n5@") ? "Message-ID:       <n5@host.example>" : "Message-ID:       (none)";
+            assertTrue(notice.lines().anyMatch(expected::equals), notice);
+        }
+    }
+
+    @Test
     void missingKeyGetsANotice() throws Exception {
         Sandbox sb = new Sandbox(tmp, relay.port(), "", true, List.of("nobody@example.org"));
         Sandbox.Run run = sb.deliver(MESSAGE, "--recipient", "root@cf.test", "--sender", "cron@host.example");
